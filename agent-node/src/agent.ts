@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import {
+  SettingsSchema,
+  TaskRunner,
+  type AgentHello,
+  type AgentToServerEvents,
+  type ServerToAgentEvents,
+  type Settings,
+} from '@expressionist/core';
+
+export interface AgentOptions {
+  server: string;
+  concurrency: number;
+  name: string;
+  /** Stable for the agent's lifetime; generated when absent. */
+  id?: string;
+  log: Logger;
+}
+
+type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+/**
+ * A headless agent: one Socket.IO connection to `/agents`, N worker slots through core's
+ * TaskRunner (the same execution path as the browser agent). Reconnects with backoff; on a
+ * disconnect it drops its running tasks, since the orchestrator has already requeued them.
+ */
+export class Agent {
+  readonly id: string;
+  private readonly socket: AgentSocket;
+  private readonly runner: TaskRunner;
+  private settings: Settings | undefined;
+  private draining = false;
+  /** Resolves when the orchestrator quarantined this agent. */
+  readonly quarantined: Promise<string>;
+
+  constructor(private readonly o: AgentOptions) {
+    this.id = o.id ?? `node-${randomBytes(4).toString('hex')}`;
+    const hello: AgentHello = { agentId: this.id, name: o.name, kind: 'node', concurrency: o.concurrency };
+    this.runner = new TaskRunner({
+      send: (results) => this.socket.emit('results', results),
+      onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
+    });
+    this.socket = io(new URL('/agents', o.server).toString(), {
+      auth: hello,
+      transports: ['websocket'],
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 5000,
+      randomizationFactor: 0.5,
+      autoConnect: false,
+    });
+    let quarantinedResolve: (reason: string) => void = () => undefined;
+    this.quarantined = new Promise((resolve) => (quarantinedResolve = resolve));
+    this.socket.on('connect', () => o.log.info({ id: this.id, server: o.server }, 'connected'));
+    this.socket.on('disconnect', (reason) => {
+      o.log.warn({ reason, dropped: this.runner.running }, 'disconnected');
+      this.runner.stop();
+    });
+    this.socket.on('connect_error', (err) => o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying'));
+    this.socket.on('tasks', (tasks) => {
+      if (!this.draining) this.runner.accept(tasks);
+    });
+    this.socket.on('revoke', (ids) => this.runner.revoke(ids));
+    this.socket.on('settings', (payload) => {
+      const parsed = SettingsSchema.safeParse(payload);
+      if (!parsed.success) return;
+      this.settings = parsed.data;
+      o.log.info({ settings: parsed.data }, 'settings received');
+    });
+    this.socket.on('quarantined', (reason) => {
+      o.log.error({ reason }, 'quarantined by the orchestrator');
+      this.socket.disconnect();
+      this.runner.stop();
+      quarantinedResolve(String(reason));
+    });
+  }
+
+  start(): void {
+    this.socket.connect();
+  }
+
+  get currentSettings(): Settings | undefined {
+    return this.settings;
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Finishes running tasks, takes no new ones, then disconnects. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    if (this.socket.connected) this.socket.emit('drain');
+    this.o.log.info({ running: this.runner.running }, 'draining');
+    await this.runner.idle();
+    // Give the last results a moment to leave the socket buffer.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    this.socket.disconnect();
+  }
+
+  /** Stops at once; the orchestrator requeues whatever was running. */
+  close(): void {
+    this.runner.stop();
+    this.socket.disconnect();
+  }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { Agent } from './agent.js';
+
+const LevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('must be an integer from 1 to 256');
+  return n;
+}
+
+function serverUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    return url.origin;
+  } catch {
+    throw new InvalidArgumentError('must be an http(s) URL such as http://localhost:8080');
+  }
+}
+
+const program = new Command()
+  .name('expressionist-agent')
+  .description('Connects to an Expressionist orchestrator and computes operations with N parallel workers.')
+  .option('-s, --server <url>', 'orchestrator URL (env ORCHESTRATOR_URL)', serverUrl)
+  .option('-c, --concurrency <n>', 'parallel workers (env COMPUTING_POWER)', positiveInt)
+  .option('-n, --name <name>', 'display name (env AGENT_NAME; default: host name + pid)')
+  .option('--id <id>', 'stable agent id (default: random per process)')
+  .showHelpAfterError();
+
+program.parse();
+const opts = program.opts<{ server?: string; concurrency?: number; name?: string; id?: string }>();
+
+const env = z
+  .object({
+    ORCHESTRATOR_URL: z.string().optional(),
+    COMPUTING_POWER: z.string().optional(),
+    AGENT_NAME: z.string().max(64).optional(),
+    LOG_LEVEL: LevelSchema.default('info'),
+  })
+  .safeParse(process.env);
+if (!env.success) {
+  process.stderr.write(`Invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
+  process.exit(2);
+}
+
+let server: string;
+let concurrency: number;
+try {
+  server = opts.server ?? serverUrl(env.data.ORCHESTRATOR_URL ?? 'http://localhost:8080');
+  concurrency = opts.concurrency ?? positiveInt(env.data.COMPUTING_POWER ?? '4');
+} catch (err) {
+  process.stderr.write(`Invalid configuration (ORCHESTRATOR_URL / COMPUTING_POWER): ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+const name = (opts.name ?? env.data.AGENT_NAME ?? `${(process.env.HOSTNAME ?? 'agent').slice(0, 40)}-${process.pid}`).slice(0, 64);
+if (opts.id !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(opts.id)) {
+  process.stderr.write('--id: letters, digits and . _ : - only (max 64)\n');
+  process.exit(2);
+}
+
+const log = pino({ level: env.data.LOG_LEVEL, base: { svc: 'agent', name } });
+const agent = new Agent({ server, concurrency, name, log, ...(opts.id ? { id: opts.id } : {}) });
+agent.start();
+
+void agent.quarantined.then(() => process.exit(3));
+
+let signals = 0;
+const onSignal = (signal: NodeJS.Signals): void => {
+  signals += 1;
+  if (signals > 1) {
+    log.warn({ signal }, 'second signal: exiting now');
+    agent.close();
+    process.exit(130);
+  }
+  log.info({ signal }, 'draining: finishing running tasks (signal again to exit now)');
+  void agent.drain().then(() => {
+    log.info('drained; bye');
+    process.exit(0);
+  });
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);

@@ -1,0 +1,81 @@
+// Engine micro-benchmarks: parse + plan of a 100,000-operation expression and execute() throughput.
+// Run after a build: `npm run build && npm run bench -w core` (imports the compiled ../dist).
+import { execute, normalize, parse, plan } from '../dist/index.js';
+
+const RUNS = 7;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** `n` operations: groups like `(7*3/(2-5.5))` joined by `+` and `-`. */
+function mixedExpression(n) {
+  const parts = [];
+  let ops = 0;
+  for (let i = 0; ops < n; i++) {
+    if (i > 0) {
+      parts.push(i % 3 === 0 ? ' - ' : ' + ');
+      ops++;
+    }
+    if (n - ops >= 3) {
+      parts.push(`(${(i % 97) + 1}*${(i % 13) + 1}/(${(i % 7) + 1}-${i % 5}.5))`);
+      ops += 3;
+    } else {
+      parts.push(String((i % 97) + 1));
+    }
+  }
+  return parts.join('');
+}
+
+function time(fn) {
+  const start = performance.now();
+  const value = fn();
+  return { value, ms: performance.now() - start };
+}
+
+const source = mixedExpression(100_000);
+const parseMs = [];
+const planMs = [];
+const totalMs = [];
+const normalizeMs = [];
+let result;
+for (let i = 0; i < RUNS; i++) {
+  const parsed = time(() => parse(source));
+  const planned = time(() => plan(parsed.value));
+  const normalized = time(() => normalize(parsed.value));
+  parseMs.push(parsed.ms);
+  planMs.push(planned.ms);
+  totalMs.push(parsed.ms + planned.ms);
+  normalizeMs.push(normalized.ms);
+  result = planned.value;
+}
+console.log(`expression: ${source.length} characters, ${result.ops.length} operations, critical path ${result.criticalPathOps} ops`);
+console.log(`parse+plan: median ${median(totalMs).toFixed(1)} ms over ${RUNS} runs (first run ${totalMs[0].toFixed(1)} ms)`);
+console.log(`  parse ${median(parseMs).toFixed(1)} ms, plan ${median(planMs).toFixed(1)} ms, normalize ${median(normalizeMs).toFixed(1)} ms`);
+
+const flat = Array(100_001).fill('1').join('+');
+const flatMs = [];
+for (let i = 0; i < RUNS; i++) flatMs.push(time(() => plan(parse(flat))).ms);
+console.log(`flat sum of 100,001 numbers: parse+plan median ${median(flatMs).toFixed(1)} ms`);
+
+const cases = [
+  ['small integers', ['+', '-', '*', '/'], ['12', '34', '-7', '1000', '5', '96']],
+  ['decimals', ['+', '-', '*'], ['12.5', '0.25', '-3.75', '1000.125', '0.1', '9.99']],
+  ['division', ['/'], ['1', '3', '-7.5', '22', '0.7', '9']],
+];
+for (const [name, ops, values] of cases) {
+  const n = 1_000_000;
+  const rates = [];
+  for (let r = 0; r < 3; r++) {
+    const start = performance.now();
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const op = ops[i % ops.length];
+      sink += execute(op, values[i % values.length], values[(i + 1) % values.length]).length;
+    }
+    rates.push(n / ((performance.now() - start) / 1000));
+    if (sink === 0) console.log('unreachable');
+  }
+  console.log(`execute (${name}): ${Math.round(median(rates)).toLocaleString('en-US')} ops/s`);
+}

@@ -1,0 +1,151 @@
+import { execute } from './arith.js';
+import { ExpressionistError } from './errors.js';
+import { TaskSchema, type Task, type TaskResult } from './protocol.js';
+import { z } from 'zod';
+
+const TaskListSchema = z.array(TaskSchema).max(10_000);
+const TaskIdListSchema = z.array(z.string().max(200)).max(10_000);
+
+/** A task an agent is working on, as shown in agent UIs and logs. */
+export interface RunningTask {
+  task: Task;
+  startedAt: number;
+}
+
+export interface TaskRunnerOptions {
+  /** Sends finished results to the orchestrator (called with batches). */
+  send: (results: TaskResult[]) => void;
+  /** Called whenever the set of running tasks or the completed count changes. */
+  onActivity?: (running: readonly RunningTask[], completed: number) => void;
+  /** Called when a task payload from the orchestrator fails validation. */
+  onInvalid?: (reason: string) => void;
+}
+
+/**
+ * The one execution path shared by every agent kind (Node process and browser Web Worker):
+ * it validates pushed tasks, waits each task's `durationMs` (the modelled cost), computes it with
+ * `execute`, and sends results back in batches. Results finishing in the same tick go out in one
+ * message, which matters when operations take 0 ms.
+ */
+export class TaskRunner {
+  private readonly timers = new Map<string, { timer: unknown; run: RunningTask }>();
+  private outbox: TaskResult[] = [];
+  private flushScheduled = false;
+  private idleWaiters: (() => void)[] = [];
+  private completedCount = 0;
+
+  constructor(private readonly options: TaskRunnerOptions) {}
+
+  /** Number of tasks currently being worked on. */
+  get running(): number {
+    return this.timers.size;
+  }
+
+  /** Tasks completed since start. */
+  get completed(): number {
+    return this.completedCount;
+  }
+
+  /** Accepts a `tasks` message (unvalidated input from the wire). */
+  accept(payload: unknown): void {
+    const parsed = TaskListSchema.safeParse(payload);
+    if (!parsed.success) {
+      this.options.onInvalid?.(`invalid tasks message: ${parsed.error.issues[0]?.message ?? ''}`);
+      return;
+    }
+    for (const task of parsed.data) this.start(task);
+    this.notify();
+  }
+
+  /** Drops tasks the orchestrator took back (a `revoke` message). */
+  revoke(payload: unknown): void {
+    const parsed = TaskIdListSchema.safeParse(payload);
+    if (!parsed.success) return;
+    let changed = false;
+    for (const id of parsed.data) {
+      const entry = this.timers.get(id);
+      if (!entry) continue;
+      clearTimeout(entry.timer);
+      this.timers.delete(id);
+      changed = true;
+    }
+    if (changed) {
+      this.notify();
+      this.checkIdle();
+    }
+  }
+
+  /** Resolves when no task is running (used to drain before exit). */
+  idle(): Promise<void> {
+    if (this.timers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Abandons every running task without sending anything (the orchestrator requeues them). */
+  stop(): void {
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.outbox = [];
+    this.notify();
+    this.checkIdle();
+  }
+
+  /** Snapshot of running tasks. */
+  runningTasks(): RunningTask[] {
+    return [...this.timers.values()].map((entry) => entry.run);
+  }
+
+  private start(task: Task): void {
+    const key = task.taskId;
+    const previous = this.timers.get(key);
+    if (previous) clearTimeout(previous.timer);
+    const run: RunningTask = { task, startedAt: Date.now() };
+    const timer = setTimeout(() => this.finish(task), task.durationMs);
+    this.timers.set(key, { timer, run });
+  }
+
+  private finish(task: Task): void {
+    const entry = this.timers.get(task.taskId);
+    if (!entry || entry.run.task.attempt !== task.attempt) return;
+    this.timers.delete(task.taskId);
+    this.completedCount += 1;
+    this.outbox.push(computeResult(task));
+    this.scheduleFlush();
+    this.notify();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A zero-delay timer (not a microtask) so that all timers due in this tick join the batch.
+    setTimeout(() => {
+      this.flushScheduled = false;
+      const batch = this.outbox;
+      this.outbox = [];
+      if (batch.length > 0) this.options.send(batch);
+      this.checkIdle();
+    }, 0);
+  }
+
+  private checkIdle(): void {
+    if (this.timers.size > 0 || this.outbox.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private notify(): void {
+    this.options.onActivity?.(this.runningTasks(), this.completedCount);
+  }
+}
+
+/** Computes one task through `execute`, turning an expected failure into an error result. */
+export function computeResult(task: Task): TaskResult {
+  try {
+    return { taskId: task.taskId, attempt: task.attempt, value: execute(task.op, task.a, task.b) };
+  } catch (err) {
+    const code = err instanceof ExpressionistError ? err.code : 'INTERNAL';
+    const message = err instanceof Error ? err.message : String(err);
+    return { taskId: task.taskId, attempt: task.attempt, error: { code, message } };
+  }
+}

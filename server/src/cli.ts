@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from './config.js';
+import { startOrchestrator } from './main.js';
+
+const AGENT_CLI = fileURLToPath(new URL('../../agent-node/dist/cli.js', import.meta.url));
+
+/**
+ * `npm start`: the orchestrator plus AGENTS local agent processes. The first Ctrl-C (or SIGTERM)
+ * stops everything gracefully; a second one exits at once.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const orchestrator = await startOrchestrator(config);
+  const { log } = orchestrator;
+  const children: ChildProcess[] = [];
+  for (let i = 1; i <= config.agents; i += 1) {
+    const child = spawn(process.execPath, [AGENT_CLI, '--server', orchestrator.url, '--concurrency', String(config.computingPower), '--name', `agent-${i}`], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel },
+    });
+    child.on('exit', (code, signal) => log.info({ agent: `agent-${i}`, code, signal }, 'local agent process exited'));
+    children.push(child);
+  }
+  if (config.agents > 0) log.info({ agents: config.agents, concurrency: config.computingPower }, 'started local agents');
+  log.info(`dashboard: ${orchestrator.url.replace('127.0.0.1', 'localhost')}/`);
+
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      for (const child of children) child.kill('SIGKILL');
+      process.exit(130);
+    }
+    log.info({ signal }, 'stopping (send again to exit at once)');
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    const agentsDone = Promise.all(
+      children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve)))),
+    );
+    void Promise.race([agentsDone, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      .then(() => orchestrator.stop())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`orchestrator failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { DEFAULT_PARSE_LIMITS, DEFAULT_SETTINGS, SettingsSchema, type Settings } from '@expressionist/core';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every environment variable the orchestrator reads, with its default. The README's configuration
+ * table and docker-compose.yml are checked against the keys of this schema by tests.
+ */
+export const EnvSchema = z.object({
+  PORT: int(0, 65_535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
+  MONGODB_DB: z.string().min(1).max(63).default('expressionist'),
+  AGENTS: int(0, 64).default(2),
+  COMPUTING_POWER: int(1, 256).default(4),
+  TIME_ADDITION_MS: int(0, 3_600_000).optional(),
+  TIME_SUBTRACTION_MS: int(0, 3_600_000).optional(),
+  TIME_MULTIPLICATIONS_MS: int(0, 3_600_000).optional(),
+  TIME_DIVISIONS_MS: int(0, 3_600_000).optional(),
+  LOST_AGENT_RETENTION_MS: int(0, 7 * 24 * 3_600_000).optional(),
+  MAX_EXPRESSION_LENGTH: int(1, 10_000_000).default(DEFAULT_PARSE_LIMITS.maxLength),
+  MAX_NESTING_DEPTH: int(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
+  MAX_ATTEMPTS: int(1, 100).default(5),
+  LEASE_GRACE_MS: int(100, 600_000).default(3000),
+  HEARTBEAT_INTERVAL_MS: int(200, 60_000).default(1000),
+  HEARTBEAT_TIMEOUT_MS: int(200, 60_000).default(2000),
+  HTTP_AGENT_TIMEOUT_MS: int(1000, 3_600_000).default(15_000),
+  CACHE_MAX_ENTRIES: int(0, 10_000_000).default(10_000),
+  CACHE_TTL_S: int(1, 30 * 24 * 3600).default(3600),
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEB_DIR: z.string().optional(),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Resolved orchestrator configuration. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  mongodbUri: string | undefined;
+  mongodbDb: string;
+  agents: number;
+  computingPower: number;
+  /** Settings used only when the store has none yet (TIME_* env over the defaults); stored settings win. */
+  initialSettings: Settings;
+  maxExpressionLength: number;
+  maxNestingDepth: number;
+  maxAttempts: number;
+  leaseGraceMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  httpAgentTimeoutMs: number;
+  cacheMaxEntries: number;
+  cacheTtlSeconds: number;
+  bodyLimitBytes: number;
+  logLevel: Env['LOG_LEVEL'];
+  webDir: string | undefined;
+}
+
+/** A configuration problem, reported at start-up with every offending variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, the way shells and compose files usually mean them.
+  const cleaned = Object.fromEntries(
+    Object.keys(EnvSchema.shape).flatMap((key) => {
+      const value = env[key];
+      return value === undefined || value.trim() === '' ? [] : [[key, value.trim()]];
+    }),
+  );
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `${issue.path.join('.')}=${JSON.stringify(cleaned[String(issue.path[0])] ?? '')}: ${issue.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  const initialSettings = SettingsSchema.parse({
+    additionMs: e.TIME_ADDITION_MS ?? DEFAULT_SETTINGS.additionMs,
+    subtractionMs: e.TIME_SUBTRACTION_MS ?? DEFAULT_SETTINGS.subtractionMs,
+    multiplicationMs: e.TIME_MULTIPLICATIONS_MS ?? DEFAULT_SETTINGS.multiplicationMs,
+    divisionMs: e.TIME_DIVISIONS_MS ?? DEFAULT_SETTINGS.divisionMs,
+    lostAgentRetentionMs: e.LOST_AGENT_RETENTION_MS ?? DEFAULT_SETTINGS.lostAgentRetentionMs,
+  });
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    mongodbUri: e.MONGODB_URI,
+    mongodbDb: e.MONGODB_DB,
+    agents: e.AGENTS,
+    computingPower: e.COMPUTING_POWER,
+    initialSettings,
+    maxExpressionLength: e.MAX_EXPRESSION_LENGTH,
+    maxNestingDepth: e.MAX_NESTING_DEPTH,
+    maxAttempts: e.MAX_ATTEMPTS,
+    leaseGraceMs: e.LEASE_GRACE_MS,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT_MS,
+    httpAgentTimeoutMs: e.HTTP_AGENT_TIMEOUT_MS,
+    cacheMaxEntries: e.CACHE_MAX_ENTRIES,
+    cacheTtlSeconds: e.CACHE_TTL_S,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    webDir: e.WEB_DIR,
+  };
+}

@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  CalculateBodySchema,
+  DecimalString,
+  ExpressionistError,
+  SettingsPatchSchema,
+} from '@expressionist/core';
+import type { Metrics } from '../metrics.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { ListCursor, Store } from '../store/store.js';
+import { errorHandler, sendError } from './errors.js';
+
+export interface AppDeps {
+  scheduler: Scheduler;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  bodyLimitBytes: number;
+  webDir: string | undefined;
+}
+
+const ListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(400).optional(),
+});
+
+const CursorSchema = z.tuple([z.number().int().nonnegative(), z.string().min(1).max(128)]);
+
+const CourseResultSchema = z.object({
+  id: z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/)]),
+  result: z.union([z.number().finite(), DecimalString]),
+});
+
+const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
+
+function encodeCursor(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(raw: string): ListCursor {
+  try {
+    const [createdAt, id] = CursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    return { createdAt, id };
+  } catch {
+    throw new ExpressionistError('QUERY_INVALID', 'cursor: not a cursor returned by this API.');
+  }
+}
+
+/** zod failure → the first issue as `field: message`. */
+function describeIssue(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') ?? '';
+  return { field, message: field ? `${field}: ${issue?.message ?? 'invalid'}` : (issue?.message ?? 'invalid') };
+}
+
+/** The course agent's identity: its `X-Agent-Id` header, or its address. */
+function httpAgentKey(req: Request): string {
+  const header = AgentKeySchema.safeParse(req.get('x-agent-id'));
+  if (header.success) return `http-${header.data}`;
+  return `http-${(req.ip ?? 'unknown').replace(/[^A-Za-z0-9.:-]/g, '')}`;
+}
+
+/** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
+export function createApp(deps: AppDeps): Express {
+  const { scheduler, store, metrics, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use((req, res, next) => {
+    const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const started = performance.now();
+    res.on('finish', () => {
+      log.debug({ requestId, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+    });
+    next();
+  });
+  const json = express.json({ limit: deps.bodyLimitBytes, strict: false });
+
+  app.get('/healthz', async (_req, res) => {
+    const ok = await store.ping();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'store unreachable' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const storeOk = await store.ping();
+    const ready = storeOk && scheduler.isAccepting;
+    res.status(ready ? 200 : 503).json({ ready, store: storeOk, accepting: scheduler.isAccepting });
+  });
+  app.get('/metrics', async (_req, res) => {
+    try {
+      const counts = await store.countByStatus();
+      for (const status of ['pending', 'in_progress', 'done', 'error', 'canceled'] as const) {
+        metrics.expressionsByStatus.set({ status }, counts[status] ?? 0);
+      }
+    } catch (err) {
+      log.warn({ err }, 'counting expressions for /metrics failed');
+    }
+    scheduler.stats();
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.post('/calculate', json, async (req: Request, res: Response) => {
+    const body = CalculateBodySchema.safeParse(req.body);
+    if (!body.success) {
+      const { field, message } = describeIssue(body.error);
+      sendError(res, 'BODY_INVALID', message, field ? { field } : {});
+      return;
+    }
+    const outcome = await scheduler.submit(body.data.expression, body.data.id);
+    res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
+  });
+  api.get('/expressions', async (req, res) => {
+    const query = ListQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      const { field, message } = describeIssue(query.error);
+      sendError(res, 'QUERY_INVALID', message, { field });
+      return;
+    }
+    const { limit, cursor } = query.data;
+    const expressions = await scheduler.listExpressions(limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    const last = expressions.at(-1);
+    const nextCursor =
+      expressions.length === limit && last ? encodeCursor({ createdAt: Date.parse(last.createdAt), id: last.id }) : null;
+    res.json({ expressions, nextCursor });
+  });
+  api.get('/expressions/:id', async (req, res) => {
+    const expression = await scheduler.expressionView(req.params.id);
+    if (!expression) throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${req.params.id}".`);
+    res.json({ expression });
+  });
+  api.get('/expressions/:id/operations', async (req, res) => {
+    const operations = await scheduler.operations(req.params.id);
+    if (!operations) throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${req.params.id}".`);
+    res.json({ operations });
+  });
+  api.post('/expressions/:id/cancel', async (req, res) => {
+    res.json({ expression: await scheduler.cancel(req.params.id) });
+  });
+  api.get('/settings', (_req, res) => {
+    res.json({ settings: scheduler.getSettings() });
+  });
+  api.put('/settings', json, async (req, res) => {
+    const patch = SettingsPatchSchema.safeParse(req.body);
+    if (!patch.success) {
+      const { field, message } = describeIssue(patch.error);
+      const wrongShape = typeof req.body !== 'object' || req.body === null || Array.isArray(req.body);
+      if (wrongShape) sendError(res, 'BODY_INVALID', 'The body must be a JSON object of settings.');
+      else sendError(res, 'SETTINGS_INVALID', message, { field });
+      return;
+    }
+    res.json({ settings: await scheduler.updateSettings(patch.data) });
+  });
+  api.get('/agents', (_req, res) => {
+    res.json({ agents: scheduler.agentViews() });
+  });
+  api.use((req, res) => sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}.`));
+  app.use('/api/v1', api);
+
+  // The course's standard agent protocol: pull a task, post its result.
+  app.get('/internal/task', (req, res) => {
+    const task = scheduler.leaseHttpTask(httpAgentKey(req));
+    if (task === 'quarantined') {
+      sendError(res, 'TASK_RESULT_WRONG', 'This agent is quarantined for returning wrong results.');
+      return;
+    }
+    if (!task) {
+      sendError(res, 'TASK_NOT_FOUND', 'Nothing to do right now.');
+      return;
+    }
+    res.json({ task });
+  });
+  app.post('/internal/task', json, async (req, res) => {
+    const body = CourseResultSchema.safeParse(req.body);
+    if (!body.success) {
+      sendError(res, 'TASK_RESULT_INVALID', describeIssue(body.error).message);
+      return;
+    }
+    const outcome = await scheduler.submitHttpResult(httpAgentKey(req), Number(body.data.id), body.data.result);
+    if (outcome === 'accepted') res.json({ ok: true });
+    else if (outcome === 'unknown') sendError(res, 'TASK_NOT_FOUND', `No task ${body.data.id} is leased out (finished, reassigned or never issued).`);
+    else sendError(res, 'TASK_RESULT_WRONG', 'The result does not match the verified value; this agent is quarantined.');
+  });
+
+  const webDir = deps.webDir;
+  if (webDir && existsSync(path.join(webDir, 'index.html'))) {
+    app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: (res, file) => {
+      if (file.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
+    } }));
+    // SPA fallback: client-side routes such as /expressions/abc load the app shell.
+    app.get(/^\/(?!api\/|internal\/|socket\.io\/).*/, (_req, res) => {
+      res.setHeader('cache-control', 'no-cache');
+      res.sendFile(path.join(webDir, 'index.html'));
+    });
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send('Expressionist orchestrator. The dashboard is not built (npm run build -w web). API: /api/v1\n');
+    });
+  }
+  app.use((req, res) => sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.path}.`));
+  app.use(errorHandler(log));
+  return app;
+}

@@ -1,0 +1,38 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { ERROR_CODES, ExpressionistError, type ErrorCode } from '@expressionist/core';
+import type { Logger } from 'pino';
+
+/** Writes the one error shape `{"error": {code, message, position?, field?}}`. */
+export function sendError(
+  res: Response,
+  code: ErrorCode,
+  message: string,
+  extra: { position?: number; field?: string } = {},
+): void {
+  res.status(ERROR_CODES[code].status).json({ error: { code, message, ...extra } });
+}
+
+/** Maps thrown errors to responses: expected ones by their code, anything else to 500 INTERNAL. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof ExpressionistError) {
+      sendError(res, err.code, err.message, err.position === undefined ? {} : { position: err.position });
+      return;
+    }
+    const type = (err as { type?: unknown }).type;
+    if (type === 'entity.too.large') {
+      sendError(res, 'BODY_TOO_LARGE', 'The request body is larger than the limit.');
+      return;
+    }
+    if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+      sendError(res, 'BODY_INVALID', 'The request body is not valid JSON.');
+      return;
+    }
+    log.error({ err, url: req.url }, 'request failed');
+    sendError(res, 'INTERNAL', 'An unexpected server fault.');
+  };
+}

@@ -1,0 +1,99 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { Server } from 'socket.io';
+import type { IoServer } from './realtime/io.js';
+import type { Config } from './config.js';
+import { createApp } from './http/app.js';
+import { Metrics } from './metrics.js';
+import { attachAgentNamespace } from './realtime/agents-namespace.js';
+import { UiHub } from './realtime/ui-hub.js';
+import { ResultCache } from './result-cache.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/store.js';
+
+export interface Orchestrator {
+  /** Base URL, e.g. http://127.0.0.1:8080 (the real port when started on port 0). */
+  url: string;
+  port: number;
+  scheduler: Scheduler;
+  store: Store;
+  log: Logger;
+  /** Graceful stop: refuse new work, tell agents, flush the store, close. */
+  stop(): Promise<void>;
+}
+
+/** Default location of the built dashboard, relative to this file (server/dist → web/build). */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/build', import.meta.url));
+
+/**
+ * Composition root: config → store → scheduler → HTTP + Socket.IO. Tests build the same graph
+ * with their own config (port 0, a temp data dir, another store).
+ */
+export async function startOrchestrator(
+  config: Config,
+  options: { log?: Logger; store?: Store } = {},
+): Promise<Orchestrator> {
+  const log = options.log ?? pino({ level: config.logLevel, base: { svc: 'orchestrator' } });
+  const store = options.store ?? createStore({ mongodbUri: config.mongodbUri, mongodbDb: config.mongodbDb, dataDir: config.dataDir });
+  await store.init();
+  const settings = (await store.getSettings()) ?? config.initialSettings;
+  const metrics = new Metrics();
+  const cache = new ResultCache(config.cacheMaxEntries, config.cacheTtlSeconds);
+  const scheduler = new Scheduler({
+    store,
+    cache,
+    log,
+    metrics,
+    settings,
+    parseLimits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
+    maxAttempts: config.maxAttempts,
+    leaseGraceMs: config.leaseGraceMs,
+    httpAgentTimeoutMs: config.httpAgentTimeoutMs,
+  });
+  const app = createApp({ scheduler, store, metrics, log, bodyLimitBytes: config.bodyLimitBytes, webDir: config.webDir ?? DEFAULT_WEB_DIR });
+  const http: HttpServer = createServer(app);
+  const io: IoServer = new Server(http, {
+    // Heartbeats: a frozen agent (socket open, process stopped) is dropped within
+    // pingInterval + pingTimeout, after which its tasks are requeued.
+    pingInterval: config.heartbeatIntervalMs,
+    pingTimeout: config.heartbeatTimeoutMs,
+    maxHttpBufferSize: 16 * 1024 * 1024,
+    serveClient: false,
+    cors: { origin: true },
+  });
+  const hub = new UiHub(io, scheduler, log);
+  scheduler.setListener(hub);
+  attachAgentNamespace(io, scheduler, log);
+  await scheduler.start();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, port, store: config.mongodbUri ? 'mongodb' : 'embedded' }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('shutting down');
+      await scheduler.stop();
+      hub.close();
+      io.of('/agents').disconnectSockets(true);
+      await new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+        http.closeAllConnections();
+      });
+      cache.close();
+      await store.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, port, scheduler, store, log, stop };
+}

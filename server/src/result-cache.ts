@@ -1,0 +1,53 @@
+import NodeCache from 'node-cache';
+import type { ErrorInfo } from '@expressionist/core';
+
+/** A finished outcome worth reusing: the exact value, or a deterministic error (division by zero). */
+export type CachedOutcome = { value: string } | { error: ErrorInfo };
+
+/**
+ * Answers a repeated expression at once. Keyed by the normalized expression text, so whitespace
+ * and redundant parentheses do not defeat it. Bounded in entries (oldest evicted first) and age;
+ * values are immutable so node-cache need not clone them.
+ */
+export class ResultCache {
+  private readonly cache: NodeCache;
+  /** Insertion order of live keys, for O(1) eviction of the oldest. */
+  private readonly order = new Set<string>();
+
+  constructor(
+    private readonly maxEntries: number,
+    ttlSeconds: number,
+  ) {
+    this.cache = new NodeCache({
+      stdTTL: ttlSeconds,
+      checkperiod: Math.min(600, ttlSeconds),
+      useClones: false,
+    });
+    this.cache.on('expired', (key: string) => this.order.delete(key));
+  }
+
+  get(normalized: string): CachedOutcome | undefined {
+    return this.cache.get<CachedOutcome>(normalized);
+  }
+
+  set(normalized: string, outcome: CachedOutcome): void {
+    if (this.maxEntries === 0) return;
+    this.order.delete(normalized);
+    while (this.order.size >= this.maxEntries) {
+      const oldest = this.order.values().next().value;
+      if (oldest === undefined) break;
+      this.order.delete(oldest);
+      this.cache.del(oldest);
+    }
+    this.order.add(normalized);
+    this.cache.set(normalized, outcome);
+  }
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  close(): void {
+    this.cache.close();
+  }
+}

@@ -1,0 +1,314 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoBulkWriteError, MongoClient, MongoServerError } from 'mongodb';
+import type { Collection, Db, Filter, WriteError } from 'mongodb';
+import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+import type {
+  ExpressionPatch,
+  InsertOutcome,
+  ListCursor,
+  Store,
+  StoredExpression,
+  StoredOpResult,
+} from './store.js';
+
+export interface MongoStoreOptions {
+  /** How long init() keeps trying to reach the database before it gives up. Default 30 000. */
+  connectTimeoutMs?: number;
+}
+
+interface ExpressionDoc {
+  _id: string;
+  expression: string;
+  normalized: string;
+  status: ExpressionStatus;
+  value: string | null;
+  error: ErrorInfo | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  opCount: number;
+  cached: boolean;
+}
+
+interface OpResultDoc {
+  /** `${expressionId}:${opId}`; opId is a number, so the last colon splits it unambiguously. */
+  _id: string;
+  expressionId: string;
+  opId: number;
+  value: string;
+  agentId: string;
+  attempt: number;
+  finishedAt: number;
+}
+
+interface SettingsDoc {
+  _id: 'settings';
+  value: Settings;
+}
+
+const DUPLICATE_KEY = 11000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** Bound on how long one operation waits for a reachable server before it rejects. */
+const SERVER_SELECTION_TIMEOUT_MS = 3_000;
+/** Bound on a single network read, so a half-open connection cannot hang a call forever. */
+const SOCKET_TIMEOUT_MS = 20_000;
+const PING_TIMEOUT_MS = 2_000;
+const RETRY_DELAY_MS = 500;
+
+/** The URI with any password replaced by `***`, for messages and logs. */
+export function redactMongoUri(uri: string): string {
+  return uri.replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+function fromDoc(d: ExpressionDoc): StoredExpression {
+  return {
+    id: d._id,
+    expression: d.expression,
+    normalized: d.normalized,
+    status: d.status,
+    value: d.value ?? null,
+    error: d.error ?? null,
+    createdAt: d.createdAt,
+    startedAt: d.startedAt ?? null,
+    finishedAt: d.finishedAt ?? null,
+    opCount: d.opCount,
+    cached: d.cached,
+  };
+}
+
+function toDoc(e: StoredExpression): ExpressionDoc {
+  return {
+    _id: e.id,
+    expression: e.expression,
+    normalized: e.normalized,
+    status: e.status,
+    value: e.value,
+    error: e.error,
+    createdAt: e.createdAt,
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+    opCount: e.opCount,
+    cached: e.cached,
+  };
+}
+
+function fromOpDoc(d: OpResultDoc): StoredOpResult {
+  return {
+    expressionId: d.expressionId,
+    opId: d.opId,
+    value: d.value,
+    agentId: d.agentId,
+    attempt: d.attempt,
+    finishedAt: d.finishedAt,
+  };
+}
+
+/**
+ * MongoDB store (official driver). Every method is one single-document atomic write or a read:
+ * no transactions, change streams or TTL indexes, so it also runs on MongoDB-compatible servers
+ * such as FerretDB. Writes use `{ w: 'majority', j: true }` so a call resolves only once the
+ * write is journaled. If the database goes away, calls reject within a few seconds (server
+ * selection timeout) and the driver reconnects on its own when it comes back.
+ */
+export class MongoStore implements Store {
+  private readonly client: MongoClient;
+  private readonly db: Db;
+  private readonly expressions: Collection<ExpressionDoc>;
+  private readonly opResults: Collection<OpResultDoc>;
+  private readonly settings: Collection<SettingsDoc>;
+  private readonly connectTimeoutMs: number;
+  private closed = false;
+
+  constructor(
+    private readonly uri: string,
+    dbName: string,
+    options: MongoStoreOptions = {},
+  ) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const attemptMs = Math.max(200, Math.min(SERVER_SELECTION_TIMEOUT_MS, this.connectTimeoutMs));
+    this.client = new MongoClient(uri, {
+      serverSelectionTimeoutMS: attemptMs,
+      connectTimeoutMS: attemptMs,
+      socketTimeoutMS: SOCKET_TIMEOUT_MS,
+      writeConcern: { w: 'majority', journal: true },
+      retryWrites: true,
+      retryReads: true,
+      ignoreUndefined: true,
+    });
+    this.db = this.client.db(dbName);
+    this.expressions = this.db.collection<ExpressionDoc>('expressions');
+    this.opResults = this.db.collection<OpResultDoc>('op_results');
+    this.settings = this.db.collection<SettingsDoc>('settings');
+  }
+
+  async init(): Promise<void> {
+    const started = Date.now();
+    const deadline = started + this.connectTimeoutMs;
+    for (;;) {
+      try {
+        await this.client.connect();
+        await this.db.command({ ping: 1 });
+        break;
+      } catch (err) {
+        if (this.closed) throw new Error('MongoStore was closed during init()');
+        const remaining = deadline - Date.now();
+        if (remaining <= RETRY_DELAY_MS) {
+          const seconds = Number((this.connectTimeoutMs / 1000).toFixed(1));
+          throw new Error(
+            `MongoDB at ${redactMongoUri(this.uri)} unreachable after ${seconds} s: ${errorText(err)}`,
+            { cause: err },
+          );
+        }
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+    // One createIndex call per index: FerretDB 1.24 drops the connection when a multi-index
+    // createIndexes names only indexes that already exist (every init() after the first).
+    await this.expressions.createIndex({ createdAt: -1, _id: -1 }, { name: 'by_created' });
+    await this.expressions.createIndex({ status: 1 }, { name: 'by_status' });
+    await this.opResults.createIndex({ expressionId: 1 }, { name: 'by_expression' });
+  }
+
+  /** Drops the whole database (test isolation and `--reset`-style tooling). */
+  async dropDatabase(): Promise<void> {
+    await this.db.dropDatabase();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client.close();
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    const ping = this.db
+      .command({ ping: 1 }, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
+      .then(
+        (reply) => reply['ok'] === 1,
+        () => false,
+      );
+    try {
+      return await Promise.race([ping, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async insertExpression(expression: StoredExpression): Promise<InsertOutcome> {
+    try {
+      await this.expressions.insertOne(toDoc(expression));
+      return { inserted: true };
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    const existing = await this.expressions.findOne({ _id: expression.id });
+    if (!existing) throw new Error(`expression ${expression.id} neither inserted nor found`);
+    return { inserted: false, existing: fromDoc(existing) };
+  }
+
+  async updateExpression(id: string, patch: ExpressionPatch): Promise<void> {
+    const set: Partial<Omit<ExpressionDoc, '_id'>> = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.value !== undefined) set.value = patch.value;
+    if (patch.error !== undefined) set.error = patch.error;
+    if (patch.startedAt !== undefined) set.startedAt = patch.startedAt;
+    if (patch.finishedAt !== undefined) set.finishedAt = patch.finishedAt;
+    if (Object.keys(set).length === 0) return;
+    await this.expressions.updateOne({ _id: id }, { $set: set });
+  }
+
+  async getExpression(id: string): Promise<StoredExpression | null> {
+    const doc = await this.expressions.findOne({ _id: id });
+    return doc ? fromDoc(doc) : null;
+  }
+
+  async listExpressions(limit: number, cursor?: ListCursor): Promise<StoredExpression[]> {
+    // limit(0) means "no limit" to MongoDB.
+    if (!(limit >= 1)) return [];
+    const filter: Filter<ExpressionDoc> = cursor
+      ? {
+          $or: [
+            { createdAt: { $lt: cursor.createdAt } },
+            { createdAt: cursor.createdAt, _id: { $lt: cursor.id } },
+          ],
+        }
+      : {};
+    const docs = await this.expressions
+      .find(filter)
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(Math.floor(limit))
+      .toArray();
+    return docs.map(fromDoc);
+  }
+
+  async listUnfinished(): Promise<StoredExpression[]> {
+    const docs = await this.expressions
+      .find({ status: { $in: ['pending', 'in_progress'] } })
+      .sort({ createdAt: 1, _id: 1 })
+      .toArray();
+    return docs.map(fromDoc);
+  }
+
+  async countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>> {
+    const rows = await this.expressions
+      .aggregate<{ _id: ExpressionStatus; n: number }>([
+        { $group: { _id: '$status', n: { $sum: 1 } } },
+      ])
+      .toArray();
+    const counts: Partial<Record<ExpressionStatus, number>> = {};
+    for (const { _id, n } of rows) counts[_id] = n;
+    return counts;
+  }
+
+  async saveOpResults(results: StoredOpResult[]): Promise<number> {
+    if (results.length === 0) return 0;
+    const docs: OpResultDoc[] = results.map((r) => ({
+      _id: `${r.expressionId}:${r.opId}`,
+      expressionId: r.expressionId,
+      opId: r.opId,
+      value: r.value,
+      agentId: r.agentId,
+      attempt: r.attempt,
+      finishedAt: r.finishedAt,
+    }));
+    try {
+      const res = await this.opResults.insertMany(docs, { ordered: false });
+      return res.insertedCount;
+    } catch (err) {
+      // Unordered: every document is attempted; duplicates of already-stored keys are the
+      // expected "not new" case. Any other failure (or a write-concern error) rejects.
+      if (!(err instanceof MongoBulkWriteError) || err.writeConcernError) throw err;
+      const writeErrors: WriteError[] = Array.isArray(err.writeErrors)
+        ? err.writeErrors
+        : [err.writeErrors];
+      if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
+      return err.insertedCount;
+    }
+  }
+
+  async getOpResults(expressionId: string): Promise<StoredOpResult[]> {
+    const docs = await this.opResults.find({ expressionId }).sort({ opId: 1 }).toArray();
+    return docs.map(fromOpDoc);
+  }
+
+  async getSettings(): Promise<Settings | null> {
+    const doc = await this.settings.findOne({ _id: 'settings' });
+    return doc ? doc.value : null;
+  }
+
+  async saveSettings(settings: Settings): Promise<void> {
+    await this.settings.replaceOne({ _id: 'settings' }, { value: settings }, { upsert: true });
+  }
+}

@@ -1,0 +1,82 @@
+import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+
+/** An expression as persisted. Times are epoch milliseconds. */
+export interface StoredExpression {
+  id: string;
+  /** Source text exactly as submitted. */
+  expression: string;
+  /** Canonical text used as the result-cache key. */
+  normalized: string;
+  status: ExpressionStatus;
+  /** Exact decimal result when done. */
+  value: string | null;
+  error: ErrorInfo | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Number of operations in the plan (0 for a bare number). */
+  opCount: number;
+  /** True when answered from the result cache. */
+  cached: boolean;
+}
+
+/** Fields of an expression that change after it is created. */
+export type ExpressionPatch = Partial<
+  Pick<StoredExpression, 'status' | 'value' | 'error' | 'startedAt' | 'finishedAt'>
+>;
+
+/** A computed operation result. (expressionId, opId) is unique: written once, never updated. */
+export interface StoredOpResult {
+  expressionId: string;
+  opId: number;
+  value: string;
+  agentId: string;
+  attempt: number;
+  finishedAt: number;
+}
+
+/** Keyset cursor for newest-first listing: the last row of the previous page. */
+export interface ListCursor {
+  createdAt: number;
+  id: string;
+}
+
+export type InsertOutcome =
+  | { inserted: true }
+  | { inserted: false; existing: StoredExpression };
+
+/**
+ * Persistence behind the orchestrator. Implementations: the embedded SQLite store (default) and
+ * MongoDB. Both pass the same contract suite. The orchestrator serializes scheduling in memory,
+ * so no method needs a multi-document transaction; every method is one atomic write or a read.
+ */
+export interface Store {
+  /** Opens the database and creates tables/collections and indexes. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** True when the database answers right now. */
+  ping(): Promise<boolean>;
+
+  /** Inserts a new expression; if the id exists, returns the existing one and writes nothing. */
+  insertExpression(expression: StoredExpression): Promise<InsertOutcome>;
+  /** Applies a patch to one expression (a no-op for an unknown id). */
+  updateExpression(id: string, patch: ExpressionPatch): Promise<void>;
+  getExpression(id: string): Promise<StoredExpression | null>;
+  /** Newest first (createdAt desc, id desc), strictly after `cursor` when given. */
+  listExpressions(limit: number, cursor?: ListCursor): Promise<StoredExpression[]>;
+  /** Every expression whose status is `pending` or `in_progress`, oldest first. */
+  listUnfinished(): Promise<StoredExpression[]>;
+  /** Count of expressions per status. */
+  countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>>;
+
+  /**
+   * Records operation results. A result whose (expressionId, opId) already exists is not
+   * written again; returns how many rows were new. Resolves only once the rows are durable.
+   */
+  saveOpResults(results: StoredOpResult[]): Promise<number>;
+  /** All recorded results of one expression. */
+  getOpResults(expressionId: string): Promise<StoredOpResult[]>;
+
+  getSettings(): Promise<Settings | null>;
+  saveSettings(settings: Settings): Promise<void>;
+}

@@ -1,0 +1,371 @@
+/**
+ * The contract every Store implementation passes. Each test gets a fresh, empty store from
+ * `makeStore`; `reopen` opens a second instance on the same data (same directory / database)
+ * and `cleanup` closes everything the harness opened and removes the data.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ExpressionStatus, Settings } from '@expressionist/core';
+import type { Store, StoredExpression, StoredOpResult } from '../src/store/store.js';
+
+export interface StoreHarness {
+  store: Store;
+  /** A new, initialized store instance on the same data as `store`. */
+  reopen: () => Promise<Store>;
+  cleanup: () => Promise<void>;
+}
+
+export function expr(
+  id: string,
+  createdAt: number,
+  overrides: Partial<StoredExpression> = {},
+): StoredExpression {
+  return {
+    id,
+    expression: `(1 + 2) * ${id.length}`,
+    normalized: `(1+2)*${id.length}`,
+    status: 'pending',
+    value: null,
+    error: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+    opCount: 2,
+    cached: false,
+    ...overrides,
+  };
+}
+
+export function opResult(
+  expressionId: string,
+  opId: number,
+  overrides: Partial<StoredOpResult> = {},
+): StoredOpResult {
+  return {
+    expressionId,
+    opId,
+    value: `${opId}.5`,
+    agentId: 'agent-1',
+    attempt: 1,
+    finishedAt: 1_700_000_000_000 + opId,
+    ...overrides,
+  };
+}
+
+const SETTINGS: Settings = {
+  additionMs: 10,
+  subtractionMs: 20,
+  multiplicationMs: 30,
+  divisionMs: 40,
+  lostAgentRetentionMs: 50_000,
+};
+
+/** Newest first: createdAt desc, then id desc (plain code-unit order; ids are ASCII). */
+function newestFirst(a: StoredExpression, b: StoredExpression): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function byOpId(a: StoredOpResult, b: StoredOpResult): number {
+  return a.opId - b.opId;
+}
+
+export function storeContract(name: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`Store contract: ${name}`, () => {
+    let h: StoreHarness;
+    let store: Store;
+
+    beforeEach(async () => {
+      h = await makeStore();
+      store = h.store;
+    });
+
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    it('pings after init and not after close', async () => {
+      expect(await store.ping()).toBe(true);
+      await store.close();
+      expect(await store.ping()).toBe(false);
+      await store.close(); // idempotent
+    });
+
+    it('inserts and gets an expression with every field intact', async () => {
+      expect(await store.getExpression('nope')).toBeNull();
+      const a = expr('a-1', 1_700_000_000_001, {
+        expression: ' 2 /  0 ',
+        normalized: '2/0',
+        status: 'error',
+        error: { code: 'EXPR_DIV_ZERO', message: 'Division by zero.', position: 3 },
+        startedAt: 1_700_000_000_002,
+        finishedAt: 1_700_000_000_003,
+        opCount: 1,
+      });
+      const b = expr('b:2', 1_700_000_000_004, {
+        status: 'done',
+        value: '-12345678901234567890.000000000000000000001',
+        opCount: 0,
+        cached: true,
+        finishedAt: 1_700_000_000_004,
+      });
+      expect(await store.insertExpression(a)).toEqual({ inserted: true });
+      expect(await store.insertExpression(b)).toEqual({ inserted: true });
+      expect(await store.getExpression('a-1')).toEqual(a);
+      expect(await store.getExpression('b:2')).toEqual(b);
+    });
+
+    it('an insert with an existing id returns the existing expression and writes nothing', async () => {
+      const original = expr('dup', 1000);
+      await store.insertExpression(original);
+      const other = expr('dup', 2000, { expression: '9 - 9', normalized: '9-9', status: 'done' });
+      expect(await store.insertExpression(other)).toEqual({ inserted: false, existing: original });
+      expect(await store.getExpression('dup')).toEqual(original);
+      expect(await store.listExpressions(10)).toEqual([original]);
+      expect(await store.countByStatus()).toEqual({ pending: 1 });
+    });
+
+    it('applies patches field by field and ignores unknown ids', async () => {
+      const e = expr('p', 1000);
+      await store.insertExpression(e);
+
+      await store.updateExpression('p', { status: 'in_progress', startedAt: 1100 });
+      expect(await store.getExpression('p')).toEqual({
+        ...e,
+        status: 'in_progress',
+        startedAt: 1100,
+      });
+
+      await store.updateExpression('p', {});
+      await store.updateExpression('p', { status: 'done', value: '42', finishedAt: 1200 });
+      const done = {
+        ...e,
+        status: 'done' as const,
+        startedAt: 1100,
+        value: '42',
+        finishedAt: 1200,
+      };
+      expect(await store.getExpression('p')).toEqual(done);
+
+      await store.updateExpression('p', {
+        status: 'error',
+        value: null,
+        error: { code: 'EXPR_OP_FAILED', message: 'op 3 failed' },
+      });
+      expect(await store.getExpression('p')).toEqual({
+        ...done,
+        status: 'error',
+        value: null,
+        error: { code: 'EXPR_OP_FAILED', message: 'op 3 failed' },
+      });
+
+      await store.updateExpression('p', { error: null, startedAt: null, finishedAt: null });
+      expect(await store.getExpression('p')).toEqual({
+        ...done,
+        status: 'error',
+        value: null,
+        error: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+
+      await store.updateExpression('ghost', { status: 'done', value: '1' });
+      expect(await store.getExpression('ghost')).toBeNull();
+      expect(await store.listExpressions(10)).toHaveLength(1);
+    });
+
+    it('lists newest first with keyset pagination, ties broken by id', async () => {
+      expect(await store.listExpressions(5)).toEqual([]);
+      const all: StoredExpression[] = [];
+      // 3 timestamps x 7 ids (ties), plus a few unique ones; inserted in a scrambled order.
+      for (const t of [5000, 3000, 4000]) {
+        for (const id of ['m', 'a', 'z', 'b9', 'b10', 'Q', '0']) all.push(expr(`${id}-${t}`, t));
+      }
+      all.push(expr('solo-1', 1), expr('solo-9999', 9999), expr('solo-4000x', 4000));
+      const scrambled = [...all].sort(
+        (x, y) => ((x.id.length * 7 + x.createdAt) % 11) - ((y.id.length * 7 + y.createdAt) % 11),
+      );
+      for (const e of scrambled) await store.insertExpression(e);
+      const expected = [...all].sort(newestFirst);
+
+      expect(await store.listExpressions(1000)).toEqual(expected);
+      expect(await store.listExpressions(3)).toEqual(expected.slice(0, 3));
+      expect(await store.listExpressions(0)).toEqual([]);
+
+      const pages: StoredExpression[][] = [];
+      let page = await store.listExpressions(4);
+      while (page.length > 0) {
+        expect(page.length).toBeLessThanOrEqual(4);
+        pages.push(page);
+        const last = page[page.length - 1]!;
+        page = await store.listExpressions(4, { createdAt: last.createdAt, id: last.id });
+      }
+      expect(pages.flat()).toEqual(expected);
+      expect(pages).toHaveLength(Math.ceil(expected.length / 4));
+
+      // The cursor row itself is excluded; a cursor need not be an existing row.
+      expect(await store.listExpressions(2, { createdAt: 4000, id: 'm-4000' })).toEqual(
+        expected.slice(expected.findIndex((e) => e.id === 'm-4000') + 1).slice(0, 2),
+      );
+      expect(await store.listExpressions(100, { createdAt: 4000, id: 'n' })).toEqual(
+        expected.filter((e) => e.createdAt < 4000 || (e.createdAt === 4000 && e.id < 'n')),
+      );
+      expect(await store.listExpressions(10, { createdAt: 1, id: 'solo-1' })).toEqual([]);
+    });
+
+    it('lists unfinished expressions oldest first', async () => {
+      const statuses: ExpressionStatus[] = ['pending', 'in_progress', 'done', 'error', 'canceled'];
+      const all: StoredExpression[] = [];
+      for (let i = 0; i < 20; i++) {
+        const createdAt = 10_000 - (i % 4) * 100;
+        all.push(expr(`u${String(i).padStart(2, '0')}`, createdAt, { status: statuses[i % 5]! }));
+      }
+      for (const e of all) await store.insertExpression(e);
+      const expected = all
+        .filter((e) => e.status === 'pending' || e.status === 'in_progress')
+        .sort((a, b) => -newestFirst(a, b));
+      expect(await store.listUnfinished()).toEqual(expected);
+
+      await store.updateExpression(expected[0]!.id, { status: 'done', value: '1' });
+      await store.updateExpression('u02', { status: 'pending' });
+      const now = await store.listUnfinished();
+      expect(now.map((e) => e.id)).not.toContain(expected[0]!.id);
+      expect(now.map((e) => e.id)).toContain('u02');
+      expect(now).toHaveLength(expected.length);
+    });
+
+    it('counts expressions by status', async () => {
+      const counts = await store.countByStatus();
+      expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+      const plan: [ExpressionStatus, number][] = [
+        ['pending', 3],
+        ['in_progress', 2],
+        ['done', 5],
+        ['error', 1],
+      ];
+      let n = 0;
+      for (const [status, count] of plan) {
+        for (let i = 0; i < count; i++)
+          await store.insertExpression(expr(`c${n++}`, n, { status }));
+      }
+      expect(await store.countByStatus()).toEqual({
+        pending: 3,
+        in_progress: 2,
+        done: 5,
+        error: 1,
+      });
+      await store.updateExpression('c0', { status: 'canceled' });
+      expect(await store.countByStatus()).toEqual({
+        pending: 2,
+        in_progress: 2,
+        done: 5,
+        error: 1,
+        canceled: 1,
+      });
+    });
+
+    it('saves op results once per (expressionId, opId) and counts only new rows', async () => {
+      expect(await store.saveOpResults([])).toBe(0);
+      expect(await store.getOpResults('e1')).toEqual([]);
+
+      const first = [opResult('e1', 0), opResult('e1', 1), opResult('e2', 0)];
+      expect(await store.saveOpResults(first)).toBe(3);
+      expect(await store.saveOpResults(first)).toBe(0);
+
+      // Overlapping batch: op 1 is already stored (its first value wins), op 2 is new; a key
+      // repeated inside one batch is stored once.
+      const second = [
+        opResult('e1', 1, { value: '999', agentId: 'agent-2', attempt: 2 }),
+        opResult('e1', 2, { agentId: 'agent-2' }),
+        opResult('e1', 2, { value: '-1', agentId: 'agent-3' }),
+      ];
+      expect(await store.saveOpResults(second)).toBe(1);
+
+      const e1 = (await store.getOpResults('e1')).sort(byOpId);
+      expect(e1).toHaveLength(3);
+      expect(e1.slice(0, 2)).toEqual([opResult('e1', 0), opResult('e1', 1)]);
+      expect([second[1], second[2]]).toContainEqual(e1[2]);
+      expect(await store.getOpResults('e2')).toEqual([opResult('e2', 0)]);
+      expect(await store.getOpResults('e3')).toEqual([]);
+    });
+
+    it('keeps op results of ids that share prefixes apart', async () => {
+      const rows = [opResult('x', 11), opResult('x:1', 1), opResult('x1', 1), opResult('x', 1)];
+      expect(await store.saveOpResults(rows)).toBe(4);
+      expect((await store.getOpResults('x')).sort(byOpId)).toEqual([
+        opResult('x', 1),
+        opResult('x', 11),
+      ]);
+      expect(await store.getOpResults('x:1')).toEqual([opResult('x:1', 1)]);
+      expect(await store.getOpResults('x1')).toEqual([opResult('x1', 1)]);
+    });
+
+    it('stores each key exactly once under concurrent saves of the same keys', async () => {
+      const keys = 300;
+      const writers = 6;
+      const batches = Array.from({ length: writers }, (_, w) =>
+        Array.from({ length: keys }, (_, i) =>
+          opResult('conc', i, { value: `${i}.${w}`, agentId: `agent-${w}`, attempt: w + 1 }),
+        ),
+      );
+      const added = await Promise.all(batches.map((b) => store.saveOpResults(b)));
+      expect(added.reduce((a, b) => a + b, 0)).toBe(keys);
+
+      const stored = (await store.getOpResults('conc')).sort(byOpId);
+      expect(stored).toHaveLength(keys);
+      stored.forEach((r, i) => {
+        expect(r.opId).toBe(i);
+        const w = Number(r.agentId.slice('agent-'.length));
+        // Every row is one writer's row, whole.
+        expect(r).toEqual(batches[w]![i]);
+      });
+    });
+
+    it('saves 10,000 results in one call', async () => {
+      const rows = Array.from({ length: 10_000 }, (_, i) => opResult('big', i));
+      expect(await store.saveOpResults(rows)).toBe(10_000);
+      const stored = await store.getOpResults('big');
+      expect(stored).toHaveLength(10_000);
+      expect(stored.sort(byOpId)).toEqual(rows);
+      expect(await store.saveOpResults(rows)).toBe(0);
+    });
+
+    it('round-trips settings (null before the first save)', async () => {
+      expect(await store.getSettings()).toBeNull();
+      await store.saveSettings(SETTINGS);
+      expect(await store.getSettings()).toEqual(SETTINGS);
+      const changed = { ...SETTINGS, divisionMs: 0, lostAgentRetentionMs: 1 };
+      await store.saveSettings(changed);
+      expect(await store.getSettings()).toEqual(changed);
+    });
+
+    it('keeps everything across close and reopen', async () => {
+      const done = expr('keep-1', 100, { status: 'done', value: '3', opCount: 2, finishedAt: 150 });
+      const pending = expr('keep-2', 200);
+      await store.insertExpression(done);
+      await store.insertExpression(pending);
+      await store.updateExpression('keep-2', { status: 'in_progress', startedAt: 210 });
+      await store.saveOpResults([opResult('keep-2', 0), opResult('keep-2', 1)]);
+      await store.saveSettings(SETTINGS);
+      await store.close();
+
+      const again = await h.reopen();
+      const inProgress = { ...pending, status: 'in_progress' as const, startedAt: 210 };
+      expect(await again.ping()).toBe(true);
+      expect(await again.getExpression('keep-1')).toEqual(done);
+      expect(await again.listExpressions(10)).toEqual([inProgress, done]);
+      expect(await again.listUnfinished()).toEqual([inProgress]);
+      expect(await again.countByStatus()).toEqual({ done: 1, in_progress: 1 });
+      expect((await again.getOpResults('keep-2')).sort(byOpId)).toEqual([
+        opResult('keep-2', 0),
+        opResult('keep-2', 1),
+      ]);
+      expect(await again.getSettings()).toEqual(SETTINGS);
+      // The reopened store is fully usable: idempotency still holds against old data.
+      expect(await again.insertExpression(expr('keep-1', 999))).toEqual({
+        inserted: false,
+        existing: done,
+      });
+      expect(await again.saveOpResults([opResult('keep-2', 1), opResult('keep-2', 2)])).toBe(1);
+    });
+  });
+}

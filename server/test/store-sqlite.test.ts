@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SQLITE_FILE_NAME, SqliteStore } from '../src/store/sqlite-store.js';
+import { createStore } from '../src/store/index.js';
+import type { Store } from '../src/store/store.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'expr-sqlite-'));
+  // A not-yet-existing subdirectory: init() creates it.
+  const dataDir = join(dir, 'data');
+  const opened: Store[] = [];
+  const open = async (): Promise<Store> => {
+    const store = new SqliteStore(dataDir);
+    opened.push(store);
+    await store.init();
+    return store;
+  };
+  return {
+    store: await open(),
+    reopen: open,
+    cleanup: async () => {
+      for (const store of opened) await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteStore specifics', () => {
+  it('keeps its data in <dataDir>/expressionist.db, and createStore picks it without a URI', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'expr-sqlite-'));
+    try {
+      const store = createStore({ dataDir: dir, mongodbDb: 'unused' });
+      expect(store).toBeInstanceOf(SqliteStore);
+      await store.init();
+      expect(existsSync(join(dir, SQLITE_FILE_NAME))).toBe(true);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects calls before init()', async () => {
+    const store = new SqliteStore(join(tmpdir(), 'never-created'));
+    await expect(store.getExpression('x')).rejects.toThrow(/init\(\)/);
+    expect(await store.ping()).toBe(false);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * The dashboard's live state: one Socket.IO connection to the `/ui` namespace. The server sends a
+ * `snapshot` on every (re)connect and `delta` batches after it; both are validated, then merged by
+ * the pure reducer in `merge.ts` into SvelteMaps so each row re-renders only when its own entry
+ * changes. Nothing here polls.
+ */
+import { io, type Socket } from 'socket.io-client';
+import { SvelteMap } from 'svelte/reactivity';
+import type {
+  AgentView,
+  ErrorInfo,
+  ExpressionView,
+  OperationView,
+  ServerToUiEvents,
+  Settings,
+  StatsView,
+  UiToServerEvents,
+} from '@expressionist/core';
+import {
+  appendSample,
+  applyDelta,
+  applySnapshot,
+  markListComplete,
+  replaceOperations,
+  upsertExpressions,
+  type LiveModel,
+  type Sample,
+} from './merge';
+import { SubscribeReplySchema, UiDeltaSchema, UiSnapshotSchema } from './schemas';
+import { ApiError, listExpressions } from './api';
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+
+/** How far back the throughput chart reaches. */
+export const THROUGHPUT_WINDOW_MS = 60_000;
+/** REST page size used by "Load more". */
+const PAGE_SIZE = 100;
+/** A snapshot this short is the whole history: no "Load more" needed. */
+const COMPLETE_SNAPSHOT_BELOW = 50;
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+/** The operations of one expression a page is looking at, kept live by a subscription. */
+export class ExpressionWatch {
+  status = $state<'loading' | 'ready' | 'error'>('loading');
+  error = $state.raw<ErrorInfo | null>(null);
+  /**
+   * The operations as a list, replaced only when the set of ids changes (subscribe ack). The
+   * graph layout derives from this, so per-operation updates do not re-run the layout.
+   */
+  structure = $state.raw<OperationView[]>([]);
+  readonly operations = new SvelteMap<number, OperationView>();
+  #ids = new Set<number>();
+
+  constructor(readonly id: string) {}
+
+  /** Sets the operation list (ids ascending) that the graph is laid out from. */
+  setStructure(operations: readonly OperationView[]): void {
+    this.structure = operations.slice().sort((a, b) => a.id - b.id);
+    this.#ids = new Set(this.structure.map((op) => op.id));
+  }
+
+  /** Whether a batch brings operations the layout does not know yet. */
+  hasUnknown(operations: readonly OperationView[]): boolean {
+    return operations.some((op) => !this.#ids.has(op.id));
+  }
+}
+
+class LiveStore implements LiveModel {
+  readonly expressions = new SvelteMap<string, ExpressionView>();
+  order = $state.raw<string[]>([]);
+  floor = $state.raw<string | null>(null);
+  readonly agents = new SvelteMap<string, AgentView>();
+  settings = $state.raw<Settings | null>(null);
+  stats = $state.raw<StatsView | null>(null);
+  readonly operations = new Map<string, Map<number, OperationView>>();
+
+  connection = $state<ConnectionState>('connecting');
+  /** True once the first snapshot arrived. */
+  ready = $state(false);
+  /** Bumped on every snapshot; pages that keep derived state reset on it. */
+  snapshots = $state(0);
+  throughput = $state.raw<Sample[]>([]);
+
+  paging = $state<'idle' | 'loading' | 'done' | 'error'>('idle');
+  pagingError = $state<string | null>(null);
+  #cursor: string | null = null;
+
+  #socket: Socket<ServerToUiEvents, UiToServerEvents> | null = null;
+  readonly #watches = new Map<string, { count: number; watch: ExpressionWatch }>();
+
+  /** Opens the connection (idempotent). */
+  start(): void {
+    if (this.#socket) return;
+    const socket: Socket<ServerToUiEvents, UiToServerEvents> = io('/ui', {
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+    });
+    this.#socket = socket;
+
+    socket.on('connect', () => {
+      this.connection = 'connected';
+      for (const { watch } of this.#watches.values()) this.#subscribe(watch);
+    });
+    socket.on('disconnect', (reason) => {
+      this.connection = 'disconnected';
+      // The server closed us on purpose (e.g. restart); socket.io does not retry that by itself.
+      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
+    });
+    socket.on('connect_error', () => {
+      this.connection = 'disconnected';
+    });
+    socket.on('snapshot', (payload) => {
+      const parsed = UiSnapshotSchema.safeParse(payload);
+      if (!parsed.success) {
+        console.error('invalid snapshot', parsed.error.issues.slice(0, 3));
+        return;
+      }
+      applySnapshot(this, parsed.data);
+      if (parsed.data.expressions.length < COMPLETE_SNAPSHOT_BELOW) markListComplete(this);
+      this.#cursor = null;
+      this.paging = this.floor === null ? 'done' : 'idle';
+      this.pagingError = null;
+      this.#sample(parsed.data.stats);
+      this.ready = true;
+      this.snapshots += 1;
+    });
+    socket.on('delta', (payload) => {
+      const parsed = UiDeltaSchema.safeParse(payload);
+      if (!parsed.success) {
+        console.error('invalid delta', parsed.error.issues.slice(0, 3));
+        return;
+      }
+      const delta = parsed.data;
+      applyDelta(this, delta);
+      if (delta.stats) this.#sample(delta.stats);
+      if (delta.operations) {
+        for (const { expressionId, operations } of delta.operations) {
+          const entry = this.#watches.get(expressionId);
+          if (entry?.watch.hasUnknown(operations)) {
+            entry.watch.setStructure([...entry.watch.operations.values()]);
+          }
+        }
+      }
+    });
+
+    // Carry the throughput line forward between stats deltas (the server sends stats on change).
+    setInterval(() => {
+      if (this.connection !== 'connected' || !this.stats) return;
+      const last = this.throughput[this.throughput.length - 1];
+      if (!last || Date.now() - last.t > 900) this.#sample(this.stats);
+    }, 1000);
+  }
+
+  #sample(stats: StatsView): void {
+    this.throughput = appendSample(
+      this.throughput,
+      { t: Date.now(), v: stats.opsPerSecond },
+      THROUGHPUT_WINDOW_MS,
+    );
+  }
+
+  /** Starts following one expression's operations; call `release` when the page goes away. */
+  watch(expressionId: string): ExpressionWatch {
+    const existing = this.#watches.get(expressionId);
+    if (existing) {
+      existing.count += 1;
+      return existing.watch;
+    }
+    const watch = new ExpressionWatch(expressionId);
+    this.#watches.set(expressionId, { count: 1, watch });
+    this.operations.set(expressionId, watch.operations);
+    if (this.#socket?.connected) this.#subscribe(watch);
+    return watch;
+  }
+
+  release(watch: ExpressionWatch): void {
+    const entry = this.#watches.get(watch.id);
+    if (!entry || entry.watch !== watch) return;
+    entry.count -= 1;
+    if (entry.count > 0) return;
+    this.#watches.delete(watch.id);
+    this.operations.delete(watch.id);
+    if (this.#socket?.connected) this.#socket.emit('unsubscribe', watch.id);
+  }
+
+  #subscribe(watch: ExpressionWatch): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    socket.timeout(SUBSCRIBE_TIMEOUT_MS).emit('subscribe', watch.id, (err, reply) => {
+      if (this.#watches.get(watch.id)?.watch !== watch) return; // released meanwhile
+      if (err) {
+        // No answer in time; the next reconnect subscribes again.
+        watch.status = 'error';
+        watch.error = { code: 'INTERNAL', message: 'The orchestrator did not answer in time.' };
+        return;
+      }
+      const parsed = SubscribeReplySchema.safeParse(reply);
+      if (!parsed.success) {
+        watch.status = 'error';
+        watch.error = { code: 'INTERNAL', message: 'Unexpected answer from the orchestrator.' };
+        return;
+      }
+      if (!parsed.data.ok) {
+        watch.status = 'error';
+        watch.error = parsed.data.error;
+        return;
+      }
+      upsertExpressions(this, [parsed.data.expression], 'live');
+      replaceOperations(this, watch.id, parsed.data.operations);
+      watch.setStructure(parsed.data.operations);
+      watch.error = null;
+      watch.status = 'ready';
+    });
+  }
+
+  /**
+   * Loads older expressions over REST until at least `wanted` new rows joined the list or the
+   * server has no more. Resolves with the number added.
+   */
+  async loadOlder(wanted = PAGE_SIZE): Promise<number> {
+    if (this.paging === 'loading' || this.floor === null) return 0;
+    this.paging = 'loading';
+    this.pagingError = null;
+    let added = 0;
+    try {
+      // Bounded: the first pages overlap with the snapshot, after that each page adds rows.
+      for (let pages = 0; pages < 20 && added < wanted; pages += 1) {
+        const before = this.order.length;
+        const page = await listExpressions(PAGE_SIZE, this.#cursor);
+        upsertExpressions(this, page.expressions, 'page');
+        added += this.order.length - before;
+        this.#cursor = page.nextCursor;
+        if (page.nextCursor === null) {
+          markListComplete(this);
+          this.paging = 'done';
+          return added;
+        }
+      }
+      this.paging = 'idle';
+    } catch (err) {
+      this.paging = 'error';
+      this.pagingError = err instanceof ApiError || err instanceof Error ? err.message : String(err);
+    }
+    return added;
+  }
+}
+
+/** The one live store of the page. */
+export const live = new LiveStore();
