@@ -7,6 +7,7 @@
 #   scripts/ferretdb.sh stop     stop the instance started by `start` (by its recorded pid)
 #   scripts/ferretdb.sh status   exit 0 and print the URI when it is running, exit 1 otherwise
 #   scripts/ferretdb.sh uri      print the URI
+#   scripts/ferretdb.sh bin      print the path of a usable ferretdb binary (building it if needed)
 #
 # Environment: FERRETDB_PORT (default 27017), FERRETDB_BIN (a ferretdb v1 binary to use),
 # FERRETDB_HOME (state: pid, data, log; default /tmp/expressionist-ferretdb-$FERRETDB_PORT).
@@ -175,8 +176,9 @@ case "${1:-}" in
     fi
     ;;
   uri) echo "$URI" ;;
+  bin) find_bin ;;
   *)
-    echo "usage: $0 start|stop|status|uri" >&2
+    echo "usage: $0 start|stop|status|uri|bin" >&2
     exit 2
     ;;
 esac

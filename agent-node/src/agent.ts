@@ -32,6 +32,8 @@ export class Agent {
   private readonly runner: TaskRunner;
   private settings: Settings | undefined;
   private draining = false;
+  /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
+  private leaving = false;
   /** Resolves when the orchestrator quarantined this agent. */
   readonly quarantined: Promise<string>;
 
@@ -56,6 +58,13 @@ export class Agent {
     this.socket.on('disconnect', (reason) => {
       o.log.warn({ reason, dropped: this.runner.running }, 'disconnected');
       this.runner.stop();
+      // Socket.IO does not retry a disconnect the server asked for (an orchestrator shutting
+      // down); an agent should wait for the orchestrator to come back, unless it is leaving.
+      if (reason === 'io server disconnect' && !this.leaving) {
+        setTimeout(() => {
+          if (!this.leaving) this.socket.connect();
+        }, 500);
+      }
     });
     this.socket.on('connect_error', (err) => o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying'));
     this.socket.on('tasks', (tasks) => {
@@ -70,6 +79,7 @@ export class Agent {
     });
     this.socket.on('quarantined', (reason) => {
       o.log.error({ reason }, 'quarantined by the orchestrator');
+      this.leaving = true;
       this.socket.disconnect();
       this.runner.stop();
       quarantinedResolve(String(reason));
@@ -96,11 +106,13 @@ export class Agent {
     await this.runner.idle();
     // Give the last results a moment to leave the socket buffer.
     await new Promise((resolve) => setTimeout(resolve, 50));
+    this.leaving = true;
     this.socket.disconnect();
   }
 
   /** Stops at once; the orchestrator requeues whatever was running. */
   close(): void {
+    this.leaving = true;
     this.runner.stop();
     this.socket.disconnect();
   }

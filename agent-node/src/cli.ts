@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { z } from 'zod';
 import { Agent } from './agent.js';
-
-const LevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+import { AgentEnvSchema } from './env.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -34,14 +32,7 @@ const program = new Command()
 program.parse();
 const opts = program.opts<{ server?: string; concurrency?: number; name?: string; id?: string }>();
 
-const env = z
-  .object({
-    ORCHESTRATOR_URL: z.string().optional(),
-    COMPUTING_POWER: z.string().optional(),
-    AGENT_NAME: z.string().max(64).optional(),
-    LOG_LEVEL: LevelSchema.default('info'),
-  })
-  .safeParse(process.env);
+const env = AgentEnvSchema.safeParse(process.env);
 if (!env.success) {
   process.stderr.write(`Invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
   process.exit(2);

@@ -84,7 +84,6 @@ export async function startOrchestrator(
       log.info('shutting down');
       await scheduler.stop();
       hub.close();
-      io.of('/agents').disconnectSockets(true);
       await new Promise<void>((resolve) => {
         void io.close(() => resolve());
         http.closeAllConnections();

@@ -156,6 +156,36 @@ describe('service endpoints', () => {
     expect(ready.body).toMatchObject({ ready: true, store: true });
   });
 
+  it('exposes Prometheus metrics with the documented series', async () => {
+    const agent = await manualAgent(orch.url, 'metrics-agent', 2);
+    agent.socket.on('tasks', (tasks) =>
+      agent.socket.emit('results', tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, value: t.op === '+' ? String(Number(t.a) + Number(t.b)) : String(Number(t.a) * Number(t.b)) }))),
+    );
+    const id = await client.submit('(1+2)*(3+4)');
+    expect((await client.finished(id)).value).toBe('21');
+    const res = await fetch(`${orch.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    for (const series of [
+      'expressionist_expressions{status="done"}',
+      'expressionist_operations_dispatched_total{kind="node"}',
+      'expressionist_operations_completed_total',
+      'expressionist_operations_requeued_total',
+      'expressionist_operations_rejected_total',
+      'expressionist_ready_queue_depth',
+      'expressionist_agents_connected{kind="node"} 1',
+      'expressionist_operation_latency_seconds_bucket',
+      'expressionist_expression_latency_seconds_bucket',
+      'expressionist_store_write_latency_seconds_bucket',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(text, series).toContain(series);
+    }
+    expect(text).toMatch(/expressionist_operations_completed_total \d+/);
+    agent.socket.close();
+  });
+
   it('404s unknown API routes with the error shape', async () => {
     const res = await client.call('GET', '/api/v1/nothing');
     expect(res.status).toBe(404);
