@@ -39,7 +39,12 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.id = o.id ?? `node-${randomBytes(4).toString('hex')}`;
-    const hello: AgentHello = { agentId: this.id, name: o.name, kind: 'node', concurrency: o.concurrency };
+    const hello: AgentHello = {
+      agentId: this.id,
+      name: o.name,
+      kind: 'node',
+      concurrency: o.concurrency,
+    };
     this.runner = new TaskRunner({
       send: (results) => this.socket.emit('results', results),
       onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
@@ -66,7 +71,9 @@ export class Agent {
         }, 500);
       }
     });
-    this.socket.on('connect_error', (err) => o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying'));
+    this.socket.on('connect_error', (err) =>
+      o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying'),
+    );
     this.socket.on('tasks', (tasks) => {
       if (!this.draining) this.runner.accept(tasks);
     });

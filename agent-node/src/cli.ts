@@ -6,7 +6,8 @@ import { AgentEnvSchema } from './env.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('must be an integer from 1 to 256');
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new InvalidArgumentError('must be an integer from 1 to 256');
   return n;
 }
 
@@ -22,7 +23,9 @@ function serverUrl(value: string): string {
 
 const program = new Command()
   .name('expressionist-agent')
-  .description('Connects to an Expressionist orchestrator and computes operations with N parallel workers.')
+  .description(
+    'Connects to an Expressionist orchestrator and computes operations with N parallel workers.',
+  )
   .option('-s, --server <url>', 'orchestrator URL (env ORCHESTRATOR_URL)', serverUrl)
   .option('-c, --concurrency <n>', 'parallel workers (env COMPUTING_POWER)', positiveInt)
   .option('-n, --name <name>', 'display name (env AGENT_NAME; default: host name + pid)')
@@ -34,7 +37,9 @@ const opts = program.opts<{ server?: string; concurrency?: number; name?: string
 
 const env = AgentEnvSchema.safeParse(process.env);
 if (!env.success) {
-  process.stderr.write(`Invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
+  process.stderr.write(
+    `Invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`,
+  );
   process.exit(2);
 }
 
@@ -44,10 +49,16 @@ try {
   server = opts.server ?? serverUrl(env.data.ORCHESTRATOR_URL ?? 'http://localhost:8080');
   concurrency = opts.concurrency ?? positiveInt(env.data.COMPUTING_POWER ?? '4');
 } catch (err) {
-  process.stderr.write(`Invalid configuration (ORCHESTRATOR_URL / COMPUTING_POWER): ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `Invalid configuration (ORCHESTRATOR_URL / COMPUTING_POWER): ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(2);
 }
-const name = (opts.name ?? env.data.AGENT_NAME ?? `${(process.env.HOSTNAME ?? 'agent').slice(0, 40)}-${process.pid}`).slice(0, 64);
+const name = (
+  opts.name ??
+  env.data.AGENT_NAME ??
+  `${(process.env.HOSTNAME ?? 'agent').slice(0, 40)}-${process.pid}`
+).slice(0, 64);
 if (opts.id !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(opts.id)) {
   process.stderr.write('--id: letters, digits and . _ : - only (max 64)\n');
   process.exit(2);

@@ -4,10 +4,23 @@ import { z } from 'zod';
  * Every environment variable the agent CLI reads (command-line flags win over them).
  * docker-compose.yml's `agent` service is checked against this list by deploy/test/compose.test.ts.
  */
-export const AGENT_ENV_VARS = ['ORCHESTRATOR_URL', 'COMPUTING_POWER', 'AGENT_NAME', 'LOG_LEVEL'] as const;
+export const AGENT_ENV_VARS = [
+  'ORCHESTRATOR_URL',
+  'COMPUTING_POWER',
+  'AGENT_NAME',
+  'LOG_LEVEL',
+] as const;
 export type AgentEnvVar = (typeof AGENT_ENV_VARS)[number];
 
-export const LogLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+export const LogLevelSchema = z.enum([
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+]);
 
 /** The agent's environment; ORCHESTRATOR_URL and COMPUTING_POWER are validated further by the CLI. */
 export const AgentEnvSchema = z.object({

@@ -31,10 +31,15 @@ describe('agent-node CLI', () => {
   });
 
   it('rejects bad options and environment with a clear message', () => {
-    const badConcurrency = spawnSync(process.execPath, [AGENT_CLI, '--concurrency', 'zero'], { encoding: 'utf8' });
+    const badConcurrency = spawnSync(process.execPath, [AGENT_CLI, '--concurrency', 'zero'], {
+      encoding: 'utf8',
+    });
     expect(badConcurrency.status).not.toBe(0);
     expect(badConcurrency.stderr).toMatch(/integer from 1 to 256/);
-    const badUrl = spawnSync(process.execPath, [AGENT_CLI], { encoding: 'utf8', env: { ...process.env, ORCHESTRATOR_URL: 'ftp://x' } });
+    const badUrl = spawnSync(process.execPath, [AGENT_CLI], {
+      encoding: 'utf8',
+      env: { ...process.env, ORCHESTRATOR_URL: 'ftp://x' },
+    });
     expect(badUrl.status).toBe(2);
     expect(badUrl.stderr).toMatch(/ORCHESTRATOR_URL/);
   });
@@ -44,13 +49,25 @@ describe('agent-node CLI', () => {
     await client.settings({ multiplicationMs: 1500 });
     const agent = spawnAgent(orch.url, { concurrency: 3, name: 'drainer', id: 'drainer-1' });
     processes.push(agent);
-    const view = await waitFor(() => orch.scheduler.agentView('drainer-1'), 10_000, 'agent to join');
+    const view = await waitFor(
+      () => orch.scheduler.agentView('drainer-1'),
+      10_000,
+      'agent to join',
+    );
     expect(view).toMatchObject({ name: 'drainer', kind: 'node', concurrency: 3, status: 'active' });
     const id = await client.submit('6*7');
-    await waitFor(() => orch.scheduler.agentView('drainer-1')?.running.length === 1, 10_000, 'task running');
+    await waitFor(
+      () => orch.scheduler.agentView('drainer-1')?.running.length === 1,
+      10_000,
+      'task running',
+    );
     agent.child.kill('SIGTERM');
     // Draining: it finishes the running multiplication instead of dropping it.
-    await waitFor(() => orch.scheduler.agentView('drainer-1')?.status === 'draining', 5000, 'draining status');
+    await waitFor(
+      () => orch.scheduler.agentView('drainer-1')?.status === 'draining',
+      5000,
+      'draining status',
+    );
     const code = await agent.exited;
     expect(code).toBe(0);
     const done = await client.finished(id);
@@ -67,12 +84,24 @@ describe('agent-node CLI', () => {
     processes.push(agent);
     await waitFor(() => orch.scheduler.agentView('impatient-1'), 10_000, 'agent to join');
     const id = await client.submit('40+2');
-    await waitFor(() => orch.scheduler.agentView('impatient-1')?.running.length === 1, 10_000, 'task running');
+    await waitFor(
+      () => orch.scheduler.agentView('impatient-1')?.running.length === 1,
+      10_000,
+      'task running',
+    );
     agent.child.kill('SIGTERM');
-    await waitFor(() => orch.scheduler.agentView('impatient-1')?.status === 'draining', 5000, 'draining');
+    await waitFor(
+      () => orch.scheduler.agentView('impatient-1')?.status === 'draining',
+      5000,
+      'draining',
+    );
     agent.child.kill('SIGINT');
     expect(await agent.exited).toBe(130);
-    await waitFor(async () => (await client.operations(id))[0]!.state === 'ready', 5000, 'requeued');
+    await waitFor(
+      async () => (await client.operations(id))[0]!.state === 'ready',
+      5000,
+      'requeued',
+    );
     await client.settings({ additionMs: 0 });
     const helper = spawnAgent(orch.url, { concurrency: 1 });
     processes.push(helper);
@@ -84,14 +113,29 @@ describe('agent-node CLI', () => {
     const { startOrchestrator } = await import('../../server/src/main.js');
     const { loadConfig } = await import('../../server/src/config.js');
     const port = await freePort();
-    const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: `${orch.dataDir}/second`, LOG_LEVEL: 'silent', TIME_ADDITION_MS: '0', MONGODB_URI: '' });
+    const config = loadConfig({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: `${orch.dataDir}/second`,
+      LOG_LEVEL: 'silent',
+      TIME_ADDITION_MS: '0',
+      MONGODB_URI: '',
+    });
     const first = await startOrchestrator(config);
     const agent = spawnAgent(first.url, { concurrency: 1, id: 'comeback-1' });
     processes.push(agent);
-    await waitFor(() => first.scheduler.agentView('comeback-1')?.status === 'active', 10_000, 'joined');
+    await waitFor(
+      () => first.scheduler.agentView('comeback-1')?.status === 'active',
+      10_000,
+      'joined',
+    );
     await first.stop();
     const second = await startOrchestrator(config);
-    await waitFor(() => second.scheduler.agentView('comeback-1')?.status === 'active', 15_000, 'rejoined');
+    await waitFor(
+      () => second.scheduler.agentView('comeback-1')?.status === 'active',
+      15_000,
+      'rejoined',
+    );
     const id = await api(second.url).submit('1+2');
     expect((await api(second.url).finished(id)).value).toBe('3');
     await second.stop();

@@ -25,14 +25,29 @@ async function main(): Promise<void> {
   const { log } = orchestrator;
   const children: ChildProcess[] = [];
   for (let i = 1; i <= config.agents; i += 1) {
-    const child = spawn(process.execPath, [AGENT_CLI, '--server', orchestrator.url, '--concurrency', String(config.computingPower), '--name', `agent-${i}`], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel },
-    });
-    child.on('exit', (code, signal) => log.info({ agent: `agent-${i}`, code, signal }, 'local agent process exited'));
+    const child = spawn(
+      process.execPath,
+      [
+        AGENT_CLI,
+        '--server',
+        orchestrator.url,
+        '--concurrency',
+        String(config.computingPower),
+        '--name',
+        `agent-${i}`,
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel },
+      },
+    );
+    child.on('exit', (code, signal) =>
+      log.info({ agent: `agent-${i}`, code, signal }, 'local agent process exited'),
+    );
     children.push(child);
   }
-  if (config.agents > 0) log.info({ agents: config.agents, concurrency: config.computingPower }, 'started local agents');
+  if (config.agents > 0)
+    log.info({ agents: config.agents, concurrency: config.computingPower }, 'started local agents');
   log.info(`dashboard: ${orchestrator.url.replace('127.0.0.1', 'localhost')}/`);
 
   let signals = 0;
@@ -46,7 +61,11 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping (send again to exit at once)');
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     const agentsDone = Promise.all(
-      children.map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve)))),
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((resolve) => child.once('exit', resolve)),
+      ),
     );
     void Promise.race([agentsDone, new Promise((resolve) => setTimeout(resolve, 10_000))])
       .then(() => orchestrator.stop())
@@ -57,6 +76,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`orchestrator failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `orchestrator failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { DEFAULT_PARSE_LIMITS, DEFAULT_SETTINGS, SettingsSchema, type Settings } from '@expressionist/core';
+import {
+  DEFAULT_PARSE_LIMITS,
+  DEFAULT_SETTINGS,
+  SettingsSchema,
+  type Settings,
+} from '@expressionist/core';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -84,7 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map(
-        (issue) => `${issue.path.join('.')}=${JSON.stringify(cleaned[String(issue.path[0])] ?? '')}: ${issue.message}`,
+        (issue) =>
+          `${issue.path.join('.')}=${JSON.stringify(cleaned[String(issue.path[0])] ?? '')}: ${issue.message}`,
       ),
     );
   }

@@ -37,7 +37,13 @@ export async function startOrchestrator(
   options: { log?: Logger; store?: Store } = {},
 ): Promise<Orchestrator> {
   const log = options.log ?? pino({ level: config.logLevel, base: { svc: 'orchestrator' } });
-  const store = options.store ?? createStore({ mongodbUri: config.mongodbUri, mongodbDb: config.mongodbDb, dataDir: config.dataDir });
+  const store =
+    options.store ??
+    createStore({
+      mongodbUri: config.mongodbUri,
+      mongodbDb: config.mongodbDb,
+      dataDir: config.dataDir,
+    });
   await store.init();
   const settings = (await store.getSettings()) ?? config.initialSettings;
   const metrics = new Metrics();
@@ -53,7 +59,14 @@ export async function startOrchestrator(
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
   });
-  const app = createApp({ scheduler, store, metrics, log, bodyLimitBytes: config.bodyLimitBytes, webDir: config.webDir ?? DEFAULT_WEB_DIR });
+  const app = createApp({
+    scheduler,
+    store,
+    metrics,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    webDir: config.webDir ?? DEFAULT_WEB_DIR,
+  });
   const http: HttpServer = createServer(app);
   const io: IoServer = new Server(http, {
     // Heartbeats: a frozen agent (socket open, process stopped) is dropped within

@@ -22,7 +22,11 @@ export const AGENT_CLI = path.join(ROOT, 'agent-node/dist/cli.js');
 export const SERVER_CLI = path.join(ROOT, 'server/dist/cli.js');
 
 /** Polls `check` until it returns a truthy value or the time is up. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -32,7 +36,8 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -61,7 +66,9 @@ export interface TestOrchestrator extends Orchestrator {
 }
 
 /** The real orchestrator in-process on port 0 with a temp embedded store. */
-export async function startTestOrchestrator(env: Record<string, string> = {}): Promise<TestOrchestrator> {
+export async function startTestOrchestrator(
+  env: Record<string, string> = {},
+): Promise<TestOrchestrator> {
   const data = tempDir();
   const config = loadConfig({
     PORT: '0',
@@ -75,7 +82,9 @@ export async function startTestOrchestrator(env: Record<string, string> = {}): P
     WEB_DIR: path.join(data.dir, 'no-web'),
     ...env,
   });
-  const orchestrator = await startOrchestrator(config, { log: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
+  const orchestrator = await startOrchestrator(config, {
+    log: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+  });
   return {
     ...orchestrator,
     dataDir: data.dir,
@@ -91,7 +100,8 @@ export function api(base: string) {
   const call = async (method: string, url: string, body?: unknown, raw?: string) => {
     const res = await fetch(base + url, {
       method,
-      headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+      headers:
+        body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
       body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
     });
     const text = await res.text();
@@ -101,13 +111,23 @@ export function api(base: string) {
     } catch {
       json = text;
     }
-    return { status: res.status, body: json as Record<string, unknown> & { error?: { code: string; message: string; position?: number; field?: string } } };
+    return {
+      status: res.status,
+      body: json as Record<string, unknown> & {
+        error?: { code: string; message: string; position?: number; field?: string };
+      },
+    };
   };
   return {
     call,
     async submit(expression: string, id?: string): Promise<string> {
-      const res = await call('POST', '/api/v1/calculate', id === undefined ? { expression } : { expression, id });
-      if (res.status !== 201 && res.status !== 200) throw new Error(`submit failed ${res.status} ${JSON.stringify(res.body)}`);
+      const res = await call(
+        'POST',
+        '/api/v1/calculate',
+        id === undefined ? { expression } : { expression, id },
+      );
+      if (res.status !== 201 && res.status !== 200)
+        throw new Error(`submit failed ${res.status} ${JSON.stringify(res.body)}`);
       return res.body.id as string;
     },
     async expression(id: string): Promise<ExpressionView> {
@@ -127,7 +147,8 @@ export function api(base: string) {
     async finished(id: string, timeoutMs = 30_000): Promise<ExpressionView> {
       return waitFor(
         async () => {
-          const view = (await call('GET', `/api/v1/expressions/${id}`)).body.expression as ExpressionView;
+          const view = (await call('GET', `/api/v1/expressions/${id}`)).body
+            .expression as ExpressionView;
           return ['done', 'error', 'canceled'].includes(view.status) ? view : null;
         },
         timeoutMs,
@@ -143,7 +164,11 @@ export type AgentClient = Socket<ServerToAgentEvents, AgentToServerEvents>;
  * A hand-driven agent speaking the real protocol over a real socket: the test decides when and
  * what it answers (stale attempts, wrong values).
  */
-export async function manualAgent(url: string, agentId: string, concurrency = 1): Promise<{ socket: AgentClient; tasks: Task[]; settings: Settings[]; quarantined: string[] }> {
+export async function manualAgent(
+  url: string,
+  agentId: string,
+  concurrency = 1,
+): Promise<{ socket: AgentClient; tasks: Task[]; settings: Settings[]; quarantined: string[] }> {
   const tasks: Task[] = [];
   const settings: Settings[] = [];
   const quarantined: string[] = [];
@@ -169,15 +194,23 @@ export interface AgentProcess {
 }
 
 /** A real agent-node process. */
-export function spawnAgent(url: string, opts: { concurrency?: number; name?: string; id?: string } = {}): AgentProcess {
+export function spawnAgent(
+  url: string,
+  opts: { concurrency?: number; name?: string; id?: string } = {},
+): AgentProcess {
   const args = [AGENT_CLI, '--server', url, '--concurrency', String(opts.concurrency ?? 2)];
   if (opts.name) args.push('--name', opts.name);
   if (opts.id) args.push('--id', opts.id);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { child, output: () => out, exited };
 }
 

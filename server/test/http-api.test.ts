@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, manualAgent, startTestOrchestrator, waitFor, type TestOrchestrator } from './helpers.js';
+import {
+  api,
+  manualAgent,
+  startTestOrchestrator,
+  waitFor,
+  type TestOrchestrator,
+} from './helpers.js';
 
 let orch: TestOrchestrator;
 let client: ReturnType<typeof api>;
@@ -39,19 +45,30 @@ describe('POST /api/v1/calculate', () => {
   });
 
   it('rejects a body over the limit with 413', async () => {
-    const res = await client.call('POST', '/api/v1/calculate', { expression: '1+'.repeat(4000) + '1' });
+    const res = await client.call('POST', '/api/v1/calculate', {
+      expression: '1+'.repeat(4000) + '1',
+    });
     expect(res.status).toBe(413);
     expect(res.body.error?.code).toBe('BODY_TOO_LARGE');
   });
 
   it('is idempotent with a client-supplied id', async () => {
-    const first = await client.call('POST', '/api/v1/calculate', { expression: '7*6', id: 'client-key-1' });
+    const first = await client.call('POST', '/api/v1/calculate', {
+      expression: '7*6',
+      id: 'client-key-1',
+    });
     expect(first.status).toBe(201);
     expect(first.body.id).toBe('client-key-1');
-    const again = await client.call('POST', '/api/v1/calculate', { expression: '7*6', id: 'client-key-1' });
+    const again = await client.call('POST', '/api/v1/calculate', {
+      expression: '7*6',
+      id: 'client-key-1',
+    });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe('client-key-1');
-    const conflict = await client.call('POST', '/api/v1/calculate', { expression: '7*7', id: 'client-key-1' });
+    const conflict = await client.call('POST', '/api/v1/calculate', {
+      expression: '7*7',
+      id: 'client-key-1',
+    });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error?.code).toBe('IDEMPOTENCY_CONFLICT');
     const list = await client.call('GET', '/api/v1/expressions?limit=500');
@@ -62,7 +79,12 @@ describe('POST /api/v1/calculate', () => {
   it('answers a bare number at once', async () => {
     const id = await client.submit('-(007.50)');
     const view = await client.expression(id);
-    expect(view).toMatchObject({ status: 'done', value: '-7.5', result: -7.5, progress: { done: 0, total: 0 } });
+    expect(view).toMatchObject({
+      status: 'done',
+      value: '-7.5',
+      result: -7.5,
+      progress: { done: 0, total: 0 },
+    });
   });
 
   it('fails a literal division by zero at once, naming the column', async () => {
@@ -88,7 +110,10 @@ describe('reading expressions', () => {
     const first = page1.body.expressions as { id: string }[];
     expect(first.map((e) => e.id)).toEqual([ids[4], ids[3], ids[2]]);
     expect(typeof page1.body.nextCursor).toBe('string');
-    const page2 = await client.call('GET', `/api/v1/expressions?limit=2&cursor=${String(page1.body.nextCursor)}`);
+    const page2 = await client.call(
+      'GET',
+      `/api/v1/expressions?limit=2&cursor=${String(page1.body.nextCursor)}`,
+    );
     expect((page2.body.expressions as { id: string }[]).map((e) => e.id)).toEqual([ids[1], ids[0]]);
     const badCursor = await client.call('GET', '/api/v1/expressions?cursor=garbage');
     expect(badCursor.status).toBe(400);
@@ -133,16 +158,24 @@ describe('settings', () => {
   });
 
   it('applies a partial change and pushes it to every connected agent at once', async () => {
-    const agents = await Promise.all([1, 2, 3].map((i) => manualAgent(orch.url, `settings-agent-${i}`)));
+    const agents = await Promise.all(
+      [1, 2, 3].map((i) => manualAgent(orch.url, `settings-agent-${i}`)),
+    );
     await waitFor(() => agents.every((a) => a.settings.length === 1), 5000, 'initial settings');
     const started = Date.now();
     const res = await client.call('PUT', '/api/v1/settings', { multiplicationMs: 1234 });
     expect(res.status).toBe(200);
     expect(res.body.settings).toMatchObject({ multiplicationMs: 1234, additionMs: 0 });
-    await waitFor(() => agents.every((a) => a.settings.at(-1)?.multiplicationMs === 1234), 5000, 'settings broadcast');
+    await waitFor(
+      () => agents.every((a) => a.settings.at(-1)?.multiplicationMs === 1234),
+      5000,
+      'settings broadcast',
+    );
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(5000);
-    expect((await client.call('GET', '/api/v1/settings')).body.settings).toMatchObject({ multiplicationMs: 1234 });
+    expect((await client.call('GET', '/api/v1/settings')).body.settings).toMatchObject({
+      multiplicationMs: 1234,
+    });
     for (const a of agents) a.socket.close();
     await client.settings({ multiplicationMs: 0 });
   });
@@ -159,7 +192,15 @@ describe('service endpoints', () => {
   it('exposes Prometheus metrics with the documented series', async () => {
     const agent = await manualAgent(orch.url, 'metrics-agent', 2);
     agent.socket.on('tasks', (tasks) =>
-      agent.socket.emit('results', tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, value: t.op === '+' ? String(Number(t.a) + Number(t.b)) : String(Number(t.a) * Number(t.b)) }))),
+      agent.socket.emit(
+        'results',
+        tasks.map((t) => ({
+          taskId: t.taskId,
+          attempt: t.attempt,
+          value:
+            t.op === '+' ? String(Number(t.a) + Number(t.b)) : String(Number(t.a) * Number(t.b)),
+        })),
+      ),
     );
     const id = await client.submit('(1+2)*(3+4)');
     expect((await client.finished(id)).value).toBe('21');
@@ -193,6 +234,8 @@ describe('service endpoints', () => {
   });
 
   it('rejects an agent with an invalid hello', async () => {
-    await expect(manualAgent(orch.url, 'bad id with spaces')).rejects.toThrow(/invalid agent hello/);
+    await expect(manualAgent(orch.url, 'bad id with spaces')).rejects.toThrow(
+      /invalid agent hello/,
+    );
   });
 });

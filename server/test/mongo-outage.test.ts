@@ -3,10 +3,24 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile, evaluatePlan } from '@expressionist/core';
-import { api, freePort, killAll, ROOT, spawnAgent, startTestOrchestrator, tempDir, waitFor, type AgentProcess, type TestOrchestrator } from './helpers.js';
+import {
+  api,
+  freePort,
+  killAll,
+  ROOT,
+  spawnAgent,
+  startTestOrchestrator,
+  tempDir,
+  waitFor,
+  type AgentProcess,
+  type TestOrchestrator,
+} from './helpers.js';
 
 const enabled = Boolean(process.env.MONGODB_URI);
-if (!enabled) console.log('MongoDB outage test skipped: set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)") to enable');
+if (!enabled)
+  console.log(
+    'MongoDB outage test skipped: set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)") to enable',
+  );
 
 const portOpen = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -20,7 +34,19 @@ const portOpen = (port: number): Promise<boolean> =>
 
 /** A private FerretDB on its own port and data dir, so the test can kill and restart it. */
 function startFerret(bin: string, port: number, dataDir: string): ChildProcess {
-  return spawn(bin, ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--listen-addr=127.0.0.1:${port}`, '--state-dir=-', '--debug-addr=-', '--telemetry=disable', '--log-level=error'], { stdio: 'ignore' });
+  return spawn(
+    bin,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dataDir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--state-dir=-',
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=error',
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 describe.runIf(enabled)('MongoDB going away while running', () => {
@@ -34,11 +60,17 @@ describe.runIf(enabled)('MongoDB going away while running', () => {
   });
 
   it('refuses submissions with 503, keeps serving reads, reconnects and loses nothing', async () => {
-    const bin = execFileSync(path.join(ROOT, 'scripts/ferretdb.sh'), ['bin'], { encoding: 'utf8' }).trim();
+    const bin = execFileSync(path.join(ROOT, 'scripts/ferretdb.sh'), ['bin'], {
+      encoding: 'utf8',
+    }).trim();
     const port = await freePort();
     processes.push({ child: startFerret(bin, port, data.dir) });
     await waitFor(() => portOpen(port), 30_000, 'ferretdb');
-    orch = await startTestOrchestrator({ MONGODB_URI: `mongodb://127.0.0.1:${port}/`, MONGODB_DB: `exprtest_outage_${process.pid}`, TIME_ADDITION_MS: '250' });
+    orch = await startTestOrchestrator({
+      MONGODB_URI: `mongodb://127.0.0.1:${port}/`,
+      MONGODB_DB: `exprtest_outage_${process.pid}`,
+      TIME_ADDITION_MS: '250',
+    });
     const client = api(orch.url);
     processes.push(spawnAgent(orch.url, { concurrency: 2 }));
     const source = Array.from({ length: 24 }, (_, i) => String(i + 1)).join('+');
@@ -58,7 +90,11 @@ describe.runIf(enabled)('MongoDB going away while running', () => {
     await waitFor(() => portOpen(port), 30_000, 'ferretdb back');
     const view = await client.finished(id, 60_000);
     expect(view.value).toBe(evaluatePlan(compile(source).plan));
-    await waitFor(async () => (await client.call('GET', '/readyz')).status === 200, 20_000, 'ready again');
+    await waitFor(
+      async () => (await client.call('GET', '/readyz')).status === 200,
+      20_000,
+      'ready again',
+    );
     const accepted = await client.call('POST', '/api/v1/calculate', { expression: '2+2' });
     expect(accepted.status).toBe(201);
     const results = await orch.store.getOpResults(id);

@@ -17,7 +17,9 @@ export async function spawnOrchestrator(env: Record<string, string>): Promise<Or
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const url = await waitFor(
     () => {
       if (child.exitCode !== null) throw new Error(`orchestrator exited: ${out}`);

@@ -3,7 +3,15 @@ import { compile, evaluatePlan } from '@expressionist/core';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
-import { api, freePort, killAll, spawnAgent, tempDir, waitFor, type AgentProcess } from './helpers.js';
+import {
+  api,
+  freePort,
+  killAll,
+  spawnAgent,
+  tempDir,
+  waitFor,
+  type AgentProcess,
+} from './helpers.js';
 import { spawnOrchestrator, type OrchestratorProcess } from './orchestrator-process.js';
 
 const data = tempDir('expr-restart-');
@@ -26,13 +34,23 @@ if (mongoUri) {
     open: () => new MongoStore(mongoUri, mongoDb),
   });
 } else {
-  console.log('MongoDB restart test skipped: set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)") to enable');
+  console.log(
+    'MongoDB restart test skipped: set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)") to enable',
+  );
 }
 
 describe.each(stores)('orchestrator SIGKILL and restart ($name)', ({ env: storeEnv, open }) => {
   it('loses no accepted expression and records each operation once', async () => {
     const port = await freePort();
-    const env = { ...storeEnv, PORT: String(port), DATA_DIR: data.dir, TIME_ADDITION_MS: '150', TIME_MULTIPLICATIONS_MS: '150', TIME_SUBTRACTION_MS: '150', TIME_DIVISIONS_MS: '150' };
+    const env = {
+      ...storeEnv,
+      PORT: String(port),
+      DATA_DIR: data.dir,
+      TIME_ADDITION_MS: '150',
+      TIME_MULTIPLICATIONS_MS: '150',
+      TIME_SUBTRACTION_MS: '150',
+      TIME_DIVISIONS_MS: '150',
+    };
     const first = await spawnOrchestrator(env);
     processes.push(first);
     const client = api(first.url);
@@ -46,10 +64,14 @@ describe.each(stores)('orchestrator SIGKILL and restart ($name)', ({ env: storeE
     // The agent keeps running across the restart: it reconnects by itself.
     const agent = spawnAgent(first.url, { concurrency: 2, name: 'survivor' });
     processes.push(agent);
-    await waitFor(async () => {
-      const views = await Promise.all(ids.map((id) => client.expression(id)));
-      return views.reduce((sum, v) => sum + v.progress.done, 0) >= 10;
-    }, 20_000, 'some progress');
+    await waitFor(
+      async () => {
+        const views = await Promise.all(ids.map((id) => client.expression(id)));
+        return views.reduce((sum, v) => sum + v.progress.done, 0) >= 10;
+      },
+      20_000,
+      'some progress',
+    );
     first.child.kill('SIGKILL');
     await first.exited;
 

@@ -16,34 +16,61 @@ let client: ReturnType<typeof api>;
 const processes: AgentProcess[] = [];
 const sockets: { socket: { close(): unknown } }[] = [];
 /** A hand-driven agent closed after the test whatever happens. */
-async function manual(id: string, concurrency = 1): Promise<Awaited<ReturnType<typeof manualAgent>>> {
+async function manual(
+  id: string,
+  concurrency = 1,
+): Promise<Awaited<ReturnType<typeof manualAgent>>> {
   const agent = await manualAgent(orch.url, id, concurrency);
   sockets.push(agent);
   return agent;
 }
 
 beforeAll(async () => {
-  orch = await startTestOrchestrator({ LEASE_GRACE_MS: '1500', HEARTBEAT_INTERVAL_MS: '500', HEARTBEAT_TIMEOUT_MS: '1000' });
+  orch = await startTestOrchestrator({
+    LEASE_GRACE_MS: '1500',
+    HEARTBEAT_INTERVAL_MS: '500',
+    HEARTBEAT_TIMEOUT_MS: '1000',
+  });
   client = api(orch.url);
 });
 afterEach(async () => {
   killAll(processes.splice(0));
   for (const s of sockets.splice(0)) s.socket.close();
   await client.settings({ additionMs: 0, subtractionMs: 0, multiplicationMs: 0, divisionMs: 0 });
-  await waitFor(() => orch.scheduler.agentViews().every((a) => a.kind === 'http' || a.status !== 'active'), 10_000, 'agents gone');
+  await waitFor(
+    () => orch.scheduler.agentViews().every((a) => a.kind === 'http' || a.status !== 'active'),
+    10_000,
+    'agents gone',
+  );
 });
 afterAll(async () => orch.close());
 
 async function agents(count: number, concurrency: number): Promise<void> {
   const before = orch.scheduler.agentViews().filter((a) => a.status === 'active').length;
-  for (let i = 0; i < count; i += 1) processes.push(spawnAgent(orch.url, { concurrency, name: `t-${i}` }));
-  await waitFor(() => orch.scheduler.agentViews().filter((a) => a.status === 'active').length === before + count, 15_000, 'agents to join');
+  for (let i = 0; i < count; i += 1)
+    processes.push(spawnAgent(orch.url, { concurrency, name: `t-${i}` }));
+  await waitFor(
+    () =>
+      orch.scheduler.agentViews().filter((a) => a.status === 'active').length === before + count,
+    15_000,
+    'agents to join',
+  );
 }
 
 describe('with real agent processes', () => {
   it('computes a batch of expressions exactly', async () => {
     await agents(2, 4);
-    const cases = ['0.1+0.2', '(2+3)*(4-1)/7', '100000000000000000000 + 1', '0.000001 * 0.000001', '2--3', '-(2+3)*2', '1/3*3', '((1+2)+(3+4))*((5-6)-(7/8))', '1-2-3-4-5-6-7-8'];
+    const cases = [
+      '0.1+0.2',
+      '(2+3)*(4-1)/7',
+      '100000000000000000000 + 1',
+      '0.000001 * 0.000001',
+      '2--3',
+      '-(2+3)*2',
+      '1/3*3',
+      '((1+2)+(3+4))*((5-6)-(7/8))',
+      '1-2-3-4-5-6-7-8',
+    ];
     const ids = await Promise.all(cases.map((c) => client.submit(c)));
     for (const [i, id] of ids.entries()) {
       const view = await client.finished(id);
@@ -83,7 +110,11 @@ describe('with real agent processes', () => {
     expect(maxRunning).toBe(8);
     const started = Date.parse(view.startedAt!);
     const finished = Date.parse(view.finishedAt!);
-    const bound = makespanLowerBound(plan, { additionMs: 300, subtractionMs: 0, multiplicationMs: 0, divisionMs: 0 }, 8);
+    const bound = makespanLowerBound(
+      plan,
+      { additionMs: 300, subtractionMs: 0, multiplicationMs: 0, divisionMs: 0 },
+      8,
+    );
     expect(finished - started).toBeGreaterThanOrEqual(bound - 50);
   });
 
@@ -91,7 +122,11 @@ describe('with real agent processes', () => {
     await client.settings({ additionMs: 20 });
     await agents(1, 2);
     const huge = await client.submit(Array.from({ length: 2000 }, () => '1').join('+'));
-    await waitFor(async () => (await client.expression(huge)).status === 'in_progress', 10_000, 'huge started');
+    await waitFor(
+      async () => (await client.expression(huge)).status === 'in_progress',
+      10_000,
+      'huge started',
+    );
     const small = await client.submit('2+3+4');
     const smallView = await client.finished(small, 20_000);
     const hugeView = await client.expression(huge);
@@ -113,7 +148,11 @@ describe('with real agent processes', () => {
     await client.settings({ multiplicationMs: 3000 });
     await agents(1, 1);
     const id = await client.submit('6*7');
-    const victim = await waitFor(() => orch.scheduler.agentViews().find((a) => a.running.length > 0), 10_000, 'task running');
+    const victim = await waitFor(
+      () => orch.scheduler.agentViews().find((a) => a.running.length > 0),
+      10_000,
+      'task running',
+    );
     const proc = processes.find((p) => p.output().includes(victim.id)) ?? processes[0]!;
     await agents(1, 1);
     const killedAt = Date.now();
@@ -138,12 +177,20 @@ describe('with real agent processes', () => {
     await client.settings({ multiplicationMs: 2000 });
     await agents(1, 1);
     const id = await client.submit('8*9');
-    const victim = await waitFor(() => orch.scheduler.agentViews().find((a) => a.running.length > 0), 10_000, 'task running');
+    const victim = await waitFor(
+      () => orch.scheduler.agentViews().find((a) => a.running.length > 0),
+      10_000,
+      'task running',
+    );
     const proc = processes[0]!;
     await agents(1, 1);
     const stoppedAt = Date.now();
     proc.child.kill('SIGSTOP');
-    await waitFor(() => orch.scheduler.agentView(victim.id)?.status === 'lost', 10_000, 'frozen agent detected');
+    await waitFor(
+      () => orch.scheduler.agentView(victim.id)?.status === 'lost',
+      10_000,
+      'frozen agent detected',
+    );
     const detectMs = Date.now() - stoppedAt;
     expect(detectMs).toBeLessThan(5000);
     const view = await client.finished(id);
@@ -199,7 +246,9 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     await agents(1, 2);
     const view = await client.finished(id);
     expect(view.value).toBe('77');
-    expect(orch.store && (await orch.store.getOpResults(id)).every((r) => r.agentId !== 'liar-agent')).toBe(true);
+    expect(
+      orch.store && (await orch.store.getOpResults(id)).every((r) => r.agentId !== 'liar-agent'),
+    ).toBe(true);
     liar.socket.close();
     again?.socket.close();
   });
@@ -207,7 +256,14 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
   it('ends an expression with a clear error after the configured attempts', async () => {
     const breaker = await manual('error-agent', 1);
     breaker.socket.on('tasks', (tasks) => {
-      breaker.socket.emit('results', tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, error: { code: 'INTERNAL', message: 'boom' } })));
+      breaker.socket.emit(
+        'results',
+        tasks.map((t) => ({
+          taskId: t.taskId,
+          attempt: t.attempt,
+          error: { code: 'INTERNAL', message: 'boom' },
+        })),
+      );
     });
     const id = await client.submit('1+1');
     const view = await client.finished(id);
@@ -225,32 +281,58 @@ describe('course HTTP agent protocol', () => {
     const id = await client.submit('0.1 + 0.7');
     const got = await client.call('GET', '/internal/task');
     expect(got.status).toBe(200);
-    const task = got.body.task as { id: number; arg1: number; arg2: number; operation: string; operation_time: number };
+    const task = got.body.task as {
+      id: number;
+      arg1: number;
+      arg2: number;
+      operation: string;
+      operation_time: number;
+    };
     expect(task).toMatchObject({ arg1: 0.1, arg2: 0.7, operation: '+', operation_time: 0 });
     expect(typeof task.id).toBe('number');
     expect((await client.call('POST', '/internal/task', { id: task.id })).status).toBe(422);
-    expect((await client.call('POST', '/internal/task', { id: 999999, result: 1 })).status).toBe(404);
+    expect((await client.call('POST', '/internal/task', { id: 999999, result: 1 })).status).toBe(
+      404,
+    );
     // float64 gives 0.7999999999999999: within rounding of the exact 0.8, recorded exactly.
-    const posted = await client.call('POST', '/internal/task', { id: String(task.id), result: 0.1 + 0.7 });
+    const posted = await client.call('POST', '/internal/task', {
+      id: String(task.id),
+      result: 0.1 + 0.7,
+    });
     expect(posted.status).toBe(200);
     const view = await client.finished(id);
     expect(view.value).toBe('0.8');
-    expect((await client.call('POST', '/internal/task', { id: task.id, result: 0.8 })).status).toBe(404);
-    const agentsList = (await client.call('GET', '/api/v1/agents')).body.agents as { kind: string; completed: number }[];
+    expect((await client.call('POST', '/internal/task', { id: task.id, result: 0.8 })).status).toBe(
+      404,
+    );
+    const agentsList = (await client.call('GET', '/api/v1/agents')).body.agents as {
+      kind: string;
+      completed: number;
+    }[];
     expect(agentsList.find((a) => a.kind === 'http')?.completed).toBe(1);
   });
 
   it('quarantines an HTTP agent that posts a wrong result', async () => {
     const id = await client.submit('2*21');
     const headers = { 'content-type': 'application/json', 'x-agent-id': 'go-liar' };
-    const got = (await (await fetch(`${orch.url}/internal/task`, { headers })).json()) as { task: { id: number } };
-    const wrong = await fetch(`${orch.url}/internal/task`, { method: 'POST', headers, body: JSON.stringify({ id: got.task.id, result: 41 }) });
+    const got = (await (await fetch(`${orch.url}/internal/task`, { headers })).json()) as {
+      task: { id: number };
+    };
+    const wrong = await fetch(`${orch.url}/internal/task`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ id: got.task.id, result: 41 }),
+    });
     expect(wrong.status).toBe(422);
-    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('TASK_RESULT_WRONG');
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe(
+      'TASK_RESULT_WRONG',
+    );
     expect((await fetch(`${orch.url}/internal/task`, { headers })).status).toBe(422);
     const honest = await client.call('GET', '/internal/task');
     const task = honest.body.task as { id: number };
-    expect((await client.call('POST', '/internal/task', { id: task.id, result: 42 })).status).toBe(200);
+    expect((await client.call('POST', '/internal/task', { id: task.id, result: 42 })).status).toBe(
+      200,
+    );
     expect((await client.finished(id)).value).toBe('42');
   });
 });

@@ -44,7 +44,9 @@ function encodeCursor(cursor: ListCursor): string {
 
 function decodeCursor(raw: string): ListCursor {
   try {
-    const [createdAt, id] = CursorSchema.parse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
+    const [createdAt, id] = CursorSchema.parse(
+      JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')),
+    );
     return { createdAt, id };
   } catch {
     throw new ExpressionistError('QUERY_INVALID', 'cursor: not a cursor returned by this API.');
@@ -55,7 +57,10 @@ function decodeCursor(raw: string): ListCursor {
 function describeIssue(error: z.ZodError): { field: string; message: string } {
   const issue = error.issues[0];
   const field = issue?.path.join('.') ?? '';
-  return { field, message: field ? `${field}: ${issue?.message ?? 'invalid'}` : (issue?.message ?? 'invalid') };
+  return {
+    field,
+    message: field ? `${field}: ${issue?.message ?? 'invalid'}` : (issue?.message ?? 'invalid'),
+  };
 }
 
 /** The course agent's identity: its `X-Agent-Id` header, or its address. */
@@ -76,7 +81,16 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('x-request-id', requestId);
     const started = performance.now();
     res.on('finish', () => {
-      log.debug({ requestId, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      log.debug(
+        {
+          requestId,
+          method: req.method,
+          url: req.originalUrl,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
+        'request',
+      );
     });
     next();
   });
@@ -124,20 +138,33 @@ export function createApp(deps: AppDeps): Express {
       return;
     }
     const { limit, cursor } = query.data;
-    const expressions = await scheduler.listExpressions(limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    const expressions = await scheduler.listExpressions(
+      limit,
+      cursor === undefined ? undefined : decodeCursor(cursor),
+    );
     const last = expressions.at(-1);
     const nextCursor =
-      expressions.length === limit && last ? encodeCursor({ createdAt: Date.parse(last.createdAt), id: last.id }) : null;
+      expressions.length === limit && last
+        ? encodeCursor({ createdAt: Date.parse(last.createdAt), id: last.id })
+        : null;
     res.json({ expressions, nextCursor });
   });
   api.get('/expressions/:id', async (req, res) => {
     const expression = await scheduler.expressionView(req.params.id);
-    if (!expression) throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${req.params.id}".`);
+    if (!expression)
+      throw new ExpressionistError(
+        'EXPRESSION_NOT_FOUND',
+        `No expression with id "${req.params.id}".`,
+      );
     res.json({ expression });
   });
   api.get('/expressions/:id/operations', async (req, res) => {
     const operations = await scheduler.operations(req.params.id);
-    if (!operations) throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${req.params.id}".`);
+    if (!operations)
+      throw new ExpressionistError(
+        'EXPRESSION_NOT_FOUND',
+        `No expression with id "${req.params.id}".`,
+      );
     res.json({ operations });
   });
   api.post('/expressions/:id/cancel', async (req, res) => {
@@ -150,7 +177,8 @@ export function createApp(deps: AppDeps): Express {
     const patch = SettingsPatchSchema.safeParse(req.body);
     if (!patch.success) {
       const { field, message } = describeIssue(patch.error);
-      const wrongShape = typeof req.body !== 'object' || req.body === null || Array.isArray(req.body);
+      const wrongShape =
+        typeof req.body !== 'object' || req.body === null || Array.isArray(req.body);
       if (wrongShape) sendError(res, 'BODY_INVALID', 'The body must be a JSON object of settings.');
       else sendError(res, 'SETTINGS_INVALID', message, { field });
       return;
@@ -160,7 +188,9 @@ export function createApp(deps: AppDeps): Express {
   api.get('/agents', (_req, res) => {
     res.json({ agents: scheduler.agentViews() });
   });
-  api.use((req, res) => sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}.`));
+  api.use((req, res) =>
+    sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}.`),
+  );
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
@@ -182,17 +212,37 @@ export function createApp(deps: AppDeps): Express {
       sendError(res, 'TASK_RESULT_INVALID', describeIssue(body.error).message);
       return;
     }
-    const outcome = await scheduler.submitHttpResult(httpAgentKey(req), Number(body.data.id), body.data.result);
+    const outcome = await scheduler.submitHttpResult(
+      httpAgentKey(req),
+      Number(body.data.id),
+      body.data.result,
+    );
     if (outcome === 'accepted') res.json({ ok: true });
-    else if (outcome === 'unknown') sendError(res, 'TASK_NOT_FOUND', `No task ${body.data.id} is leased out (finished, reassigned or never issued).`);
-    else sendError(res, 'TASK_RESULT_WRONG', 'The result does not match the verified value; this agent is quarantined.');
+    else if (outcome === 'unknown')
+      sendError(
+        res,
+        'TASK_NOT_FOUND',
+        `No task ${body.data.id} is leased out (finished, reassigned or never issued).`,
+      );
+    else
+      sendError(
+        res,
+        'TASK_RESULT_WRONG',
+        'The result does not match the verified value; this agent is quarantined.',
+      );
   });
 
   const webDir = deps.webDir;
   if (webDir && existsSync(path.join(webDir, 'index.html'))) {
-    app.use(express.static(webDir, { index: 'index.html', maxAge: '1h', setHeaders: (res, file) => {
-      if (file.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
-    } }));
+    app.use(
+      express.static(webDir, {
+        index: 'index.html',
+        maxAge: '1h',
+        setHeaders: (res, file) => {
+          if (file.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
+        },
+      }),
+    );
     // SPA fallback: client-side routes such as /expressions/abc load the app shell.
     app.get(/^\/(?!api\/|internal\/|socket\.io\/).*/, (_req, res) => {
       res.setHeader('cache-control', 'no-cache');
@@ -200,7 +250,11 @@ export function createApp(deps: AppDeps): Express {
     });
   } else {
     app.get('/', (_req, res) => {
-      res.type('text/plain').send('Expressionist orchestrator. The dashboard is not built (npm run build -w web). API: /api/v1\n');
+      res
+        .type('text/plain')
+        .send(
+          'Expressionist orchestrator. The dashboard is not built (npm run build -w web). API: /api/v1\n',
+        );
     });
   }
   app.use((req, res) => sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.path}.`));

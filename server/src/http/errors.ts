@@ -20,7 +20,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof ExpressionistError) {
-      sendError(res, err.code, err.message, err.position === undefined ? {} : { position: err.position });
+      sendError(
+        res,
+        err.code,
+        err.message,
+        err.position === undefined ? {} : { position: err.position },
+      );
       return;
     }
     const type = (err as { type?: unknown }).type;
@@ -28,7 +33,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendError(res, 'BODY_TOO_LARGE', 'The request body is larger than the limit.');
       return;
     }
-    if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    if (
+      type === 'entity.parse.failed' ||
+      type === 'encoding.unsupported' ||
+      type === 'charset.unsupported'
+    ) {
       sendError(res, 'BODY_INVALID', 'The request body is not valid JSON.');
       return;
     }

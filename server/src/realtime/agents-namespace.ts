@@ -1,8 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  AgentHelloSchema,
-  TaskResultBatchSchema,
-} from '@expressionist/core';
+import { AgentHelloSchema, TaskResultBatchSchema } from '@expressionist/core';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
@@ -19,7 +16,11 @@ export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Lo
     const hello = AgentHelloSchema.safeParse(socket.handshake.auth);
     if (!hello.success) {
       const issue = hello.error.issues[0];
-      next(new Error(`invalid agent hello: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim()));
+      next(
+        new Error(
+          `invalid agent hello: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+        ),
+      );
       return;
     }
     socket.data.hello = hello.data;
@@ -50,7 +51,10 @@ export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Lo
     socket.on('results', (payload: unknown) => {
       const parsed = TaskResultBatchSchema.safeParse(payload);
       if (!parsed.success) {
-        log.warn({ agent: hello.agentId, issue: parsed.error.issues[0]?.message }, 'invalid results message ignored');
+        log.warn(
+          { agent: hello.agentId, issue: parsed.error.issues[0]?.message },
+          'invalid results message ignored',
+        );
         return;
       }
       scheduler.handleResults(hello.agentId, parsed.data);

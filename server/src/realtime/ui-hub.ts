@@ -10,7 +10,6 @@ import {
 } from '@expressionist/core';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
-
 const SNAPSHOT_EXPRESSIONS = 200;
 const room = (expressionId: string): string => `expr:${expressionId}`;
 
@@ -44,21 +43,33 @@ export class UiHub implements SchedulerListener {
         const reply = ack as Parameters<UiToServerEvents['subscribe']>[1];
         const id = SubscribeSchema.safeParse(expressionId);
         if (!id.success) {
-          reply({ ok: false, error: { code: 'BODY_INVALID', message: 'subscribe expects an expression id' } });
+          reply({
+            ok: false,
+            error: { code: 'BODY_INVALID', message: 'subscribe expects an expression id' },
+          });
           return;
         }
         void (async () => {
           const expression = await this.scheduler.expressionView(id.data);
           const operations = expression ? await this.scheduler.operations(id.data) : null;
           if (!expression || !operations) {
-            reply({ ok: false, error: { code: 'EXPRESSION_NOT_FOUND', message: `No expression with id "${id.data}".` } });
+            reply({
+              ok: false,
+              error: {
+                code: 'EXPRESSION_NOT_FOUND',
+                message: `No expression with id "${id.data}".`,
+              },
+            });
             return;
           }
           await socket.join(room(id.data));
           reply({ ok: true, expression, operations });
         })().catch((err: unknown) => {
           this.log.warn({ err }, 'subscribe failed');
-          reply({ ok: false, error: { code: 'INTERNAL', message: 'Could not load the expression.' } });
+          reply({
+            ok: false,
+            error: { code: 'INTERNAL', message: 'Could not load the expression.' },
+          });
         });
       });
       socket.on('unsubscribe', (expressionId: unknown) => {
@@ -138,7 +149,10 @@ export class UiHub implements SchedulerListener {
     if (Object.keys(delta).length > 0) this.nsp.emit('delta', delta);
     for (const [expressionId, ids] of this.operations) {
       const operations: OperationView[] = this.scheduler.operationViews(expressionId, ids);
-      if (operations.length > 0) this.nsp.to(room(expressionId)).emit('delta', { operations: [{ expressionId, operations }] });
+      if (operations.length > 0)
+        this.nsp
+          .to(room(expressionId))
+          .emit('delta', { operations: [{ expressionId, operations }] });
     }
     this.operations.clear();
   }

@@ -67,7 +67,12 @@ export class AgentRegistry {
   }
 
   /** Marks an agent gone; it stays listed until `expiresAt`. */
-  markGone(agent: AgentEntry, status: 'lost' | 'quarantined', now: number, retentionMs: number): void {
+  markGone(
+    agent: AgentEntry,
+    status: 'lost' | 'quarantined',
+    now: number,
+    retentionMs: number,
+  ): void {
     agent.status = status;
     agent.channel = null;
     agent.expiresAt = now + retentionMs;
@@ -94,7 +99,8 @@ export class AgentRegistry {
 
   counts(): Record<AgentKind, number> {
     const counts: Record<AgentKind, number> = { node: 0, browser: 0, http: 0 };
-    for (const agent of this.agents.values()) if (agent.status === 'active') counts[agent.kind] += 1;
+    for (const agent of this.agents.values())
+      if (agent.status === 'active') counts[agent.kind] += 1;
     return counts;
   }
 

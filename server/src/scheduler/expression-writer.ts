@@ -40,7 +40,10 @@ export class ExpressionWriter {
         // Put it back unless a newer patch arrived meanwhile, which already supersedes it.
         this.pending.set(id, { ...patch, ...this.pending.get(id) });
         this.delayMs = Math.min(5000, Math.max(100, this.delayMs * 2));
-        this.log.warn({ err, id, retryInMs: this.delayMs }, 'storing expression status failed; will retry');
+        this.log.warn(
+          { err, id, retryInMs: this.delayMs },
+          'storing expression status failed; will retry',
+        );
         await new Promise((resolve) => setTimeout(resolve, this.delayMs).unref());
       }
     }

@@ -53,7 +53,10 @@ export class ResultWriter {
       this.onWrite?.(batch.length, performance.now() - started, false);
       this.queue = batch.concat(this.queue);
       this.retryDelayMs = Math.min(5000, Math.max(100, this.retryDelayMs * 2));
-      this.log.warn({ err, rows: batch.length, retryInMs: this.retryDelayMs }, 'storing results failed; will retry');
+      this.log.warn(
+        { err, rows: batch.length, retryInMs: this.retryDelayMs },
+        'storing results failed; will retry',
+      );
     }
     this.writing = false;
     if (this.queue.length === 0) {

@@ -127,7 +127,10 @@ export class Scheduler {
   private readonly completions = new Array<number>(THROUGHPUT_WINDOW_S + 1).fill(0);
   private readonly slotSecond = new Array<number>(THROUGHPUT_WINDOW_S + 1).fill(-1);
   private accepting = true;
-  private readonly etaMemo = new WeakMap<ExpressionRun, { done: number; at: number; eta: number }>();
+  private readonly etaMemo = new WeakMap<
+    ExpressionRun,
+    { done: number; at: number; eta: number }
+  >();
 
   constructor(private readonly o: SchedulerOptions) {
     this.settings = o.settings;
@@ -169,7 +172,8 @@ export class Scheduler {
 
   /** Parses, plans and stores a new expression; a known client id returns the existing one. */
   async submit(expression: string, clientId?: string): Promise<SubmitOutcome> {
-    if (!this.accepting) throw new ExpressionistError('SHUTTING_DOWN', 'The orchestrator is shutting down.');
+    if (!this.accepting)
+      throw new ExpressionistError('SHUTTING_DOWN', 'The orchestrator is shutting down.');
     const compiled = compile(expression, this.o.parseLimits);
     const now = Date.now();
     const id = clientId ?? newExpressionId(now);
@@ -203,7 +207,10 @@ export class Scheduler {
       outcome = await this.o.store.insertExpression(stored);
     } catch (err) {
       this.o.log.warn({ err }, 'storing a new expression failed');
-      throw new ExpressionistError('STORE_UNAVAILABLE', 'The database is unreachable; the expression was not accepted. Retry later.');
+      throw new ExpressionistError(
+        'STORE_UNAVAILABLE',
+        'The database is unreachable; the expression was not accepted. Retry later.',
+      );
     }
     if (!outcome.inserted) {
       if (outcome.existing.expression !== expression) {
@@ -230,7 +237,8 @@ export class Scheduler {
     normalized: string,
     source: string,
   ): { outcome: CachedOutcome; cached: boolean } | null {
-    if (plan.root.kind === 'lit') return { outcome: { value: canonicalDecimal(plan.root.value) }, cached: false };
+    if (plan.root.kind === 'lit')
+      return { outcome: { value: canonicalDecimal(plan.root.value) }, cached: false };
     const cached = this.o.cache.get(normalized);
     if (cached) return { outcome: cached, cached: true };
     for (const op of plan.ops) {
@@ -254,10 +262,17 @@ export class Scheduler {
     const run = this.runs.get(id);
     if (!run) {
       const stored = await this.o.store.getExpression(id);
-      if (!stored) throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${id}".`);
-      throw new ExpressionistError('ALREADY_FINISHED', `Expression "${id}" has already finished (${stored.status}).`);
+      if (!stored)
+        throw new ExpressionistError('EXPRESSION_NOT_FOUND', `No expression with id "${id}".`);
+      throw new ExpressionistError(
+        'ALREADY_FINISHED',
+        `Expression "${id}" has already finished (${stored.status}).`,
+      );
     }
-    this.finish(run, { status: 'canceled', error: { code: 'EXPR_CANCELED', message: 'Canceled by request.' } });
+    this.finish(run, {
+      status: 'canceled',
+      error: { code: 'EXPR_CANCELED', message: 'Canceled by request.' },
+    });
     return this.viewOfRun(run);
   }
 
@@ -268,7 +283,11 @@ export class Scheduler {
       const divisor = run.valueOf(op.b);
       if (divisor !== undefined && isZero(divisor)) {
         const position = zeroDivisorPosition(op, (o) => run.valueOf(o) ?? '1');
-        this.finish(run, { status: 'error', error: divZeroError(run.stored.expression, position), cacheable: true });
+        this.finish(run, {
+          status: 'error',
+          error: divZeroError(run.stored.expression, position),
+          cacheable: true,
+        });
         return;
       }
     }
@@ -348,7 +367,13 @@ export class Scheduler {
     }
   }
 
-  private lease(run: ExpressionRun, opId: number, agent: AgentEntry, now: number, httpId: number): Lease {
+  private lease(
+    run: ExpressionRun,
+    opId: number,
+    agent: AgentEntry,
+    now: number,
+    httpId: number,
+  ): Lease {
     const op = run.op(opId);
     const durationMs = durationOf(op.op, this.settings);
     run.attempt[opId]! += 1;
@@ -433,7 +458,10 @@ export class Scheduler {
     const expired: Lease[] = [];
     for (const lease of this.leases.values()) if (lease.deadline <= now) expired.push(lease);
     for (const lease of expired) {
-      this.o.log.info({ taskId: lease.taskId, attempt: lease.attempt, agent: lease.agent.name }, 'lease expired; requeued');
+      this.o.log.info(
+        { taskId: lease.taskId, attempt: lease.attempt, agent: lease.agent.name },
+        'lease expired; requeued',
+      );
       lease.agent.channel?.revoke([lease.taskId]);
       lease.run.avoidAgent[lease.opId] = lease.agent.id;
       this.requeue(lease, 'lease_expired', true);
@@ -448,7 +476,10 @@ export class Scheduler {
     const now = Date.now();
     const existing = this.agents.get(hello.agentId);
     if (existing?.status === 'quarantined') {
-      throw new ExpressionistError('TASK_RESULT_WRONG', 'This agent is quarantined for returning wrong results.');
+      throw new ExpressionistError(
+        'TASK_RESULT_WRONG',
+        'This agent is quarantined for returning wrong results.',
+      );
     }
     if (existing && existing.status !== 'lost') this.loseAgent(existing, 'lost', 'replaced');
     const agent = this.agents.join({
@@ -461,7 +492,10 @@ export class Scheduler {
       lastSeenAt: now,
     });
     channel.sendSettings(this.settings);
-    this.o.log.info({ agent: agent.id, name: agent.name, kind: agent.kind, concurrency: agent.concurrency }, 'agent joined');
+    this.o.log.info(
+      { agent: agent.id, name: agent.name, kind: agent.kind, concurrency: agent.concurrency },
+      'agent joined',
+    );
     this.refreshAgentGauge();
     this.listener?.agentChanged(agent.id);
     this.scheduleDispatch();
@@ -476,11 +510,15 @@ export class Scheduler {
   }
 
   private loseAgent(agent: AgentEntry, status: 'lost' | 'quarantined', reason: string): void {
-    const leases = [...agent.running].map((id) => this.leases.get(id)).filter((l): l is Lease => !!l);
+    const leases = [...agent.running]
+      .map((id) => this.leases.get(id))
+      .filter((l): l is Lease => !!l);
     const wasDraining = agent.status === 'draining';
     this.agents.markGone(agent, status, Date.now(), this.settings.lostAgentRetentionMs);
-    for (const lease of leases) this.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);
-    const event = status === 'quarantined' ? 'agent quarantined' : wasDraining ? 'agent left' : 'agent lost';
+    for (const lease of leases)
+      this.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);
+    const event =
+      status === 'quarantined' ? 'agent quarantined' : wasDraining ? 'agent left' : 'agent lost';
     this.o.log.info({ agent: agent.id, name: agent.name, reason, requeued: leases.length }, event);
     this.refreshAgentGauge();
     this.listener?.agentChanged(agent.id);
@@ -497,7 +535,10 @@ export class Scheduler {
     const agent = this.agents.get(agentId);
     if (!agent || agent.status !== 'active') return;
     agent.status = 'draining';
-    this.o.log.info({ agent: agent.id, name: agent.name, running: agent.running.size }, 'agent draining');
+    this.o.log.info(
+      { agent: agent.id, name: agent.name, running: agent.running.size },
+      'agent draining',
+    );
     this.listener?.agentChanged(agent.id);
   }
 
@@ -511,7 +552,11 @@ export class Scheduler {
   private sweepAgents(): void {
     const now = Date.now();
     for (const agent of this.agents.all()) {
-      if (agent.kind === 'http' && agent.status === 'active' && now - agent.lastSeenAt > this.o.httpAgentTimeoutMs) {
+      if (
+        agent.kind === 'http' &&
+        agent.status === 'active' &&
+        now - agent.lastSeenAt > this.o.httpAgentTimeoutMs
+      ) {
         this.loseAgent(agent, 'lost', 'no request within the HTTP agent timeout');
       }
     }
@@ -520,7 +565,8 @@ export class Scheduler {
 
   private refreshAgentGauge(): void {
     const counts = this.agents.counts();
-    for (const kind of ['node', 'browser', 'http'] as const) this.o.metrics.agentsConnected.set({ kind }, counts[kind]);
+    for (const kind of ['node', 'browser', 'http'] as const)
+      this.o.metrics.agentsConnected.set({ kind }, counts[kind]);
   }
 
   // ------------------------------------------------------------------ results
@@ -556,7 +602,11 @@ export class Scheduler {
    * Recomputes the attempt with core, compares, and on a match ends the lease and queues the
    * verified value for storage; the operation counts as done only once stored.
    */
-  private verify(lease: Lease, matches: (expected: string) => boolean, onStored?: () => void): 'ok' | 'wrong' {
+  private verify(
+    lease: Lease,
+    matches: (expected: string) => boolean,
+    onStored?: () => void,
+  ): 'ok' | 'wrong' {
     const { run, opId } = lease;
     const op = run.op(opId);
     let expected: string;
@@ -578,7 +628,14 @@ export class Scheduler {
     run.state[opId] = OpState.Storing;
     this.o.metrics.opLatency.observe((now - lease.dispatchedAt) / 1000);
     this.resultWriter.add(
-      { expressionId: run.id, opId, value: expected, agentId: lease.agent.id, attempt: lease.attempt, finishedAt: now },
+      {
+        expressionId: run.id,
+        opId,
+        value: expected,
+        agentId: lease.agent.id,
+        attempt: lease.attempt,
+        finishedAt: now,
+      },
       () => {
         this.onStored(run, opId, expected);
         onStored?.();
@@ -604,7 +661,9 @@ export class Scheduler {
 
   private finish(
     run: ExpressionRun,
-    end: { status: 'done'; value: string } | { status: 'error' | 'canceled'; error: ErrorInfo; cacheable?: boolean },
+    end:
+      | { status: 'done'; value: string }
+      | { status: 'error' | 'canceled'; error: ErrorInfo; cacheable?: boolean },
   ): void {
     if (run.finished) return;
     run.finished = true;
@@ -696,24 +755,39 @@ export class Scheduler {
     agent.concurrency = Math.max(agent.concurrency, agent.running.size);
     this.listener?.agentChanged(agent.id);
     const task = this.taskOf(lease);
-    return { id: lease.httpId, arg1: toJsonNumber(task.a), arg2: toJsonNumber(task.b), operation: task.op, operation_time: task.durationMs };
+    return {
+      id: lease.httpId,
+      arg1: toJsonNumber(task.a),
+      arg2: toJsonNumber(task.b),
+      operation: task.op,
+      operation_time: task.durationMs,
+    };
   }
 
   /**
    * `POST /internal/task`: a float result within float64 rounding of the exact value is accepted
    * and the exact value recorded. Resolves once the result is stored.
    */
-  submitHttpResult(agentKey: string, httpId: number, result: number | string): Promise<HttpResultOutcome> {
+  submitHttpResult(
+    agentKey: string,
+    httpId: number,
+    result: number | string,
+  ): Promise<HttpResultOutcome> {
     const lease = this.httpLeases.get(httpId);
     if (!lease) return Promise.resolve('unknown');
     if (lease.agent.status === 'quarantined') return Promise.resolve('quarantined');
     lease.agent.lastSeenAt = Date.now();
     const matches = (expected: string): boolean =>
-      typeof result === 'number' ? withinFloatRounding(expected, result) : decimalEquals(expected, result);
+      typeof result === 'number'
+        ? withinFloatRounding(expected, result)
+        : decimalEquals(expected, result);
     return new Promise((resolve) => {
       const verdict = this.verify(lease, matches, () => resolve('accepted'));
       if (verdict === 'wrong') {
-        this.quarantine(lease.agent, `returned ${String(result)} for task ${httpId} (agent key ${agentKey})`);
+        this.quarantine(
+          lease.agent,
+          `returned ${String(result)} for task ${httpId} (agent key ${agentKey})`,
+        );
         resolve('wrong');
       } else {
         this.listener?.agentChanged(lease.agent.id);
@@ -732,10 +806,14 @@ export class Scheduler {
     const next: Settings = { ...this.settings, ...patch };
     await this.o.store.saveSettings(next).catch((err: unknown) => {
       this.o.log.warn({ err }, 'storing settings failed');
-      throw new ExpressionistError('STORE_UNAVAILABLE', 'The database is unreachable; settings were not changed.');
+      throw new ExpressionistError(
+        'STORE_UNAVAILABLE',
+        'The database is unreachable; settings were not changed.',
+      );
     });
     this.settings = next;
-    if (patch.lostAgentRetentionMs !== undefined) this.agents.retime(Date.now(), next.lostAgentRetentionMs);
+    if (patch.lostAgentRetentionMs !== undefined)
+      this.agents.retime(Date.now(), next.lostAgentRetentionMs);
     for (const agent of this.agents.all()) agent.channel?.sendSettings(next);
     this.listener?.settingsChanged(next);
     return next;
@@ -749,10 +827,20 @@ export class Scheduler {
     for (const stored of unfinished) {
       let plan: Plan;
       try {
-        plan = compile(stored.expression, { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER }).plan;
+        plan = compile(stored.expression, {
+          maxLength: Number.MAX_SAFE_INTEGER,
+          maxDepth: Number.MAX_SAFE_INTEGER,
+        }).plan;
       } catch (err) {
-        this.o.log.error({ err, id: stored.id }, 'a stored expression no longer compiles; marking it failed');
-        this.expressionWriter.write(stored.id, { status: 'error', finishedAt: Date.now(), error: { code: 'INTERNAL', message: 'Could not be resumed after a restart.' } });
+        this.o.log.error(
+          { err, id: stored.id },
+          'a stored expression no longer compiles; marking it failed',
+        );
+        this.expressionWriter.write(stored.id, {
+          status: 'error',
+          finishedAt: Date.now(),
+          error: { code: 'INTERNAL', message: 'Could not be resumed after a restart.' },
+        });
         continue;
       }
       const run = new ExpressionRun(stored, plan);
@@ -775,7 +863,8 @@ export class Scheduler {
         if (run.state[i] === OpState.Waiting && run.pendingInputs[i] === 0) this.makeReady(run, i);
       }
     }
-    if (unfinished.length > 0) this.o.log.info({ resumed: unfinished.length }, 'resumed unfinished expressions');
+    if (unfinished.length > 0)
+      this.o.log.info({ resumed: unfinished.length }, 'resumed unfinished expressions');
     this.scheduleDispatch();
   }
 
@@ -840,7 +929,8 @@ export class Scheduler {
       const state = run.state[op.id];
       if (state === OpState.Done) continue;
       let own = durationOf(op.op, this.settings);
-      if (state === OpState.Running || state === OpState.Storing) own = Math.max(0, own - (now - run.startedAt[op.id]!));
+      if (state === OpState.Running || state === OpState.Storing)
+        own = Math.max(0, own - (now - run.startedAt[op.id]!));
       const inputA = op.a.kind === 'op' ? remaining[op.a.id]! : 0;
       const inputB = op.b.kind === 'op' ? remaining[op.b.id]! : 0;
       remaining[op.id] = own + Math.max(inputA, inputB);
@@ -864,7 +954,10 @@ export class Scheduler {
     if (run) return run.plan.ops.map((op) => this.operationView(run, op.id));
     const stored = await this.o.store.getExpression(id);
     if (!stored) return null;
-    const plan = compile(stored.expression, { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER }).plan;
+    const plan = compile(stored.expression, {
+      maxLength: Number.MAX_SAFE_INTEGER,
+      maxDepth: Number.MAX_SAFE_INTEGER,
+    }).plan;
     const rebuilt = new ExpressionRun(stored, plan);
     for (const result of await this.o.store.getOpResults(id)) {
       if (result.opId >= rebuilt.total) continue;
@@ -874,7 +967,8 @@ export class Scheduler {
     }
     if (stored.status !== 'done') {
       for (let i = 0; i < rebuilt.total; i += 1) {
-        if (rebuilt.state[i] !== OpState.Done) rebuilt.state[i] = stored.status === 'canceled' ? OpState.Canceled : OpState.Failed;
+        if (rebuilt.state[i] !== OpState.Done)
+          rebuilt.state[i] = stored.status === 'canceled' ? OpState.Canceled : OpState.Failed;
       }
     }
     return plan.ops.map((op) => this.operationView(rebuilt, op.id));
@@ -941,7 +1035,9 @@ export class Scheduler {
 }
 
 function operandView(operand: Operand): OperationView['a'] {
-  return operand.kind === 'lit' ? { kind: 'lit', value: operand.value } : { kind: 'op', id: operand.id };
+  return operand.kind === 'lit'
+    ? { kind: 'lit', value: operand.value }
+    : { kind: 'op', id: operand.id };
 }
 
 /** The division-by-zero error, naming the division and where its divisor stands. */

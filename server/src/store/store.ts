@@ -41,9 +41,7 @@ export interface ListCursor {
   id: string;
 }
 
-export type InsertOutcome =
-  | { inserted: true }
-  | { inserted: false; existing: StoredExpression };
+export type InsertOutcome = { inserted: true } | { inserted: false; existing: StoredExpression };
 
 /**
  * Persistence behind the orchestrator. Implementations: the embedded SQLite store (default) and
