@@ -79,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
+    res.locals.requestId = requestId;
     const started = performance.now();
     res.on('finish', () => {
       log.debug(

@@ -41,7 +41,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendError(res, 'BODY_INVALID', 'The request body is not valid JSON.');
       return;
     }
-    log.error({ err, url: req.url }, 'request failed');
+    log.error({ err, requestId: res.locals.requestId as unknown, method: req.method, url: req.originalUrl }, 'request failed');
     sendError(res, 'INTERNAL', 'An unexpected server fault.');
   };
 }
