@@ -12,9 +12,12 @@
  * Decisions:
  * - Numbers are plain decimals. `.5` is accepted (it means `0.5`); `5.` is rejected with
  *   `EXPR_BAD_NUMBER` at the column of the dot; `1..2` and `1.2.3` are rejected at the column
- *   of the second dot. A number longer than 100,000 characters (the bound of the wire's
- *   `DecimalString`) is `EXPR_BAD_NUMBER` at its first column. Exponents are not part of the grammar: in `2e5` the `e` is an
- *   `EXPR_UNEXPECTED_CHAR` at column 1. Leading zeros are allowed (`007` is 7).
+ *   of the second dot. Exponents are not part of the grammar: in `2e5` the `e` is an
+ *   `EXPR_UNEXPECTED_CHAR` at column 1. Leading zeros are allowed (`007` is 7). A number whose
+ *   canonical text is longer than 99,999 characters is `EXPR_BAD_NUMBER` at its first column:
+ *   with a sign it must still fit the wire's 100,000-character `DecimalString`.
+ * - `num` nodes hold the canonical plain text of the number: no leading zeros, no trailing
+ *   fraction zeros, `0.5` for `.5`.
  * - Unary signs bind tighter than any binary operator (`-2*3` is `(-2)*3`; the value is the same
  *   either way). Unary minus becomes a `neg` node, unary plus produces no node (it only widens the
  *   operand's span). Binary operators are left associative with the usual precedence.
@@ -45,10 +48,7 @@ const SUB = 4;
 const MUL = 5;
 const DIV = 6;
 
-const C_TAB = 9;
-const C_LF = 10;
-const C_VT = 11;
-const C_FF = 12;
+const C_TAB = 9; // ...LF 10, VT 11, FF 12...
 const C_CR = 13;
 const C_SPACE = 32;
 const C_LPAREN = 40;
@@ -61,8 +61,9 @@ const C_SLASH = 47;
 const C_0 = 48;
 const C_9 = 57;
 
-// A literal must fit a `DecimalString` (protocol.ts) to travel to an agent.
-const MAX_NUMBER_LENGTH = 100_000;
+// A literal, with a sign the planner may fold into it, must fit a `DecimalString` (protocol.ts,
+// at most 100,000 characters) to travel to an agent.
+const MAX_NUMBER_LENGTH = 99_999;
 
 const EXPECTED_OPERAND = "expected a number, '(' or a sign";
 
@@ -213,13 +214,6 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
             i,
           );
         }
-        if (i - start > MAX_NUMBER_LENGTH) {
-          throw new ExpressionistError(
-            'EXPR_BAD_NUMBER',
-            `The number at column ${start} has ${i - start} characters; at most ${MAX_NUMBER_LENGTH} are allowed`,
-            start,
-          );
-        }
         const hasFrac = fracStart < i;
         const simple =
           intEnd > start &&
@@ -228,6 +222,13 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
         const value = simple
           ? source.slice(start, i)
           : canonicalNumber(source.slice(start, intEnd), hasFrac ? source.slice(fracStart, i) : '');
+        if (value.length > MAX_NUMBER_LENGTH) {
+          throw new ExpressionistError(
+            'EXPR_BAD_NUMBER',
+            `The number at column ${start} has ${value.length} significant characters; at most ${MAX_NUMBER_LENGTH} are allowed`,
+            start,
+          );
+        }
         operands.push({ kind: 'num', value, span: { start, end: i } });
         expectOperand = false;
         reduceUnary();

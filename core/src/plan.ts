@@ -11,9 +11,10 @@
  *
  * Value. `+ - *` are exact, so regrouping them changes nothing. A multiplicative chain computes
  * its numerator and denominator exactly and divides once: one rounding to `DIVISION_PRECISION`
- * digits, where left-to-right evaluation of `a/b/c*d` rounds at every `/`. The result is the
- * correctly rounded quotient of the exact values, so it is never less accurate than
- * left-to-right evaluation.
+ * digits, where left-to-right evaluation of `a/b/c*d` rounds at every `/` and carries each
+ * error into the next step. The chain's value is the correctly rounded quotient of the exact
+ * values (error at most half a unit in its 40th significant digit), and it is exact whenever the
+ * quotient fits in 40 digits: `1/3*3` is `1`, not `0.999…9`.
  *
  * Division by zero. Regrouping can move a divisor into a numerator (`a/(b/c)` computes
  * `(a*c)/b`), so a zero divisor is not always a zero `b`. The final `/` of each chain lists every
@@ -353,7 +354,9 @@ class Builder {
     this.base = frame.base;
     this.count = frame.count;
     const id = frame.mul ? this.finishMultiplicative() : this.finishAdditive();
-    this.ops[id]!.span = { start: frame.span.start, end: frame.span.end };
+    const span = this.ops[id]!.span; // created by `merge`, not shared
+    span.start = frame.span.start;
+    span.end = frame.span.end;
     this.leafTop = frame.base; // pop the chain's leaves
     return { kind: 'op', id };
   }

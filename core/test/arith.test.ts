@@ -105,7 +105,11 @@ describe('execute', () => {
 
   it('agrees with an exact rational reference (property)', () => {
     const decimal = fc
-      .tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.integer({ min: -40, max: 40 }))
+      .tuple(
+        fc.boolean(),
+        fc.bigInt({ min: 0n, max: 10n ** 30n }),
+        fc.integer({ min: -40, max: 40 }),
+      )
       .map(([negative, digits, exp]) => `${negative ? '-' : ''}${digits}e${exp}`);
     const op = fc.constantFrom<Operator>('+', '-', '*', '/');
     fc.assert(
@@ -132,6 +136,59 @@ describe('execute', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('execute fast path (plain decimals of up to 15 digits)', () => {
+  const plain = fc
+    .tuple(
+      fc.boolean(),
+      fc.stringMatching(/^[0-9]{1,10}$/),
+      fc.option(fc.stringMatching(/^[0-9]{1,8}$/), { nil: undefined }),
+    )
+    .map(
+      ([negative, int, frac]) =>
+        `${negative ? '-' : ''}${int}${frac === undefined ? '' : `.${frac}`}`,
+    );
+  const op = fc.constantFrom<Operator>('+', '-', '*', '/');
+
+  it('agrees with the exact reference and gives canonical text (property)', () => {
+    fc.assert(
+      fc.property(op, plain, plain, (o, a, b) => {
+        const x = rat(a);
+        const y = rat(b);
+        if (o === '/' && y.n === 0n) {
+          expect(() => execute(o, a, b)).toThrow(ExpressionistError);
+          return;
+        }
+        const result = execute(o, a, b);
+        expect(canonicalDecimal(result)).toBe(result);
+        const exact: Rational =
+          o === '+' ? add(x, y) : o === '-' ? sub(x, y) : o === '*' ? mul(x, y) : div(x, y)!;
+        expect(rat(result)).toEqual(
+          o === '/' ? roundSignificant(exact, DIVISION_PRECISION) : exact,
+        );
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it.each<[Operator, string, string, string]>([
+    [
+      '/',
+      '0.000000000000001',
+      '999999999999999',
+      '0.000000000000000000000000000001000000000000001000000000000001',
+    ],
+    ['/', '999999999999999', '0.000000000000001', '999999999999999000000000000000'],
+    ['/', '22', '7', '3.142857142857142857142857142857142857143'],
+    ['/', '-1', '7', '-0.1428571428571428571428571428571428571429'],
+    ['*', '0.5', '0.2', '0.1'],
+    ['-', '0.1', '0.1', '0'],
+    ['+', '-0.5', '0.25', '-0.25'],
+    ['*', '99999999.9999999', '99999999.9999999', '9999999999999980.00000000000001'],
+  ])('%s %s %s = %s', (o, a, b, expected) => {
+    expect(execute(o, a, b)).toBe(expected);
   });
 });
 

@@ -174,10 +174,14 @@ describe('grammar: errors carry code and column', () => {
     expect(() => parse('(1)+(2)+(3)+(4)', { maxDepth: 1 })).not.toThrow();
   });
 
-  it('numbers longer than a wire DecimalString are EXPR_BAD_NUMBER at their start', () => {
-    const e = parseError(`1+${'9'.repeat(100_001)}`);
-    expect([e.code, e.position]).toEqual(['EXPR_BAD_NUMBER', 2]);
-    expect(() => parse(`1+${'9'.repeat(100_000)}`)).not.toThrow();
+  it('numbers that would not fit a wire DecimalString are EXPR_BAD_NUMBER at their start', () => {
+    const e = parseError(`1+-${'9'.repeat(100_000)}`);
+    expect([e.code, e.position]).toEqual(['EXPR_BAD_NUMBER', 3]);
+    expect(parseError(`.${'5'.repeat(99_998)}`).code).toBe('EXPR_BAD_NUMBER');
+    // Only the canonical text counts: leading zeros are free.
+    expect(parse(`${'0'.repeat(200_000)}1`)).toMatchObject({ value: '1' });
+    const longest = parse(`1+-${'9'.repeat(99_999)}`, { maxDepth: 5 });
+    expect(longest.kind).toBe('bin');
   });
 
   it('the first error from the left wins', () => {

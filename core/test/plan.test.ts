@@ -225,7 +225,15 @@ describe('division by zero', () => {
   });
 
   it('falls back to the op’s own column when a hand-made op has no divisor list', () => {
-    const op = { id: 0, op: '/' as const, a: lit('1'), b: lit('0'), span: { start: 0, end: 3 }, opPos: 1, depth: 1 };
+    const op = {
+      id: 0,
+      op: '/' as const,
+      a: lit('1'),
+      b: lit('0'),
+      span: { start: 0, end: 3 },
+      opPos: 1,
+      depth: 1,
+    };
     expect(zeroDivisorPosition(op, (o) => (o.kind === 'lit' ? o.value : '0'))).toBe(1);
   });
 });
@@ -243,7 +251,9 @@ describe('timing bounds', () => {
   };
 
   it('durationOf maps operators to settings', () => {
-    expect(['+', '-', '*', '/'].map((op) => durationOf(op as '+', d))).toEqual([200, 300, 1000, 2000]);
+    expect(['+', '-', '*', '/'].map((op) => durationOf(op as '+', d))).toEqual([
+      200, 300, 1000, 2000,
+    ]);
   });
 
   it('critical path, total work and the makespan bound', () => {
@@ -257,7 +267,9 @@ describe('timing bounds', () => {
 
   it('a literal takes no time', () => {
     const p = planOf('42');
-    expect([criticalPathMs(p, d), totalWorkMs(p, d), makespanLowerBound(p, d, 0)]).toEqual([0, 0, 0]);
+    expect([criticalPathMs(p, d), totalWorkMs(p, d), makespanLowerBound(p, d, 0)]).toEqual([
+      0, 0, 0,
+    ]);
   });
 
   it('balancing shortens the critical path of a long sum', () => {

@@ -77,7 +77,8 @@ export function roundSignificant(a: Rational, digits: number): Rational {
   // Choose s so that 10^(digits-1) ≤ n·10^s / d < 10^digits.
   let s = digits - (n.toString().length - a.d.toString().length) - 1;
   const low = 10n ** BigInt(digits - 1);
-  const scaled = (t: number): bigint => (t >= 0 ? (n * 10n ** BigInt(t)) / a.d : n / (a.d * 10n ** BigInt(-t)));
+  const scaled = (t: number): bigint =>
+    t >= 0 ? (n * 10n ** BigInt(t)) / a.d : n / (a.d * 10n ** BigInt(-t));
   while (scaled(s) < low) s++;
   while (scaled(s) >= low * 10n) s--;
   const num = s >= 0 ? n * 10n ** BigInt(s) : n;

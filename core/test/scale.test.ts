@@ -138,7 +138,10 @@ describe('long inputs', () => {
     const quotient = compile(`1${'/1'.repeat(100_000)}`);
     expect(quotient.plan.ops.at(-1)!.divisors).toHaveLength(100_000);
     expect(evaluatePlan(quotient.plan)).toBe('1');
-    expect(errorOf(() => evaluatePlan(compile(`1${'/1'.repeat(50_000)}/0${'/1'.repeat(50_000)}`).plan)).position).toBe(100_001);
+    expect(
+      errorOf(() => evaluatePlan(compile(`1${'/1'.repeat(50_000)}/0${'/1'.repeat(50_000)}`).plan))
+        .position,
+    ).toBe(100_001);
   });
 
   it('a 999,999-character expression is accepted and fast', () => {

@@ -92,6 +92,11 @@ describe('POST /api/v1/calculate', () => {
     const view = await client.expression(id);
     expect(view.status).toBe('error');
     expect(view.error).toMatchObject({ code: 'EXPR_DIV_ZERO', position: 6 });
+    const nested = await client.expression(await client.submit('8/(4/0)'));
+    expect(nested).toMatchObject({
+      status: 'error',
+      error: { code: 'EXPR_DIV_ZERO', position: 4 },
+    });
   });
 });
 

@@ -142,6 +142,9 @@ describe('with real agent processes', () => {
     const view = await client.finished(id);
     expect(view.status).toBe('error');
     expect(view.error).toMatchObject({ code: 'EXPR_DIV_ZERO', position: 3 });
+    // Regrouped: 8/(4/(2-2)) runs as (8*(2-2))/4 — the zero is still caught, at the inner '/'.
+    const nested = await client.finished(await client.submit('8/(4/(2-2))'));
+    expect(nested.error).toMatchObject({ code: 'EXPR_DIV_ZERO', position: 4 });
   });
 
   it('requeues at once when an agent is SIGKILLed mid-operation', async () => {

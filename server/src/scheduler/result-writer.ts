@@ -16,6 +16,8 @@ export class ResultWriter {
   private queue: PendingWrite[] = [];
   private writing = false;
   private retryDelayMs = 0;
+  /** A write is scheduled for the end of this event-loop turn. */
+  private scheduled = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -30,7 +32,15 @@ export class ResultWriter {
 
   add(result: StoredOpResult, onStored: () => void): void {
     this.queue.push({ result, onStored });
-    if (!this.writing && this.retryDelayMs === 0) void this.writeBatch();
+    if (this.writing || this.retryDelayMs > 0 || this.scheduled) return;
+    // Start the write after the current event-loop turn, not now: every result that arrives in
+    // this turn (all of a results message, and the messages of other agents read in the same
+    // poll) then shares one transaction instead of the first one getting its own.
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.writing && this.retryDelayMs === 0 && this.queue.length > 0) void this.writeBatch();
+    });
   }
 
   /** Resolves when every queued result has been stored. */

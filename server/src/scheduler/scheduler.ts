@@ -7,10 +7,9 @@ import {
   decimalEquals,
   durationOf,
   execute,
-  isZero,
   toJsonNumber,
   withinFloatRounding,
-  zeroDivisorPosition,
+  findZeroDivisor,
   type AgentHello,
   type AgentView,
   type ErrorInfo,
@@ -241,11 +240,12 @@ export class Scheduler {
       return { outcome: { value: canonicalDecimal(plan.root.value) }, cached: false };
     const cached = this.o.cache.get(normalized);
     if (cached) return { outcome: cached, cached: true };
+    // A divisor factor that is a literal zero fails the expression before any work is sent.
+    // Unknown operands count as non-zero here; they are checked again when the op is ready.
     for (const op of plan.ops) {
-      if (op.op === '/' && op.b.kind === 'lit' && isZero(op.b.value)) {
-        const position = zeroDivisorPosition(op, (o) => (o.kind === 'lit' ? o.value : '1'));
+      const position = findZeroDivisor(op, (o) => (o.kind === 'lit' ? o.value : '1'));
+      if (position !== undefined)
         return { outcome: { error: divZeroError(source, position) }, cached: false };
-      }
     }
     return null;
   }
@@ -280,9 +280,10 @@ export class Scheduler {
     if (run.finished) return;
     const op = run.op(opId);
     if (op.op === '/') {
-      const divisor = run.valueOf(op.b);
-      if (divisor !== undefined && isZero(divisor)) {
-        const position = zeroDivisorPosition(op, (o) => run.valueOf(o) ?? '1');
+      // Regrouping can move a divisor into the numerator (`a/(b/0)` runs as `(a*0)/b`), so all
+      // original divisor factors are checked, not just `b`.
+      const position = findZeroDivisor(op, (o) => run.valueOf(o) ?? '1');
+      if (position !== undefined) {
         this.finish(run, {
           status: 'error',
           error: divZeroError(run.stored.expression, position),
