@@ -1,8 +1,11 @@
 import NodeCache from 'node-cache';
 import type { ErrorInfo } from '@expressionist/core';
 
-/** A finished outcome worth reusing: the exact value, or a deterministic error (division by zero). */
-export type CachedOutcome = { value: string } | { error: ErrorInfo };
+/**
+ * A finished outcome worth reusing: the exact value, or a deterministic error (division by zero)
+ * with the ordinal of the `/` it points at, so a repeat spelled differently gets its own column.
+ */
+export type CachedOutcome = { value: string } | { error: ErrorInfo; slash?: number };
 
 /**
  * Answers a repeated expression at once. Keyed by the normalized expression text, so whitespace

@@ -10,7 +10,8 @@ import {
   type LayoutNode,
 } from '../src/lib/dag-layout';
 
-type Tree = { kind: 'lit'; value: string } | { kind: 'bin'; op: '+' | '-' | '*' | '/'; a: Tree; b: Tree };
+type Tree =
+  { kind: 'lit'; value: string } | { kind: 'bin'; op: '+' | '-' | '*' | '/'; a: Tree; b: Tree };
 
 const treeArb = fc.letrec<{ node: Tree; leaf: Tree; bin: Tree }>((tie) => ({
   node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, tie('leaf'), tie('bin')),
@@ -80,7 +81,13 @@ describe('layoutDag', () => {
     expect(Math.max(...layout.nodes.map((n) => n.y))).toBe(lits[0]!.y);
     // Source order left to right: 2 3 4 10 4.
     const sorted = [...lits].sort((p, q) => p.x - q.x);
-    expect(sorted.map((n) => (n.kind === 'lit' ? n.value : ''))).toEqual(['2', '3', '4', '10', '4']);
+    expect(sorted.map((n) => (n.kind === 'lit' ? n.value : ''))).toEqual([
+      '2',
+      '3',
+      '4',
+      '10',
+      '4',
+    ]);
     expect(layout.edges).toHaveLength(8); // two inputs per operation
     expect(layout.layers).toBe(4);
   });
@@ -116,7 +123,9 @@ describe('layoutDag', () => {
   });
 
   it('handles a long left-deep chain without recursion limits', () => {
-    const ops: LayoutInput[] = [{ id: 0, a: { kind: 'lit', value: '1' }, b: { kind: 'lit', value: '2' } }];
+    const ops: LayoutInput[] = [
+      { id: 0, a: { kind: 'lit', value: '1' }, b: { kind: 'lit', value: '2' } },
+    ];
     for (let id = 1; id < 20_000; id += 1) {
       ops.push({ id, a: { kind: 'op', id: id - 1 }, b: { kind: 'lit', value: String(id) } });
     }

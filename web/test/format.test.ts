@@ -19,12 +19,7 @@ describe('formatDuration', () => {
 describe('small helpers', () => {
   it('shows typographic operators', () => {
     const ops = ['+', '-', '*', '/'] as const;
-    expect(ops.map((op) => operatorSymbol(op))).toEqual([
-      '+',
-      '−',
-      '×',
-      '÷',
-    ]);
+    expect(ops.map((op) => operatorSymbol(op))).toEqual(['+', '−', '×', '÷']);
   });
 
   it('shortens long values', () => {

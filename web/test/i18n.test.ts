@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { en, ru, translate, toLocale } from '../src/lib/i18n';
 
-const placeholders = (text: string): string[] => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
+const placeholders = (text: string): string[] =>
+  [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
 
 describe('i18n tables', () => {
   it('have identical key sets in English and Russian', () => {
@@ -21,8 +22,12 @@ describe('i18n tables', () => {
   });
 
   it('fills placeholders and leaves unknown ones visible', () => {
-    expect(translate('en', 'agent.summary', { running: 2, done: 17 })).toBe('Agent: 2 running · 17 done');
-    expect(translate('ru', 'agent.summary', { running: 2, done: 17 })).toBe('Агент: в работе 2 · готово 17');
+    expect(translate('en', 'agent.summary', { running: 2, done: 17 })).toBe(
+      'Agent: 2 running · 17 done',
+    );
+    expect(translate('ru', 'agent.summary', { running: 2, done: 17 })).toBe(
+      'Агент: в работе 2 · готово 17',
+    );
     expect(translate('en', 'agent.summary', { running: 1 })).toBe('Agent: 1 running · {done} done');
   });
 

@@ -149,7 +149,10 @@ describe('applyDelta', () => {
     replaceOperations(model, 'e1', [op(0), op(1)]);
     applyDelta(model, {
       operations: [
-        { expressionId: 'e1', operations: [op(1, { state: 'running', agentName: 'tab-1a2b', attempt: 1 })] },
+        {
+          expressionId: 'e1',
+          operations: [op(1, { state: 'running', agentName: 'tab-1a2b', attempt: 1 })],
+        },
         { expressionId: 'e9', operations: [op(0, { state: 'done' })] },
       ],
     });
@@ -184,7 +187,10 @@ describe('upsertExpressions from REST pages', () => {
   it('orders equal timestamps by id so the order is total', () => {
     const model = emptyModel();
     const at = new Date(T0).toISOString();
-    applySnapshot(model, snapshot([expr(1, { id: 'b', createdAt: at }), expr(2, { id: 'c', createdAt: at })]));
+    applySnapshot(
+      model,
+      snapshot([expr(1, { id: 'b', createdAt: at }), expr(2, { id: 'c', createdAt: at })]),
+    );
     applyDelta(model, { expressions: [expr(3, { id: 'a', createdAt: at })] });
     expect(model.order).toEqual(['c', 'b', 'a']);
   });
@@ -193,7 +199,8 @@ describe('upsertExpressions from REST pages', () => {
 describe('appendSample', () => {
   it('keeps one reading before the window so the line starts at the edge', () => {
     let samples = appendSample([], { t: 0, v: 1 }, 60_000);
-    for (let t = 10_000; t <= 100_000; t += 10_000) samples = appendSample(samples, { t, v: t }, 60_000);
+    for (let t = 10_000; t <= 100_000; t += 10_000)
+      samples = appendSample(samples, { t, v: t }, 60_000);
     expect(samples[0]!.t).toBe(30_000);
     expect(samples[1]!.t).toBe(40_000);
     expect(samples[samples.length - 1]!.t).toBe(100_000);

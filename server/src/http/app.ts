@@ -238,9 +238,13 @@ export function createApp(deps: AppDeps): Express {
     app.use(
       express.static(webDir, {
         index: 'index.html',
-        maxAge: '1h',
         setHeaders: (res, file) => {
-          if (file.endsWith('index.html')) res.setHeader('cache-control', 'no-cache');
+          // Vite fingerprints everything under _app/immutable; everything else revalidates.
+          const immutable = file.includes(`${path.sep}_app${path.sep}immutable${path.sep}`);
+          res.setHeader(
+            'cache-control',
+            immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+          );
         },
       }),
     );

@@ -41,7 +41,26 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendError(res, 'BODY_INVALID', 'The request body is not valid JSON.');
       return;
     }
-    log.error({ err, requestId: res.locals.requestId as unknown, method: req.method, url: req.originalUrl }, 'request failed');
+    // Other client errors raised by Express or body-parser are the request's fault, not a 500:
+    // a path parameter that is not valid percent-encoding, or a body that cannot be read (a
+    // corrupt gzip/deflate stream).
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      if (err instanceof URIError) {
+        sendError(
+          res,
+          'NOT_FOUND',
+          `No route ${req.method} ${req.path}: the URL could not be decoded.`,
+        );
+      } else {
+        sendError(res, 'BODY_INVALID', 'The request body could not be read.');
+      }
+      return;
+    }
+    log.error(
+      { err, requestId: res.locals.requestId as unknown, method: req.method, url: req.originalUrl },
+      'request failed',
+    );
     sendError(res, 'INTERNAL', 'An unexpected server fault.');
   };
 }

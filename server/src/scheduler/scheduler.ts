@@ -239,7 +239,8 @@ export class Scheduler {
     if (plan.root.kind === 'lit')
       return { outcome: { value: canonicalDecimal(plan.root.value) }, cached: false };
     const cached = this.o.cache.get(normalized);
-    if (cached) return { outcome: cached, cached: true };
+    if (cached)
+      return { outcome: 'error' in cached ? respelledError(cached, source) : cached, cached: true };
     // A divisor factor that is a literal zero fails the expression before any work is sent.
     // Unknown operands count as non-zero here; they are checked again when the op is ready.
     for (const op of plan.ops) {
@@ -589,7 +590,12 @@ export class Scheduler {
         this.requeue(lease, `agent error ${result.error.code}: ${result.error.message}`, true);
         continue;
       }
-      const verdict = this.verify(lease, (expected) => decimalEquals(expected, result.value));
+      // Agents compute with the same `execute`, so a right answer is normally the very same
+      // string; compare the strings first and parse both only when they differ.
+      const verdict = this.verify(
+        lease,
+        (expected) => expected === result.value || decimalEquals(expected, result.value),
+      );
       if (verdict === 'wrong') {
         this.quarantine(agent, `returned ${result.value} for task ${lease.taskId}`);
         return;
@@ -697,7 +703,8 @@ export class Scheduler {
       this.o.cache.set(stored.normalized, { value: end.value });
     } else {
       stored.error = end.error;
-      if (end.cacheable) this.o.cache.set(stored.normalized, { error: end.error });
+      if (end.cacheable)
+        this.o.cache.set(stored.normalized, cacheableError(stored.expression, end.error));
     }
     this.expressionWriter.write(run.id, {
       status: stored.status,
@@ -955,6 +962,8 @@ export class Scheduler {
     if (run) return run.plan.ops.map((op) => this.operationView(run, op.id));
     const stored = await this.o.store.getExpression(id);
     if (!stored) return null;
+    // A cached answer ran no operation at all: an empty list says so better than idle nodes.
+    if (stored.cached) return [];
     const plan = compile(stored.expression, {
       maxLength: Number.MAX_SAFE_INTEGER,
       maxDepth: Number.MAX_SAFE_INTEGER,
@@ -1039,6 +1048,30 @@ function operandView(operand: Operand): OperationView['a'] {
   return operand.kind === 'lit'
     ? { kind: 'lit', value: operand.value }
     : { kind: 'op', id: operand.id };
+}
+
+/**
+ * A division-by-zero error for the cache, remembering which `/` of its source (by order) it
+ * points at: a repeat spelled differently has the same normalized form, hence the same operators
+ * in the same order, but its columns differ.
+ */
+function cacheableError(source: string, error: ErrorInfo): CachedOutcome {
+  if (error.position === undefined || source[error.position] !== '/') return { error };
+  let slash = 0;
+  for (let i = source.indexOf('/'); i !== -1 && i < error.position; i = source.indexOf('/', i + 1))
+    slash += 1;
+  return { error, slash };
+}
+
+/** A cached division-by-zero error pointed at the same `/` of `source`. */
+function respelledError(
+  cached: { error: ErrorInfo; slash?: number },
+  source: string,
+): CachedOutcome {
+  if (cached.slash === undefined) return { error: cached.error };
+  let at = source.indexOf('/');
+  for (let k = 0; k < cached.slash && at !== -1; k += 1) at = source.indexOf('/', at + 1);
+  return { error: at === -1 ? cached.error : divZeroError(source, at) };
 }
 
 /** The division-by-zero error, naming the division and where its divisor stands. */

@@ -1,6 +1,12 @@
 /** Typed REST client for `/api/v1`; every response body is validated before it is trusted. */
 import type { z } from 'zod';
-import type { ExpressionView, OperationView, Settings, SettingsPatch, AgentView } from '@expressionist/core';
+import type {
+  ExpressionView,
+  OperationView,
+  Settings,
+  SettingsPatch,
+  AgentView,
+} from '@expressionist/core';
 import {
   AgentsReplySchema,
   ApiErrorBodySchema,
@@ -40,7 +46,10 @@ async function request<T>(path: string, schema: z.ZodType<T>, init?: RequestInit
   try {
     response = await fetch(`${BASE}${path}`, {
       ...init,
-      headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        ...(init?.body ? { 'content-type': 'application/json' } : {}),
+      },
     });
   } catch (err) {
     throw new ApiError(0, 'NETWORK', err instanceof Error ? err.message : String(err));
@@ -87,18 +96,26 @@ export async function listExpressions(
 }
 
 export async function getExpression(id: string): Promise<ExpressionView> {
-  return (await request(`/expressions/${encodeURIComponent(id)}`, ExpressionReplySchema)).expression;
+  return (await request(`/expressions/${encodeURIComponent(id)}`, ExpressionReplySchema))
+    .expression;
 }
 
 export async function getOperations(id: string): Promise<OperationView[]> {
-  const reply = await request(`/expressions/${encodeURIComponent(id)}/operations`, OperationsReplySchema);
+  const reply = await request(
+    `/expressions/${encodeURIComponent(id)}/operations`,
+    OperationsReplySchema,
+  );
   return reply.operations;
 }
 
 export async function cancelExpression(id: string): Promise<ExpressionView> {
-  const reply = await request(`/expressions/${encodeURIComponent(id)}/cancel`, ExpressionReplySchema, {
-    method: 'POST',
-  });
+  const reply = await request(
+    `/expressions/${encodeURIComponent(id)}/cancel`,
+    ExpressionReplySchema,
+    {
+      method: 'POST',
+    },
+  );
   return reply.expression;
 }
 

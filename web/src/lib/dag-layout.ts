@@ -52,8 +52,26 @@ export const COMPACT_LAYOUT: LayoutOptions = {
 };
 
 export type LayoutNode =
-  | { kind: 'op'; key: string; id: number; layer: number; x: number; y: number; w: number; h: number }
-  | { kind: 'lit'; key: string; value: string; layer: 0; x: number; y: number; w: number; h: number };
+  | {
+      kind: 'op';
+      key: string;
+      id: number;
+      layer: number;
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+    }
+  | {
+      kind: 'lit';
+      key: string;
+      value: string;
+      layer: 0;
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+    };
 
 export interface LayoutEdge {
   key: string;
@@ -167,7 +185,12 @@ export function layoutDag(ops: readonly LayoutInput[], options: LayoutOptions): 
           // Literal leaves take the next free slot at their place in the walk: source order.
           const litKey = `lit:${op.id}:${frame.next === 0 ? 'a' : 'b'}`;
           const slot = nextSlot++;
-          placed.set(litKey, { key: litKey, layer: 0, slot, node: { kind: 'lit', value: input.value } });
+          placed.set(litKey, {
+            key: litKey,
+            layer: 0,
+            slot,
+            node: { kind: 'lit', value: input.value },
+          });
           frame.childSlots.push(slot);
           edges.push({ from: litKey, to: key });
         }
@@ -176,7 +199,12 @@ export function layoutDag(ops: readonly LayoutInput[], options: LayoutOptions): 
       }
       const slots = frame.childSlots;
       const slot = slots.length > 0 ? (Math.min(...slots) + Math.max(...slots)) / 2 : nextSlot++;
-      placed.set(key, { key, layer: layerOf.get(op.id) ?? 1, slot, node: { kind: 'op', id: op.id } });
+      placed.set(key, {
+        key,
+        layer: layerOf.get(op.id) ?? 1,
+        slot,
+        node: { kind: 'op', id: op.id },
+      });
       onStack.delete(op.id);
       stack.pop();
     }
@@ -240,7 +268,8 @@ export function layoutDag(ops: readonly LayoutInput[], options: LayoutOptions): 
 
   const contentWidth = Number.isFinite(minX) ? maxX - minX : 0;
   const width = options.padding * 2 + contentWidth;
-  const height = placed.size === 0 ? options.padding * 2 : options.padding * 2 + rows * rowHeight - options.gapY;
+  const height =
+    placed.size === 0 ? options.padding * 2 : options.padding * 2 + rows * rowHeight - options.gapY;
   return { nodes, edges: layoutEdges, width, height, layers: placed.size === 0 ? 0 : rows };
 }
 

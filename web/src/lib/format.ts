@@ -26,7 +26,9 @@ export function formatDuration(ms: number, units: DurationUnits, locale = 'en'):
   const totalMinutes = Math.floor(totalSeconds / 60);
   if (totalMinutes < 60) {
     const s = totalSeconds % 60;
-    return s === 0 ? `${totalMinutes} ${units.min}` : `${totalMinutes} ${units.min} ${s} ${units.s}`;
+    return s === 0
+      ? `${totalMinutes} ${units.min}`
+      : `${totalMinutes} ${units.min} ${s} ${units.s}`;
   }
   const hours = Math.floor(totalMinutes / 60);
   const m = totalMinutes % 60;

@@ -6,7 +6,6 @@
 
 export const en = {
   'app.name': 'Expressionist',
-  'app.tagline': 'Distributed arithmetic, live',
   'app.skip': 'Skip to content',
 
   'nav.label': 'Main navigation',
@@ -62,15 +61,12 @@ export const en = {
   'home.shown': '{n} shown',
   'home.listTitle': 'Recent expressions',
   'home.listLabel': 'Submitted expressions, newest first',
-  'home.submittedToast': 'Submitted: {expression}',
-  'home.replayToast': 'Already submitted — showing the existing expression.',
 
   'expr.submitted': 'Submitted',
   'expr.started': 'Started',
   'expr.finished': 'Finished',
   'expr.cached': 'cached',
   'expr.cachedHint': 'Answered at once from the result cache',
-  'expr.value': 'Value',
   'expr.eta': 'ETA {time}',
   'expr.etaLeft': '≈ {duration} left',
   'expr.etaOverdue': 'any moment now',
@@ -81,8 +77,6 @@ export const en = {
   'expr.cancelLabel': 'Cancel {expression}',
   'expr.canceledToast': 'Canceled.',
   'expr.open': 'Details of {expression}',
-  'expr.noValue': '—',
-  'expr.took': 'took {duration}',
 
   'detail.back': 'All expressions',
   'detail.title': 'Expression {id}',
@@ -93,9 +87,10 @@ export const en = {
   'detail.viewGraph': 'Graph',
   'detail.viewTable': 'Table',
   'detail.viewLabel': 'How to show the operations',
-  'detail.compact': 'Large expression ({n} operations): compact view without labels. Hover a node for its details, or use the table.',
+  'detail.compact':
+    'Large expression ({n} operations): compact view without labels. Hover a node for its details, or use the table.',
   'detail.noOps': 'This expression is a single number: there is nothing to compute.',
-  'detail.reassigned': 'reassigned ×{n}',
+  'detail.cachedNote': 'Answered from the result cache: these operations were not computed again.',
   'detail.reassignedLegend': 'Reassigned',
   'detail.showMore': 'Show {n} more',
   'detail.opsSummary': 'Operations by state',
@@ -117,9 +112,11 @@ export const en = {
   'op.canceled': 'Canceled',
 
   'agents.title': 'Agents',
-  'agents.lead': 'Node processes and browser tabs that compute operations. Lost agents fade, then disappear.',
+  'agents.lead':
+    'Node processes and browser tabs that compute operations. Lost agents fade, then disappear.',
   'agents.emptyTitle': 'No agents',
-  'agents.empty': 'Start one with “npm run agent”, or press “Become an agent” at the top of the page.',
+  'agents.empty':
+    'Start one with “npm run agent”, or press “Become an agent” at the top of the page.',
   'agents.tableLabel': 'Connected agents',
   'agents.col.name': 'Name',
   'agents.col.kind': 'Kind',
@@ -146,7 +143,8 @@ export const en = {
   'agentKind.http': 'HTTP',
 
   'settings.title': 'Settings',
-  'settings.lead': 'Each operation takes this long on an agent, to model expensive work. Changes reach every agent at once and apply to tasks handed out from then on.',
+  'settings.lead':
+    'Each operation takes this long on an agent, to model expensive work. Changes reach every agent at once and apply to tasks handed out from then on.',
   'settings.durations': 'Operation times',
   'settings.agents': 'Agents',
   'settings.additionMs': 'Addition (+)',
@@ -172,14 +170,12 @@ export const en = {
   'error.pageTitle': 'Page not found',
   'error.pageText': 'There is nothing at this address.',
   'error.backHome': 'Back to expressions',
-  'error.at': 'at column {column}',
 
   'unit.ms': 'ms',
   'unit.s': 's',
   'unit.min': 'min',
   'unit.h': 'h',
 
-  'common.close': 'Close',
   'common.dismiss': 'Dismiss',
 } as const;
 
@@ -188,7 +184,6 @@ export type MessageKey = keyof typeof en;
 
 export const ru: Record<MessageKey, string> = {
   'app.name': 'Expressionist',
-  'app.tagline': 'Распределённая арифметика вживую',
   'app.skip': 'К содержимому',
 
   'nav.label': 'Основная навигация',
@@ -244,15 +239,12 @@ export const ru: Record<MessageKey, string> = {
   'home.shown': 'показано: {n}',
   'home.listTitle': 'Недавние выражения',
   'home.listLabel': 'Отправленные выражения, новые сверху',
-  'home.submittedToast': 'Отправлено: {expression}',
-  'home.replayToast': 'Уже отправлено — показано существующее выражение.',
 
   'expr.submitted': 'Отправлено',
   'expr.started': 'Начато',
   'expr.finished': 'Завершено',
   'expr.cached': 'из кэша',
   'expr.cachedHint': 'Ответ сразу из кэша результатов',
-  'expr.value': 'Значение',
   'expr.eta': 'Готово к {time}',
   'expr.etaLeft': 'осталось ≈ {duration}',
   'expr.etaOverdue': 'вот-вот',
@@ -263,8 +255,6 @@ export const ru: Record<MessageKey, string> = {
   'expr.cancelLabel': 'Отменить {expression}',
   'expr.canceledToast': 'Отменено.',
   'expr.open': 'Подробности: {expression}',
-  'expr.noValue': '—',
-  'expr.took': 'за {duration}',
 
   'detail.back': 'Все выражения',
   'detail.title': 'Выражение {id}',
@@ -275,9 +265,10 @@ export const ru: Record<MessageKey, string> = {
   'detail.viewGraph': 'Граф',
   'detail.viewTable': 'Таблица',
   'detail.viewLabel': 'Как показать операции',
-  'detail.compact': 'Большое выражение ({n} операций): компактный вид без подписей. Наведите на узел, чтобы увидеть подробности, или откройте таблицу.',
+  'detail.compact':
+    'Большое выражение ({n} операций): компактный вид без подписей. Наведите на узел, чтобы увидеть подробности, или откройте таблицу.',
   'detail.noOps': 'Это выражение — одно число: вычислять нечего.',
-  'detail.reassigned': 'переназначено ×{n}',
+  'detail.cachedNote': 'Ответ взят из кэша результатов: эти операции заново не вычислялись.',
   'detail.reassignedLegend': 'Переназначено',
   'detail.showMore': 'Показать ещё {n}',
   'detail.opsSummary': 'Операции по состояниям',
@@ -299,9 +290,11 @@ export const ru: Record<MessageKey, string> = {
   'op.canceled': 'Отменена',
 
   'agents.title': 'Агенты',
-  'agents.lead': 'Процессы Node и вкладки браузера, вычисляющие операции. Потерянные агенты бледнеют, а потом исчезают.',
+  'agents.lead':
+    'Процессы Node и вкладки браузера, вычисляющие операции. Потерянные агенты бледнеют, а потом исчезают.',
   'agents.emptyTitle': 'Агентов нет',
-  'agents.empty': 'Запустите агента командой «npm run agent» или нажмите «Стать агентом» вверху страницы.',
+  'agents.empty':
+    'Запустите агента командой «npm run agent» или нажмите «Стать агентом» вверху страницы.',
   'agents.tableLabel': 'Подключённые агенты',
   'agents.col.name': 'Имя',
   'agents.col.kind': 'Тип',
@@ -328,7 +321,8 @@ export const ru: Record<MessageKey, string> = {
   'agentKind.http': 'HTTP',
 
   'settings.title': 'Настройки',
-  'settings.lead': 'Сколько длится каждая операция на агенте — модель дорогой работы. Изменения сразу доходят до всех агентов и действуют для задач, выданных после этого.',
+  'settings.lead':
+    'Сколько длится каждая операция на агенте — модель дорогой работы. Изменения сразу доходят до всех агентов и действуют для задач, выданных после этого.',
   'settings.durations': 'Время операций',
   'settings.agents': 'Агенты',
   'settings.additionMs': 'Сложение (+)',
@@ -343,7 +337,8 @@ export const ru: Record<MessageKey, string> = {
   'settings.revert': 'Вернуть',
   'settings.invalidInt': 'Введите целое число миллисекунд.',
   'settings.range': 'Допустимо от {min} до {max}.',
-  'settings.changedElsewhere': 'Изменено в другом месте на {value} мс — при сохранении останется ваше.',
+  'settings.changedElsewhere':
+    'Изменено в другом месте на {value} мс — при сохранении останется ваше.',
   'settings.loading': 'Загрузка настроек…',
   'settings.fixErrors': 'Сначала исправьте отмеченные поля.',
   'settings.nothingToSave': 'Ничего не изменилось.',
@@ -354,14 +349,12 @@ export const ru: Record<MessageKey, string> = {
   'error.pageTitle': 'Страница не найдена',
   'error.pageText': 'По этому адресу ничего нет.',
   'error.backHome': 'К выражениям',
-  'error.at': 'в позиции {column}',
 
   'unit.ms': 'мс',
   'unit.s': 'с',
   'unit.min': 'мин',
   'unit.h': 'ч',
 
-  'common.close': 'Закрыть',
   'common.dismiss': 'Скрыть',
 };
 

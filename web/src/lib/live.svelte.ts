@@ -239,7 +239,8 @@ class LiveStore implements LiveModel {
       this.paging = 'idle';
     } catch (err) {
       this.paging = 'error';
-      this.pagingError = err instanceof ApiError || err instanceof Error ? err.message : String(err);
+      this.pagingError =
+        err instanceof ApiError || err instanceof Error ? err.message : String(err);
     }
     return added;
   }

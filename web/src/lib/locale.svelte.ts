@@ -82,7 +82,11 @@ export function formatRelative(iso: string | null, now: number): string {
   const diffMs = Date.parse(iso) - now;
   if (Number.isNaN(diffMs)) return '—';
   const l = locale.current;
-  const format = cached(relativeFormats, l, () => new Intl.RelativeTimeFormat(l, { numeric: 'auto' }));
+  const format = cached(
+    relativeFormats,
+    l,
+    () => new Intl.RelativeTimeFormat(l, { numeric: 'auto' }),
+  );
   const abs = Math.abs(diffMs);
   if (abs < 1000) return format.format(0, 'second');
   if (abs < 60_000) return format.format(Math.round(diffMs / 1000), 'second');

@@ -165,7 +165,11 @@ export interface Sample {
  * Appends a reading and drops those older than the window, keeping one just before it so the
  * line enters the chart from its left edge instead of starting mid-air.
  */
-export function appendSample(samples: readonly Sample[], sample: Sample, windowMs: number): Sample[] {
+export function appendSample(
+  samples: readonly Sample[],
+  sample: Sample,
+  windowMs: number,
+): Sample[] {
   const start = sample.t - windowMs;
   let firstInside = samples.findIndex((s) => s.t >= start);
   if (firstInside === -1) firstInside = samples.length;

@@ -1,0 +1,466 @@
+/**
+ * Browser end-to-end tests: the real orchestrator (`server/dist/cli.js`, port 0, no Node agents,
+ * a temporary data dir) serving the built dashboard (`web/build`), driven by Debian's Chromium
+ * through playwright-core. Browser tabs are the only agents, so every result here was computed by
+ * the Web Worker agent. Screenshots of every page land in `artifacts/screenshots/`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { AgentView, ExpressionView, OperationView, Settings } from '@expressionist/core';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.join(ROOT, 'artifacts', 'screenshots');
+const hasBrowser = existsSync(CHROMIUM);
+
+if (!hasBrowser) {
+  console.log('browser e2e skipped: install chromium (apt-get install -y chromium) to enable');
+}
+
+interface Orchestrator {
+  url: string;
+  child: ChildProcess;
+  dataDir: string;
+  output: string[];
+}
+
+/** Starts `node server/dist/cli.js` and resolves with its URL from the `listening` log line. */
+async function startOrchestrator(
+  env: Record<string, string>,
+  reuseDataDir?: string,
+): Promise<Orchestrator> {
+  const cli = path.join(ROOT, 'server', 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first`);
+  if (!existsSync(path.join(ROOT, 'web', 'build', 'index.html'))) {
+    throw new Error('web/build is missing: run "npm run build" first');
+  }
+  const dataDir = reuseDataDir ?? mkdtempSync(path.join(tmpdir(), 'expressionist-web-e2e-'));
+  const child = spawn(process.execPath, [cli], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      AGENTS: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`orchestrator did not start:\n${output.join('')}`)),
+      30_000,
+    );
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`orchestrator exited with ${code}:\n${output.join('')}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      if (output.length > 500) output.shift();
+      try {
+        const entry: unknown = JSON.parse(line);
+        if (
+          typeof entry === 'object' &&
+          entry !== null &&
+          'msg' in entry &&
+          entry.msg === 'listening' &&
+          'url' in entry &&
+          typeof entry.url === 'string'
+        ) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a JSON log line
+      }
+    });
+  });
+  return { url, child, dataDir, output };
+}
+
+/** SIGTERM, then SIGKILL after 5 s; removes the data dir unless it is to be reused. */
+async function stopOrchestrator(
+  orchestrator: Orchestrator | undefined,
+  options: { keepData?: boolean } = {},
+): Promise<void> {
+  if (!orchestrator) return;
+  const { child, dataDir } = orchestrator;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function api<T>(base: string, route: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(`${base}/api/v1${route}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', ...init?.headers },
+  });
+  const body: unknown = await response.json();
+  if (!response.ok) throw new Error(`${route}: HTTP ${response.status} ${JSON.stringify(body)}`);
+  return body as T;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function openDashboard(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+  await page.goto(url);
+  await page.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+  return page;
+}
+
+async function becomeAgent(page: Page, concurrency: number): Promise<string> {
+  await page.getByLabel('Parallel tasks').fill(String(concurrency));
+  await page.getByTestId('become-agent').click();
+  await page.locator('[data-testid=agent-summary][data-connection=connected]').waitFor();
+  const agentId = await page.evaluate(() => sessionStorage.getItem('expressionist.agentId'));
+  expect(agentId).toMatch(/^browser-[0-9a-f]{8}$/);
+  return agentId!;
+}
+
+const suite = hasBrowser ? describe : describe.skip;
+
+suite('dashboard and browser agent in Chromium', () => {
+  let orchestrator: Orchestrator | undefined;
+  let browser: Browser | undefined;
+  let base = '';
+
+  beforeAll(async () => {
+    orchestrator = await startOrchestrator({
+      TIME_ADDITION_MS: '100',
+      TIME_SUBTRACTION_MS: '100',
+      TIME_MULTIPLICATIONS_MS: '300',
+      TIME_DIVISIONS_MS: '300',
+    });
+    base = orchestrator.url;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-gpu',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopOrchestrator(orchestrator);
+  });
+
+  it('computes a submitted expression once this tab becomes an agent', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await openDashboard(context, base);
+      await page.getByTestId('expression-input').fill('(2+3)*4 - 10/4');
+      await page.getByTestId('expression-input').press('Enter');
+
+      const row = page.locator('[data-testid=expression-row]', { hasText: '(2+3)*4 - 10/4' });
+      await row.waitFor();
+      // No agent anywhere: nothing can start.
+      await page.waitForTimeout(500);
+      expect(await row.getAttribute('data-status')).toBe('pending');
+
+      await becomeAgent(page, 2);
+      await page
+        .locator('[data-testid=expression-row][data-status=done]', { hasText: '(2+3)*4 - 10/4' })
+        .waitFor({ timeout: 20_000 });
+      await expect.poll(() => row.getByTestId('expression-value').textContent()).toBe('= 17.5');
+
+      const id = await row.getAttribute('data-id');
+      const { expression } = await api<{ expression: ExpressionView }>(base, `/expressions/${id}`);
+      expect(expression.value).toBe('17.5');
+      const { operations } = await api<{ operations: OperationView[] }>(
+        base,
+        `/expressions/${id}/operations`,
+      );
+      expect(
+        operations.every((op) => op.state === 'done' && op.agentName?.startsWith('tab-')),
+      ).toBe(true);
+      await expect
+        .poll(async () =>
+          Number(await page.getByTestId('agent-summary').getAttribute('data-completed')),
+        )
+        .toBe(operations.length);
+
+      // Stopping hands the tab's slots back at once: the orchestrator sees the agent leave.
+      const agentId = await page.evaluate(() => sessionStorage.getItem('expressionist.agentId'));
+      await page.getByTestId('stop-agent').click();
+      await page.locator('[data-testid=agent-control][data-active=false]').waitFor();
+      await until('the orchestrator to notice the stopped agent', async () => {
+        const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
+        const agent = agents.find((a) => a.id === agentId);
+        return !agent || agent.status !== 'active';
+      });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('hands a closed tab’s running operation to the other tab and still gets the right value', async () => {
+    await api(base, '/settings', {
+      method: 'PUT',
+      body: JSON.stringify({ multiplicationMs: 4000 }),
+    });
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const pageA = await openDashboard(context, base);
+      const pageB = await openDashboard(context, base);
+      const agentA = await becomeAgent(pageA, 1);
+      const agentB = await becomeAgent(pageB, 1);
+      expect(agentA).not.toBe(agentB);
+
+      const { id } = await api<{ id: string }>(base, '/calculate', {
+        method: 'POST',
+        body: JSON.stringify({ expression: '(1 + 2) * (3 + 4)' }),
+      });
+      const { operations } = await api<{ operations: OperationView[] }>(
+        base,
+        `/expressions/${id}/operations`,
+      );
+      const multiply = operations.find((op) => op.op === '*')!;
+      const taskId = `${id}:${multiply.id}`;
+
+      // Find the tab the 4-second multiplication went to, from the orchestrator's point of view…
+      const holder = await until('the multiplication to start', async () => {
+        const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
+        return agents.find((agent) => agent.running.includes(taskId));
+      });
+      expect([agentA, agentB]).toContain(holder.id);
+      const [victim, survivor] = holder.id === agentA ? [pageA, pageB] : [pageB, pageA];
+      // …and from the tab's own status panel.
+      await expect
+        .poll(() => victim.getByTestId('agent-summary').getAttribute('data-running'))
+        .toBe('1');
+
+      // Watch the failover on the survivor's detail page (client-side navigation keeps its worker).
+      await survivor.locator(`[data-testid=expression-row][data-id="${id}"] a`).click();
+      await survivor.getByTestId('dag').waitFor();
+
+      await victim.close();
+
+      await until(
+        'the multiplication to be reassigned',
+        async () => {
+          const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
+          const survivorId = holder.id === agentA ? agentB : agentA;
+          return agents.find((agent) => agent.id === survivorId)?.running.includes(taskId);
+        },
+        15_000,
+      );
+      await survivor
+        .locator(`[data-op="${multiply.id}"][data-state=running]`)
+        .waitFor({ timeout: 10_000 });
+      await survivor.screenshot({
+        path: path.join(SCREENSHOTS, 'detail-failover-light.png'),
+        fullPage: true,
+      });
+
+      await survivor.getByTestId('detail-value').waitFor({ timeout: 20_000 });
+      expect(await survivor.getByTestId('detail-value').textContent()).toBe('= 21');
+      const { expression } = await api<{ expression: ExpressionView }>(base, `/expressions/${id}`);
+      expect(expression.status).toBe('done');
+      expect(expression.value).toBe('21');
+      const after = await api<{ operations: OperationView[] }>(
+        base,
+        `/expressions/${id}/operations`,
+      );
+      const finalMultiply = after.operations.find((op) => op.id === multiply.id)!;
+      expect(finalMultiply.reassigned).toBeGreaterThanOrEqual(1);
+      expect(finalMultiply.attempt).toBeGreaterThanOrEqual(2);
+    } finally {
+      await context.close();
+      await api(base, '/settings', {
+        method: 'PUT',
+        body: JSON.stringify({ multiplicationMs: 300 }),
+      });
+    }
+  }, 90_000);
+
+  it('points a caret at the parse error and shows a settings change saved in another tab', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await openDashboard(context, base);
+      await page.getByTestId('expression-input').fill('2 * (3 + )');
+      await page.getByTestId('submit').click();
+      const error = page.getByTestId('caret-error');
+      await error.waitFor();
+      expect(await error.locator('.src').textContent()).toBe('2 * (3 + )');
+      // The server reports the 0-based column of the `)`; the caret sits right under it.
+      expect(await error.locator('.caret').getAttribute('data-column')).toBe('9');
+      expect(await error.locator('.caret').textContent()).toBe(`${' '.repeat(9)}^`);
+      expect(await error.textContent()).toMatch(/\)/);
+      expect(await page.getByTestId('expression-input').getAttribute('aria-invalid')).toBe('true');
+
+      const editor = await openDashboard(context, `${base}/settings`);
+      const watcher = await openDashboard(context, `${base}/settings`);
+      const field = editor.getByTestId('setting-additionMs');
+      await field.fill('12.5');
+      await field.blur();
+      await expect
+        .poll(() => editor.getByTestId('setting-error-additionMs').textContent())
+        .toMatch(/whole number/);
+      await field.fill('1234');
+      await editor.getByTestId('settings-save').click();
+      await editor.getByTestId('toast').filter({ hasText: 'Settings saved.' }).waitFor();
+      await expect.poll(() => watcher.getByTestId('setting-additionMs').inputValue()).toBe('1234');
+      const { settings } = await api<{ settings: Settings }>(base, '/settings');
+      expect(settings.additionMs).toBe(1234);
+    } finally {
+      await context.close();
+      await api(base, '/settings', { method: 'PUT', body: JSON.stringify({ additionMs: 100 }) });
+    }
+  });
+
+  it('captures every page in light and dark theme, at desktop and phone width', async () => {
+    // One tab acts as the agent so the agents page and the results have something to show.
+    const agentContext = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const agentPage = await openDashboard(agentContext, base);
+      await becomeAgent(agentPage, 4);
+      const expressions = [
+        '1 + 2 + 3 + 4 + 5 + 6 + 7 + 8',
+        '0.1 + 0.2',
+        '(1.5 * 4 - 2) * (7 - 3) / (2 + 0.5)',
+        '10 / (5 - 5)',
+      ];
+      const ids: string[] = [];
+      for (const expression of expressions) {
+        const { id } = await api<{ id: string }>(base, '/calculate', {
+          method: 'POST',
+          body: JSON.stringify({ expression }),
+        });
+        ids.push(id);
+      }
+      await until('the sample expressions to finish', async () => {
+        const views = await Promise.all(
+          ids.map((id) => api<{ expression: ExpressionView }>(base, `/expressions/${id}`)),
+        );
+        return views.every(
+          (v) => v.expression.status === 'done' || v.expression.status === 'error',
+        );
+      });
+      const detailId = ids[2]!;
+
+      const shots: { name: string; route: string; ready: string }[] = [
+        { name: 'home', route: '/', ready: '[data-testid=expression-row]' },
+        { name: 'detail', route: `/expressions/${detailId}`, ready: '[data-testid=dag]' },
+        { name: 'agents', route: '/agents', ready: '[data-testid=agents-table]' },
+        { name: 'settings', route: '/settings', ready: '[data-testid=settings-form]' },
+      ];
+      const variants = [
+        { theme: 'light' as const, width: 1280, height: 800, suffix: 'light' },
+        { theme: 'dark' as const, width: 1280, height: 800, suffix: 'dark' },
+        { theme: 'light' as const, width: 375, height: 740, suffix: 'phone-light' },
+        { theme: 'dark' as const, width: 375, height: 740, suffix: 'phone-dark' },
+      ];
+      for (const variant of variants) {
+        // The theme follows prefers-color-scheme until the user picks one.
+        const context = await browser!.newContext({
+          viewport: { width: variant.width, height: variant.height },
+          colorScheme: variant.theme,
+        });
+        try {
+          const page = await openDashboard(context, base);
+          expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(
+            variant.theme,
+          );
+          for (const shot of shots) {
+            if (shot.name === 'agents') {
+              // Give the agent a few seconds of work so the table and the chart show activity.
+              const terms = Array.from(
+                { length: 400 },
+                (_, i) => i + 1 + variant.width + ids.length,
+              );
+              ids.push('busy');
+              await api(base, '/calculate', {
+                method: 'POST',
+                body: JSON.stringify({ expression: terms.join(' + ') }),
+              });
+            }
+            await page.goto(`${base}${shot.route}`);
+            await page.locator(shot.ready).first().waitFor();
+            await page.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+            // Let colour transitions settle; on the agents page let the throughput line grow.
+            await page.waitForTimeout(shot.name === 'agents' ? 3500 : 400);
+            // Rows skip rendering off screen (content-visibility); a full-page capture wants them all.
+            await page.addStyleTag({ content: '* { content-visibility: visible !important; }' });
+            await page.screenshot({
+              path: path.join(SCREENSHOTS, `${shot.name}-${variant.suffix}.png`),
+              fullPage: true,
+            });
+          }
+        } finally {
+          await context.close();
+        }
+      }
+    } finally {
+      await agentContext.close();
+    }
+  }, 120_000);
+  it('shows a reconnecting banner while the orchestrator is down and reloads state after', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await openDashboard(context, base);
+      await page.locator('[data-testid=expression-row]').first().waitFor();
+      const rowsBefore = await page.locator('[data-testid=expression-row]').count();
+      const port = new URL(base).port;
+      const dataDir = orchestrator!.dataDir;
+
+      await stopOrchestrator(orchestrator, { keepData: true });
+      const banner = page.getByTestId('connection-banner');
+      await banner.waitFor({ timeout: 15_000 });
+      expect(await banner.textContent()).toContain('Connection lost — reconnecting…');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'reconnecting-light.png') });
+
+      orchestrator = await startOrchestrator({ PORT: port }, dataDir);
+      await banner.waitFor({ state: 'detached', timeout: 20_000 });
+      await page.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+      // The fresh snapshot replaced the list: same (persisted) expressions, still live.
+      await expect
+        .poll(() => page.locator('[data-testid=expression-row]').count())
+        .toBe(rowsBefore);
+      await page.getByTestId('expression-input').fill('6 * 7');
+      await page.getByTestId('expression-input').press('Enter');
+      await page
+        .locator('[data-testid=expression-row][data-status=pending]', { hasText: '6 * 7' })
+        .waitFor();
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
