@@ -288,6 +288,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       expect(await store.getOpResults('e3')).toEqual([]);
     });
 
+    it('reads the results of many expressions at once', async () => {
+      expect(await store.getOpResultsOfMany([])).toEqual([]);
+      const rows = [opResult('m1', 0), opResult('m1', 1), opResult('m2', 0), opResult('m3', 4)];
+      await store.saveOpResults(rows);
+      const got = await store.getOpResultsOfMany(['m1', 'm3', 'missing']);
+      const key = (r: { expressionId: string; opId: number }): string =>
+        `${r.expressionId}:${r.opId}`;
+      expect(got.map(key).sort()).toEqual(['m1:0', 'm1:1', 'm3:4']);
+      expect(got.find((r) => key(r) === 'm3:4')).toEqual(opResult('m3', 4));
+    });
+
     it('keeps op results of ids that share prefixes apart', async () => {
       const rows = [opResult('x', 11), opResult('x:1', 1), opResult('x1', 1), opResult('x', 1)];
       expect(await store.saveOpResults(rows)).toBe(4);

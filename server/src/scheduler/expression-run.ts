@@ -1,5 +1,5 @@
 import type { Operand, Plan, PlanOp } from '@expressionist/core';
-import type { StoredExpression } from '../store/store.js';
+import type { StoredExpression, StoredOpResult } from '../store/store.js';
 
 /** Internal per-operation state; `storing` = verified result waiting for its store write. */
 export const OpState = {
@@ -127,6 +127,22 @@ export class ExpressionRun {
       if (this.pendingInputs[consumer] === 0) released.push(consumer);
     }
     return released;
+  }
+
+  /**
+   * Applies results recorded in the store (after a restart, or to show a finished expression);
+   * returns the root's value when it is among them.
+   */
+  restore(results: readonly StoredOpResult[]): string | undefined {
+    let rootValue: string | undefined;
+    for (const result of results) {
+      if (result.opId >= this.total || this.state[result.opId] === OpState.Done) continue;
+      this.complete(result.opId, result.value, result.finishedAt);
+      this.agentId[result.opId] = result.agentId;
+      this.attempt[result.opId] = result.attempt;
+      if (this.isRoot(result.opId)) rootValue = result.value;
+    }
+    return rootValue;
   }
 
   /** True when `opId` is the plan's root. */

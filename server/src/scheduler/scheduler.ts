@@ -27,7 +27,7 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { CachedOutcome, ResultCache } from '../result-cache.js';
-import type { ListCursor, Store, StoredExpression } from '../store/store.js';
+import type { ListCursor, Store, StoredExpression, StoredOpResult } from '../store/store.js';
 import { AgentRegistry, type AgentChannel, type AgentEntry } from './agent-registry.js';
 import { ExpressionRun, OpState } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
@@ -90,6 +90,10 @@ const STATE_NAMES: Record<OpState, OperationState> = {
 };
 
 const RECENT_RUNS = 200;
+/** Unfinished expressions whose results are fetched per store round trip during recovery. */
+const RECOVERY_BATCH = 500;
+/** Stored expressions were accepted under the limits of their day: re-plan them without any. */
+const UNLIMITED = { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER };
 const THROUGHPUT_WINDOW_S = 5;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -832,48 +836,48 @@ export class Scheduler {
   /** Rebuilds unfinished expressions from the store, resuming from stored operation results. */
   private async recover(): Promise<void> {
     const unfinished = await this.o.store.listUnfinished();
-    for (const stored of unfinished) {
-      let plan: Plan;
-      try {
-        plan = compile(stored.expression, {
-          maxLength: Number.MAX_SAFE_INTEGER,
-          maxDepth: Number.MAX_SAFE_INTEGER,
-        }).plan;
-      } catch (err) {
-        this.o.log.error(
-          { err, id: stored.id },
-          'a stored expression no longer compiles; marking it failed',
-        );
-        this.expressionWriter.write(stored.id, {
-          status: 'error',
-          finishedAt: Date.now(),
-          error: { code: 'INTERNAL', message: 'Could not be resumed after a restart.' },
-        });
-        continue;
+    for (let from = 0; from < unfinished.length; from += RECOVERY_BATCH) {
+      const batch = unfinished.slice(from, from + RECOVERY_BATCH);
+      const results = new Map<string, StoredOpResult[]>();
+      for (const result of await this.o.store.getOpResultsOfMany(batch.map((e) => e.id))) {
+        const list = results.get(result.expressionId);
+        if (list) list.push(result);
+        else results.set(result.expressionId, [result]);
       }
-      const run = new ExpressionRun(stored, plan);
-      const results = await this.o.store.getOpResults(stored.id);
-      results.sort((x, y) => x.opId - y.opId);
-      let rootValue: string | undefined;
-      for (const result of results) {
-        if (result.opId >= run.total || run.state[result.opId] === OpState.Done) continue;
-        run.complete(result.opId, result.value, result.finishedAt);
-        run.agentId[result.opId] = result.agentId;
-        run.attempt[result.opId] = result.attempt;
-        if (run.isRoot(result.opId)) rootValue = result.value;
-      }
-      this.runs.set(run.id, run);
-      if (rootValue !== undefined) {
-        this.finish(run, { status: 'done', value: rootValue });
-        continue;
-      }
-      for (let i = 0; i < run.total; i += 1) {
-        if (run.state[i] === OpState.Waiting && run.pendingInputs[i] === 0) this.makeReady(run, i);
-      }
+      for (const stored of batch) this.resume(stored, results.get(stored.id) ?? []);
     }
     if (unfinished.length > 0)
       this.o.log.info({ resumed: unfinished.length }, 'resumed unfinished expressions');
     this.scheduleDispatch();
+  }
+
+  /** Rebuilds one unfinished expression from its stored results and queues what is ready. */
+  private resume(stored: StoredExpression, results: StoredOpResult[]): void {
+    let plan: Plan;
+    try {
+      plan = compile(stored.expression, UNLIMITED).plan;
+    } catch (err) {
+      this.o.log.error(
+        { err, id: stored.id },
+        'a stored expression no longer compiles; marking it failed',
+      );
+      this.expressionWriter.write(stored.id, {
+        status: 'error',
+        finishedAt: Date.now(),
+        error: { code: 'INTERNAL', message: 'Could not be resumed after a restart.' },
+      });
+      return;
+    }
+    const run = new ExpressionRun(stored, plan);
+    const rootValue = run.restore(results);
+    this.runs.set(run.id, run);
+    if (rootValue !== undefined) {
+      this.finish(run, { status: 'done', value: rootValue });
+      return;
+    }
+    for (let i = 0; i < run.total; i += 1) {
+      if (run.state[i] === OpState.Waiting && run.pendingInputs[i] === 0) this.makeReady(run, i);
+    }
   }
 
   // ------------------------------------------------------------------ views
@@ -964,17 +968,9 @@ export class Scheduler {
     if (!stored) return null;
     // A cached answer ran no operation at all: an empty list says so better than idle nodes.
     if (stored.cached) return [];
-    const plan = compile(stored.expression, {
-      maxLength: Number.MAX_SAFE_INTEGER,
-      maxDepth: Number.MAX_SAFE_INTEGER,
-    }).plan;
+    const plan = compile(stored.expression, UNLIMITED).plan;
     const rebuilt = new ExpressionRun(stored, plan);
-    for (const result of await this.o.store.getOpResults(id)) {
-      if (result.opId >= rebuilt.total) continue;
-      rebuilt.complete(result.opId, result.value, result.finishedAt);
-      rebuilt.agentId[result.opId] = result.agentId;
-      rebuilt.attempt[result.opId] = result.attempt;
-    }
+    rebuilt.restore(await this.o.store.getOpResults(id));
     if (stored.status !== 'done') {
       for (let i = 0; i < rebuilt.total; i += 1) {
         if (rebuilt.state[i] !== OpState.Done)

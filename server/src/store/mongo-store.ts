@@ -303,6 +303,12 @@ export class MongoStore implements Store {
     return docs.map(fromOpDoc);
   }
 
+  async getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]> {
+    if (expressionIds.length === 0) return [];
+    const docs = await this.opResults.find({ expressionId: { $in: [...expressionIds] } }).toArray();
+    return docs.map(fromOpDoc);
+  }
+
   async getSettings(): Promise<Settings | null> {
     const doc = await this.settings.findOne({ _id: 'settings' });
     return doc ? doc.value : null;

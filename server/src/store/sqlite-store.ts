@@ -290,6 +290,12 @@ export class SqliteStore implements Store {
     return this.statements().getOpResults.all(expressionId).map(fromOpRow);
   }
 
+  async getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]> {
+    // In-process SQLite has no round trips to save: the indexed per-id statement is the fast path.
+    const statement = this.statements().getOpResults;
+    return expressionIds.flatMap((id) => statement.all(id).map(fromOpRow));
+  }
+
   async getSettings(): Promise<Settings | null> {
     const row = this.statements().getSettings.get();
     return row ? (JSON.parse(row.data) as Settings) : null;

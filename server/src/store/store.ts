@@ -74,6 +74,11 @@ export interface Store {
   saveOpResults(results: StoredOpResult[]): Promise<number>;
   /** All recorded results of one expression. */
   getOpResults(expressionId: string): Promise<StoredOpResult[]>;
+  /**
+   * Recorded results of several expressions in one round trip (restart recovery: one query per
+   * expression is slow on servers that scan per query). No particular order.
+   */
+  getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]>;
 
   getSettings(): Promise<Settings | null>;
   saveSettings(settings: Settings): Promise<void>;
