@@ -70,6 +70,17 @@ agent.start();
 
 void agent.quarantined.then(() => process.exit(3));
 
+// Started by `npm start`: the orchestrator holds an IPC channel; if it dies, so do we (its
+// successor would not know us, and our tasks are requeued anyway).
+if (process.channel) {
+  process.channel.unref();
+  process.on('disconnect', () => {
+    log.warn('parent orchestrator is gone; exiting');
+    agent.close();
+    process.exit(1);
+  });
+}
+
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals): void => {
   signals += 1;

@@ -37,7 +37,11 @@ async function main(): Promise<void> {
         `agent-${i}`,
       ],
       {
-        stdio: ['ignore', 'inherit', 'inherit'],
+        // Own process group: a terminal's Ctrl-C reaches only the orchestrator, which then drains
+        // each agent with exactly one SIGTERM (two signals would make an agent exit at once).
+        // The IPC channel closes when the orchestrator dies, so no agent outlives it.
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel },
       },
     );
