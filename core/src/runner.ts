@@ -100,8 +100,12 @@ export class TaskRunner {
     const previous = this.timers.get(key);
     if (previous) clearTimeout(previous.timer);
     const run: RunningTask = { task, startedAt: Date.now() };
-    const timer = setTimeout(() => this.finish(task), task.durationMs);
+    // A 0-ms task needs no timer: `setTimeout(fn, 0)` waits at least 1 ms in Node, which would
+    // cap a worker at a few hundred 0-ms operations per second.
+    const timer =
+      task.durationMs > 0 ? setTimeout(() => this.finish(task), task.durationMs) : undefined;
     this.timers.set(key, { timer, run });
+    if (timer === undefined) queueMicrotask(() => this.finish(task));
   }
 
   private finish(task: Task): void {
@@ -117,14 +121,15 @@ export class TaskRunner {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // A zero-delay timer (not a microtask) so that all timers due in this tick join the batch.
-    setTimeout(() => {
+    // A macrotask (not a microtask) so that all timers due in this tick join the batch; Node's
+    // setImmediate runs right after them, where setTimeout(0) would add at least 1 ms.
+    nextMacrotask(() => {
       this.flushScheduled = false;
       const batch = this.outbox;
       this.outbox = [];
       if (batch.length > 0) this.options.send(batch);
       this.checkIdle();
-    }, 0);
+    });
   }
 
   private checkIdle(): void {
@@ -137,6 +142,15 @@ export class TaskRunner {
   private notify(): void {
     this.options.onActivity?.(this.runningTasks(), this.completedCount);
   }
+}
+
+const setImmediateIfAny = (globalThis as { setImmediate?: (handler: () => void) => unknown })
+  .setImmediate;
+
+/** Runs `handler` after the current event-loop turn: `setImmediate` in Node, else a 0-ms timer. */
+function nextMacrotask(handler: () => void): void {
+  if (setImmediateIfAny) setImmediateIfAny(handler);
+  else setTimeout(handler, 0);
 }
 
 /** Computes one task through `execute`, turning an expected failure into an error result. */

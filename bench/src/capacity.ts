@@ -1,0 +1,185 @@
+/**
+ * Bench 4 — capacity. 1,000 concurrent agent connections (socket.io-clients, `kind: 'node'`,
+ * 2 processes × 500, each connection running tasks through core's TaskRunner) on one
+ * orchestrator child process: its RSS and CPU idle, then under load (expressions kept in flight
+ * so there is always work; operations take 0–10 ms).
+ *
+ *   node bench/dist/capacity.js [--quick]
+ */
+import { benchArgs, isMain, runMain, sleep } from './lib/cli.js';
+import { Api } from './lib/api.js';
+import { generate } from './lib/expressions.js';
+import { fixed, heading, int, table, verdict } from './lib/format.js';
+import { nextMessage } from './lib/ipc.js';
+import { describeMachine } from './lib/machine.js';
+import { cpuMeter, rssMiB } from './lib/proc.js';
+import { childScript, spawnChild, spawnOrchestrator, stopProcess } from './lib/processes.js';
+import { max } from './lib/stats.js';
+import { CompletionWatcher } from './lib/ui-watch.js';
+
+const PROCESSES = 2;
+const PER_PROCESS = 500;
+const CONNECTION_CONCURRENCY = 1;
+const IN_FLIGHT = 64;
+const TERMS = 256;
+
+/** A counter or gauge without labels from the orchestrator's `/metrics`. */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text);
+  if (!match) throw new Error(`${name} not found in /metrics`);
+  return Number(match[1]);
+}
+const opsCompleted = (url: string): Promise<number> =>
+  metric(url, 'expressionist_operations_completed_total');
+
+interface Window {
+  seconds: number;
+  cpuPercent: number;
+  rssMax: number;
+  rssEnd: number;
+  ops: number;
+  /** Ready operations waiting for a slot, sampled at the end of the window. */
+  readyQueue: number;
+  /** V8 heap in use at the end of the window (MiB): live data plus garbage not yet collected. */
+  heapUsed: number;
+}
+
+/** Samples the orchestrator's RSS every 250 ms and its CPU over `seconds`. */
+async function observe(pid: number, url: string, seconds: number): Promise<Window> {
+  const ops0 = await opsCompleted(url);
+  const meter = cpuMeter(pid);
+  const rss: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    rss.push(rssMiB(pid));
+    await sleep(250);
+  }
+  const cpu = meter.stop();
+  rss.push(rssMiB(pid));
+  const ops = (await opsCompleted(url)) - ops0;
+  const readyQueue = await metric(url, 'expressionist_ready_queue_depth');
+  const heapUsed = (await metric(url, 'nodejs_heap_size_used_bytes')) / 2 ** 20;
+  return {
+    seconds: cpu.wallMs / 1000,
+    cpuPercent: cpu.percent,
+    rssMax: max(rss),
+    rssEnd: rss.at(-1)!,
+    ops,
+    readyQueue,
+    heapUsed,
+  };
+}
+
+export async function main(): Promise<void> {
+  const { quick } = benchArgs();
+  const windowS = quick ? 3 : 10;
+  const total = PROCESSES * PER_PROCESS;
+  heading('Bench 4: capacity (1,000 agent connections)');
+  console.log(describeMachine());
+  console.log(
+    `${PROCESSES} client processes × ${PER_PROCESS} connections (concurrency ${CONNECTION_CONCURRENCY} each); windows of ${windowS} s${quick ? ' (--quick)' : ''}`,
+  );
+  const orchestrator = await spawnOrchestrator();
+  const api = new Api(orchestrator.url);
+  const clients: ReturnType<typeof spawnChild>[] = [];
+  const rows: (string | number)[][] = [];
+  let loadRss = NaN;
+  try {
+    await sleep(500);
+    const rssBase = rssMiB(orchestrator.pid);
+    rows.push(['started, no agents', '', '', fixed(rssBase, 0), fixed(rssBase, 0), '', '', '']);
+    const connectStart = performance.now();
+    for (let p = 0; p < PROCESSES; p += 1) {
+      clients.push(
+        spawnChild(childScript('socket-agents'), [
+          orchestrator.url,
+          String(PER_PROCESS),
+          `cap${p}`,
+          String(CONNECTION_CONCURRENCY),
+        ]),
+      );
+    }
+    await Promise.all(
+      clients.map((c) =>
+        nextMessage(
+          c.child,
+          (m) => (m.type === 'connected' ? m.count : undefined),
+          120_000,
+          'agent connections',
+        ),
+      ),
+    );
+    await api.waitForAgents(total, total * CONNECTION_CONCURRENCY, 60_000);
+    const connectS = (performance.now() - connectStart) / 1000;
+    await sleep(2000);
+    const idle = await observe(orchestrator.pid, orchestrator.url, windowS);
+    rows.push([
+      `${int(total)} agents idle`,
+      fixed(idle.seconds, 1),
+      fixed(idle.cpuPercent, 1),
+      fixed(idle.rssMax, 0),
+      fixed(idle.rssEnd, 0),
+      fixed(idle.heapUsed, 0),
+      '',
+      '',
+    ]);
+
+    await api.settings({ additionMs: 0, subtractionMs: 3, multiplicationMs: 7, divisionMs: 10 });
+    const watcher = new CompletionWatcher(orchestrator.url);
+    await watcher.connected();
+    let running = true;
+    let seq = 0;
+    const keepBusy = Array.from({ length: IN_FLIGHT }, async () => {
+      while (running) {
+        const id = await api.submit(generate('mixed', TERMS, `cap-${seq++}-${Date.now()}`));
+        const view = await watcher.one(id, 300_000);
+        if (view.status !== 'done') throw new Error(`expression ${id} ended ${view.status}`);
+      }
+    });
+    await sleep(3000); // ramp up
+    const load = await observe(orchestrator.pid, orchestrator.url, windowS);
+    running = false;
+    await Promise.all(keepBusy);
+    watcher.close();
+    loadRss = load.rssMax;
+    rows.push([
+      `${int(total)} agents, under load`,
+      fixed(load.seconds, 1),
+      fixed(load.cpuPercent, 1),
+      fixed(load.rssMax, 0),
+      fixed(load.rssEnd, 0),
+      fixed(load.heapUsed, 0),
+      int(load.ops / load.seconds),
+      int(load.readyQueue),
+    ]);
+    console.log(`connected ${int(total)} agents in ${fixed(connectS, 1)} s`);
+  } finally {
+    for (const c of clients) c.child.send?.({ type: 'close' });
+    await Promise.all(clients.map((c) => stopProcess(c.child, 'SIGTERM', 5000)));
+    await orchestrator.stop();
+  }
+  console.log(
+    table(
+      [
+        'orchestrator state',
+        'window s',
+        'CPU % of a core',
+        'RSS max MiB',
+        'RSS end MiB',
+        'V8 heap used MiB',
+        'ops/s',
+        'ready queue at end',
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    `load: ${IN_FLIGHT} mixed expressions of ${TERMS} terms kept in flight; + 0 ms, - 3 ms, * 7 ms, / 10 ms`,
+  );
+  console.log(
+    `target RSS < 300 MB under load: ${verdict(loadRss * 1.048576 < 300)} (${fixed(loadRss * 1.048576, 0)} MB)`,
+  );
+}
+
+if (isMain(import.meta.url)) runMain(main);

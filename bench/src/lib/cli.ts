@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+
+/** Options every bench script accepts. */
+export interface BenchArgs {
+  /** A smaller run (fewer sizes, trials and operations) for a quick look. */
+  quick: boolean;
+  /** Run the orchestrator under `node --cpu-prof` and print its hot spots (benches that support it). */
+  profile: boolean;
+}
+
+/** Parses `--quick` and `--profile`; unknown flags are an error so typos do not go unnoticed. */
+export function benchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+    },
+  });
+  return { quick: values.quick === true, profile: values.profile === true };
+}
+
+/** True when the module with this `import.meta.url` is the script node was started with. */
+export function isMain(metaUrl: string): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && pathToFileURL(entry).href === metaUrl;
+}
+
+/** Runs a bench's main function, printing a failure and exiting non-zero on error. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (err: unknown) => {
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a non-null value or the time is up. */
+export async function waitFor<T>(
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== null && value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    await sleep(everyMs);
+  }
+}

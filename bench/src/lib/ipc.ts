@@ -1,0 +1,88 @@
+/**
+ * Messages between the bench scripts and their helper processes (over Node's IPC channel),
+ * validated on receipt like every other process boundary.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { z } from 'zod';
+
+export const ChildMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('listening'), port: z.number().int() }),
+  z.object({ type: z.literal('connected'), count: z.number().int() }),
+  z.object({ type: z.literal('progress'), count: z.number().int(), lastAt: z.number() }),
+  z.object({
+    type: z.literal('done'),
+    startedAt: z.number(),
+    finishedAt: z.number(),
+    count: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('samples'),
+    samples: z.array(z.number()),
+    putMs: z.array(z.number()),
+  }),
+  z.object({ type: z.literal('error'), message: z.string() }),
+]);
+export type ChildMessage = z.infer<typeof ChildMessageSchema>;
+
+export const ParentMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('start'), total: z.number().int() }),
+  z.object({ type: z.literal('close') }),
+]);
+export type ParentMessage = z.infer<typeof ParentMessageSchema>;
+
+/** Sends to the parent (helper side). */
+export function toParent(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+/** Listens to the parent (helper side). */
+export function onParent(handler: (message: ParentMessage) => void): void {
+  process.on('message', (raw: unknown) => {
+    const parsed = ParentMessageSchema.safeParse(raw);
+    if (parsed.success) handler(parsed.data);
+  });
+}
+
+/** Listens to a helper (parent side); a helper reporting an error is logged. */
+export function onChild(child: ChildProcess, handler: (message: ChildMessage) => void): void {
+  child.on('message', (raw: unknown) => {
+    const parsed = ChildMessageSchema.safeParse(raw);
+    if (!parsed.success) return;
+    if (parsed.data.type === 'error')
+      process.stderr.write(`helper ${child.pid}: ${parsed.data.message}\n`);
+    handler(parsed.data);
+  });
+}
+
+/** Resolves with the first message from `child` that `pick` accepts; rejects if it exits first. */
+export function nextMessage<T>(
+  child: ChildProcess,
+  pick: (message: ChildMessage) => T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+    const onMessage = (raw: unknown): void => {
+      const parsed = ChildMessageSchema.safeParse(raw);
+      if (!parsed.success) return;
+      const value = pick(parsed.data);
+      if (value !== undefined) finish(undefined, value);
+    };
+    const onExit = (code: number | null): void =>
+      finish(new Error(`helper exited (${code}) before ${what}`));
+    function finish(err: Error | undefined, value?: T): void {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value as T);
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
