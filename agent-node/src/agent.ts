@@ -47,6 +47,7 @@ export class Agent {
     };
     this.runner = new TaskRunner({
       send: (results) => this.socket.emit('results', results),
+      concurrency: o.concurrency,
       onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
     });
     this.socket = io(new URL('/agents', o.server).toString(), {

@@ -19,6 +19,12 @@ export interface TaskRunnerOptions {
   onActivity?: (running: readonly RunningTask[], completed: number) => void;
   /** Called when a task payload from the orchestrator fails validation. */
   onInvalid?: (reason: string) => void;
+  /**
+   * Worker slots: at most this many tasks run at once; more wait in arrival order. The
+   * orchestrator may send up to twice this many when operations are near-instant (prefetch),
+   * so the next task is already here when one finishes.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -33,8 +39,13 @@ export class TaskRunner {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   private completedCount = 0;
+  /** Accepted tasks waiting for a free slot, in arrival order. */
+  private queue: Task[] = [];
+  private readonly concurrency: number;
 
-  constructor(private readonly options: TaskRunnerOptions) {}
+  constructor(private readonly options: TaskRunnerOptions) {
+    this.concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
+  }
 
   /** Number of tasks currently being worked on. */
   get running(): number {
@@ -53,7 +64,12 @@ export class TaskRunner {
       this.options.onInvalid?.(`invalid tasks message: ${parsed.error.issues[0]?.message ?? ''}`);
       return;
     }
-    for (const task of parsed.data) this.start(task);
+    for (const task of parsed.data) {
+      // A new attempt of a task replaces the old one wherever it is.
+      if (this.queue.length > 0) this.queue = this.queue.filter((t) => t.taskId !== task.taskId);
+      if (this.timers.has(task.taskId) || this.timers.size < this.concurrency) this.start(task);
+      else this.queue.push(task);
+    }
     this.notify();
   }
 
@@ -62,6 +78,12 @@ export class TaskRunner {
     const parsed = TaskIdListSchema.safeParse(payload);
     if (!parsed.success) return;
     let changed = false;
+    if (this.queue.length > 0) {
+      const revoked = new Set(parsed.data);
+      const kept = this.queue.filter((t) => !revoked.has(t.taskId));
+      changed = kept.length !== this.queue.length;
+      this.queue = kept;
+    }
     for (const id of parsed.data) {
       const entry = this.timers.get(id);
       if (!entry) continue;
@@ -70,6 +92,7 @@ export class TaskRunner {
       changed = true;
     }
     if (changed) {
+      this.startQueued();
       this.notify();
       this.checkIdle();
     }
@@ -85,6 +108,7 @@ export class TaskRunner {
   stop(): void {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.queue = [];
     this.outbox = [];
     this.notify();
     this.checkIdle();
@@ -114,8 +138,14 @@ export class TaskRunner {
     this.timers.delete(task.taskId);
     this.completedCount += 1;
     this.outbox.push(computeResult(task));
+    this.startQueued();
     this.scheduleFlush();
     this.notify();
+  }
+
+  private startQueued(): void {
+    while (this.queue.length > 0 && this.timers.size < this.concurrency)
+      this.start(this.queue.shift()!);
   }
 
   private scheduleFlush(): void {
@@ -133,7 +163,7 @@ export class TaskRunner {
   }
 
   private checkIdle(): void {
-    if (this.timers.size > 0 || this.outbox.length > 0) return;
+    if (this.timers.size > 0 || this.queue.length > 0 || this.outbox.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

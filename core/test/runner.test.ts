@@ -97,3 +97,21 @@ describe('TaskRunner (the execution path of every agent)', () => {
     expect(runner.running).toBe(0);
   });
 });
+
+describe('TaskRunner worker slots', () => {
+  it('runs at most `concurrency` tasks at once; the rest wait in arrival order', async () => {
+    const batches: TaskResult[][] = [];
+    const runner = new TaskRunner({ send: (r) => batches.push(r), concurrency: 2 });
+    runner.accept([
+      task('q:0', '+', '1', '1', 30),
+      task('q:1', '+', '2', '2', 30),
+      task('q:2', '+', '3', '3', 30),
+      task('q:3', '+', '4', '4', 30),
+    ]);
+    expect(runner.running).toBe(2);
+    runner.revoke(['q:3']);
+    await runner.idle();
+    expect(batches.flat().map((r) => r.taskId)).toEqual(['q:0', 'q:1', 'q:2']);
+    expect(batches).toHaveLength(2);
+  });
+});

@@ -120,6 +120,16 @@ export class UiHub implements SchedulerListener {
 
   /** Builds and emits one delta from everything that changed since the last flush. */
   flush(): void {
+    if (this.nsp.sockets.size === 0) {
+      // Nobody is watching; a dashboard that connects gets a fresh snapshot anyway.
+      this.expressions.clear();
+      this.agents.clear();
+      this.agentsRemoved.clear();
+      this.operations.clear();
+      this.fetched.length = 0;
+      this.settings = undefined;
+      return;
+    }
     const delta: UiDelta = {};
     const expressions: ExpressionView[] = this.fetched.splice(0);
     for (const id of this.expressions) {

@@ -55,11 +55,12 @@ export class AgentRegistry {
     return agent;
   }
 
-  /** Agents that can take socket-pushed work now. */
-  withFreeSlots(): AgentEntry[] {
+  /** Agents that can take socket-pushed work now, with `depth` tasks in flight per slot. */
+  withFreeSlots(depth = 1): AgentEntry[] {
     const free: AgentEntry[] = [];
     for (const agent of this.agents.values()) {
-      if (agent.status === 'active' && agent.channel && agent.running.size < agent.concurrency) {
+      const capacity = agent.concurrency * depth;
+      if (agent.status === 'active' && agent.channel && agent.running.size < capacity) {
         free.push(agent);
       }
     }

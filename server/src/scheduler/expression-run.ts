@@ -33,9 +33,14 @@ export class ExpressionRun {
   readonly avoidAgent: (string | undefined)[];
   readonly startedAt: Float64Array;
   readonly finishedAt: Float64Array;
-  /** Ready op ids in FIFO order; `readyHead` is the next to hand out. */
+  /**
+   * Ready op ids as a binary max-heap on `height` (the longest chain of ops from it to the root),
+   * ties to the lower id: the classic critical-path-first list-scheduling order, so the ops that
+   * hold up the most work start first. Entries that stopped being ready are skipped lazily.
+   */
   private readonly ready: number[] = [];
-  private readyHead = 0;
+  /** Ops on the longest path from each op to the root, counting itself. */
+  private readonly height: Int32Array;
   doneCount = 0;
   runningCount = 0;
   /** True while the run sits in the scheduler's round-robin ring. */
@@ -66,6 +71,13 @@ export class ExpressionRun {
         }
       }
     }
+    // Ids are topological (inputs first), so walking backwards sees consumers before inputs.
+    this.height = new Int32Array(n);
+    for (let id = n - 1; id >= 0; id -= 1) {
+      let above = 0;
+      for (const consumer of this.consumers[id]!) above = Math.max(above, this.height[consumer]!);
+      this.height[id] = above + 1;
+    }
   }
 
   get id(): string {
@@ -90,29 +102,55 @@ export class ExpressionRun {
 
   pushReady(opId: number): void {
     this.state[opId] = OpState.Ready;
-    this.ready.push(opId);
+    const heap = this.ready;
+    let index = heap.push(opId) - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!this.before(opId, heap[parent]!)) break;
+      heap[index] = heap[parent]!;
+      index = parent;
+    }
+    heap[index] = opId;
   }
 
-  /** Next ready op, skipping entries that stopped being ready (canceled, failed). */
+  /** Next ready op (critical path first), skipping entries that stopped being ready. */
   takeReady(): number | undefined {
-    while (this.readyHead < this.ready.length) {
-      const id = this.ready[this.readyHead]!;
-      this.readyHead += 1;
-      if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
-        this.ready.splice(0, this.readyHead);
-        this.readyHead = 0;
+    const heap = this.ready;
+    while (heap.length > 0) {
+      const top = heap[0]!;
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        let index = 0;
+        for (;;) {
+          const left = 2 * index + 1;
+          if (left >= heap.length) break;
+          const right = left + 1;
+          const child =
+            right < heap.length && this.before(heap[right]!, heap[left]!) ? right : left;
+          if (!this.before(heap[child]!, last)) break;
+          heap[index] = heap[child]!;
+          index = child;
+        }
+        heap[index] = last;
       }
-      if (this.state[id] === OpState.Ready) return id;
+      if (this.state[top] === OpState.Ready) return top;
     }
     return undefined;
   }
 
+  /** Heap order: higher first, then lower id (source order) first. */
+  private before(x: number, y: number): boolean {
+    const hx = this.height[x]!;
+    const hy = this.height[y]!;
+    return hx !== hy ? hx > hy : x < y;
+  }
+
   get hasReady(): boolean {
-    return this.readyHead < this.ready.length;
+    return this.ready.length > 0;
   }
 
   get readyCount(): number {
-    return this.ready.length - this.readyHead;
+    return this.ready.length;
   }
 
   /** Records a stored result; returns consumers that became computable. */

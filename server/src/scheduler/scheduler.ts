@@ -90,6 +90,8 @@ const STATE_NAMES: Record<OpState, OperationState> = {
 };
 
 const RECENT_RUNS = 200;
+/** Operations at most this long are prefetched (two in flight per worker slot). */
+const PREFETCH_MAX_MS = 10;
 /** Unfinished expressions whose results are fetched per store round trip during recovery. */
 const RECOVERY_BATCH = 500;
 /** Stored expressions were accepted under the limits of their day: re-plan them without any. */
@@ -340,11 +342,25 @@ export class Scheduler {
     setImmediate(() => this.dispatch());
   }
 
+  /**
+   * Tasks in flight per worker slot. When every operation is near-instant, the round trip to the
+   * agent costs more than the work, so each slot gets a second task that waits on the agent
+   * (its TaskRunner runs at most `concurrency` at once) and starts the moment the first is done.
+   * Longer operations are not prefetched: a slot's work is then worth more than a round trip,
+   * and queued work would sit behind it instead of going to an idle agent.
+   */
+  private prefetchDepth(): number {
+    const s = this.settings;
+    const longest = Math.max(s.additionMs, s.subtractionMs, s.multiplicationMs, s.divisionMs);
+    return longest <= PREFETCH_MAX_MS ? 2 : 1;
+  }
+
   /** Fills free slots one task per agent per round, so work spreads evenly; one emit per agent. */
   private dispatch(): void {
     this.dispatchScheduled = false;
     if (this.ringHead >= this.ring.length) return;
-    const free = this.agents.withFreeSlots();
+    const depth = this.prefetchDepth();
+    const free = this.agents.withFreeSlots(depth);
     if (free.length === 0) return;
     const batches = new Map<AgentEntry, Task[]>();
     const now = Date.now();
@@ -352,13 +368,14 @@ export class Scheduler {
     while (progressed) {
       progressed = false;
       for (const candidate of free) {
-        if (candidate.running.size >= candidate.concurrency) continue;
+        if (candidate.running.size >= candidate.concurrency * depth) continue;
         const next = this.takeReady();
         if (!next) break;
         let agent = candidate;
         const avoid = next.run.avoidAgent[next.opId];
         if (avoid === candidate.id) {
-          agent = free.find((a) => a.id !== avoid && a.running.size < a.concurrency) ?? candidate;
+          agent =
+            free.find((a) => a.id !== avoid && a.running.size < a.concurrency * depth) ?? candidate;
         }
         const lease = this.lease(next.run, next.opId, agent, now, 0);
         let batch = batches.get(agent);

@@ -69,6 +69,7 @@ function start(origin: string, hello: AgentHello): void {
       postStatus();
     },
     onInvalid: (reason) => post({ type: 'error', message: reason }),
+    concurrency: hello.concurrency,
   });
   const s: Socket<ServerToAgentEvents, AgentToServerEvents> = io(`${origin}/agents`, {
     auth: hello,
