@@ -3,8 +3,8 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execute } from '@expressionist/core';
 import {
+  answerHonestly,
   api,
   manualAgent,
   startTestOrchestrator,
@@ -24,16 +24,7 @@ afterAll(async () => orch.close());
 describe('the result cache', () => {
   it('points a cached division by zero at the column of the repeat, not of the first spelling', async () => {
     const agent = await manualAgent(orch.url, 'cache-regression-agent', 1);
-    agent.socket.on('tasks', (tasks) => {
-      agent.socket.emit(
-        'results',
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          attempt: t.attempt,
-          value: execute(t.op, t.a, t.b),
-        })),
-      );
-    });
+    answerHonestly(agent);
     try {
       const first = await client.finished(await client.submit('7/(2-2)'));
       expect(first).toMatchObject({

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { execute } from '@expressionist/core';
 import { io, type Socket } from 'socket.io-client';
 import type {
   AgentToServerEvents,
@@ -159,6 +160,16 @@ export function api(base: string) {
 }
 
 export type AgentClient = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+/** Makes a hand-driven agent answer every task at once, honestly (through core's `execute`). */
+export function answerHonestly(agent: { socket: AgentClient }): void {
+  agent.socket.on('tasks', (tasks) => {
+    agent.socket.emit(
+      'results',
+      tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, value: execute(t.op, t.a, t.b) })),
+    );
+  });
+}
 
 /**
  * A hand-driven agent speaking the real protocol over a real socket: the test decides when and

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  answerHonestly,
   api,
   manualAgent,
   startTestOrchestrator,
@@ -196,17 +197,7 @@ describe('service endpoints', () => {
 
   it('exposes Prometheus metrics with the documented series', async () => {
     const agent = await manualAgent(orch.url, 'metrics-agent', 2);
-    agent.socket.on('tasks', (tasks) =>
-      agent.socket.emit(
-        'results',
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          attempt: t.attempt,
-          value:
-            t.op === '+' ? String(Number(t.a) + Number(t.b)) : String(Number(t.a) * Number(t.b)),
-        })),
-      ),
-    );
+    answerHonestly(agent);
     const id = await client.submit('(1+2)*(3+4)');
     expect((await client.finished(id)).value).toBe('21');
     const res = await fetch(`${orch.url}/metrics`);

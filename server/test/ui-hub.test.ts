@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import type { ServerToUiEvents, UiDelta, UiSnapshot, UiToServerEvents } from '@expressionist/core';
 import {
+  answerHonestly,
   api,
   manualAgent,
   startTestOrchestrator,
@@ -46,16 +47,7 @@ describe('/ui namespace', () => {
     expect(snapshot.stats).toMatchObject({ readyQueue: 1, running: 0 });
 
     const agent = await manualAgent(orch.url, 'ui-agent', 4);
-    agent.socket.on('tasks', (tasks) =>
-      agent.socket.emit(
-        'results',
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          attempt: t.attempt,
-          value: String(Number(t.a) + Number(t.b)),
-        })),
-      ),
-    );
+    answerHonestly(agent);
     await waitFor(
       () =>
         ui.deltas.some((d) => d.agents?.some((a) => a.id === 'ui-agent' && a.status === 'active')),
@@ -96,17 +88,7 @@ describe('/ui namespace', () => {
     expect(reply.operations).toHaveLength(3);
     expect(reply.operations.filter((o) => o.state === 'ready')).toHaveLength(2);
     const agent = await manualAgent(orch.url, 'ui-agent-2', 4);
-    agent.socket.on('tasks', (tasks) =>
-      agent.socket.emit(
-        'results',
-        tasks.map((t) => ({
-          taskId: t.taskId,
-          attempt: t.attempt,
-          value:
-            t.op === '+' ? String(Number(t.a) + Number(t.b)) : String(Number(t.a) * Number(t.b)),
-        })),
-      ),
-    );
+    answerHonestly(agent);
     await waitFor(
       () =>
         ui.deltas.some((d) =>
