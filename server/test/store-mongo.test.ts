@@ -83,7 +83,8 @@ describe('MongoStore with an unreachable database', () => {
         /^MongoDB at mongodb:\/\/app:\*\*\*@127\.0\.0\.1:1\/\S* unreachable after 1\.5 s: /,
       );
       expect(message).not.toContain('s3cret');
-      expect(elapsed).toBeLessThan(1500 + 3000);
+      // Bounded: it gives up instead of hanging (generous margin for a loaded machine).
+      expect(elapsed).toBeLessThan(1500 + 10_000);
       expect(await store.ping()).toBe(false);
     } finally {
       await store.close();
