@@ -42,7 +42,6 @@ export class ExpressionRun {
   /** Ops on the longest path from each op to the root, counting itself. */
   private readonly height: Int32Array;
   doneCount = 0;
-  runningCount = 0;
   /** True while the run sits in the scheduler's round-robin ring. */
   inRing = false;
   finished = false;

@@ -403,7 +403,6 @@ export class Scheduler {
     run.state[opId] = OpState.Running;
     run.agentId[opId] = agent.id;
     run.startedAt[opId] = now;
-    run.runningCount += 1;
     const taskId = `${run.id}:${opId}`;
     const lease: Lease = {
       taskId,
@@ -446,7 +445,6 @@ export class Scheduler {
     this.leases.delete(lease.taskId);
     if (lease.httpId !== 0) this.httpLeases.delete(lease.httpId);
     lease.agent.running.delete(lease.taskId);
-    lease.run.runningCount -= 1;
   }
 
   /**
@@ -1049,11 +1047,6 @@ export class Scheduler {
     const readyQueue = this.readyCount;
     this.o.metrics.readyQueue.set(readyQueue);
     return { opsPerSecond: total / THROUGHPUT_WINDOW_S, readyQueue, running: this.leases.size };
-  }
-
-  /** Number of unfinished expressions in memory. */
-  get activeExpressions(): number {
-    return this.runs.size;
   }
 }
 
