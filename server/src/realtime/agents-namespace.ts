@@ -57,7 +57,13 @@ export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Lo
         );
         return;
       }
-      scheduler.handleResults(hello.agentId, parsed.data);
+      try {
+        scheduler.handleResults(hello.agentId, parsed.data);
+      } catch (err) {
+        // A fault here must never take the orchestrator down with it; the lease checker
+        // requeues whatever this batch left leased.
+        log.error({ err, agent: hello.agentId }, 'handling results failed');
+      }
     });
     socket.on('drain', () => scheduler.drainAgent(hello.agentId));
     socket.on('disconnect', (reason) => scheduler.disconnectAgent(hello.agentId, channel, reason));
