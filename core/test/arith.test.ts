@@ -26,6 +26,28 @@ import {
   type Rational,
 } from './rational.js';
 
+/**
+ * `execute` against the exact rational reference: canonical text; exact for `+ - *`; division
+ * correctly rounded to DIVISION_PRECISION significant digits (and exact when it terminates
+ * within 30 digits); division by zero a typed error.
+ */
+function expectMatchesReference(o: Operator, a: string, b: string): void {
+  const x = rat(a);
+  const y = rat(b);
+  if (o === '/' && y.n === 0n) {
+    expect(() => execute(o, a, b)).toThrow(ExpressionistError);
+    return;
+  }
+  const result = execute(o, a, b);
+  expect(canonicalDecimal(result)).toBe(result);
+  const exact: Rational =
+    o === '+' ? add(x, y) : o === '-' ? sub(x, y) : o === '*' ? mul(x, y) : div(x, y)!;
+  expect(rat(result)).toEqual(o === '/' ? roundSignificant(exact, DIVISION_PRECISION) : exact);
+  if (terminates(exact) && exact.n.toString().replace('-', '').length <= 30) {
+    expect(eq(rat(result), exact)).toBe(true);
+  }
+}
+
 describe('execute', () => {
   it.each<[Operator, string, string, string]>([
     ['+', '0.1', '0.2', '0.3'],
@@ -112,30 +134,7 @@ describe('execute', () => {
       )
       .map(([negative, digits, exp]) => `${negative ? '-' : ''}${digits}e${exp}`);
     const op = fc.constantFrom<Operator>('+', '-', '*', '/');
-    fc.assert(
-      fc.property(op, decimal, decimal, (o, a, b) => {
-        const x = rat(a);
-        const y = rat(b);
-        if (o === '/' && y.n === 0n) {
-          expect(() => execute(o, a, b)).toThrow(ExpressionistError);
-          return;
-        }
-        const result = execute(o, a, b);
-        expect(canonicalDecimal(result)).toBe(result);
-        const exact: Rational =
-          o === '+' ? add(x, y) : o === '-' ? sub(x, y) : o === '*' ? mul(x, y) : div(x, y)!;
-        if (o !== '/') {
-          expect(eq(rat(result), exact)).toBe(true);
-          return;
-        }
-        // Correctly rounded to 40 significant digits (exact when it fits).
-        expect(rat(result)).toEqual(roundSignificant(exact, DIVISION_PRECISION));
-        if (terminates(exact) && exact.n.toString().replace('-', '').length <= 30) {
-          expect(eq(rat(result), exact)).toBe(true);
-        }
-      }),
-      { numRuns: 2000 },
-    );
+    fc.assert(fc.property(op, decimal, decimal, expectMatchesReference), { numRuns: 2000 });
   });
 });
 
@@ -153,24 +152,7 @@ describe('execute fast path (plain decimals of up to 15 digits)', () => {
   const op = fc.constantFrom<Operator>('+', '-', '*', '/');
 
   it('agrees with the exact reference and gives canonical text (property)', () => {
-    fc.assert(
-      fc.property(op, plain, plain, (o, a, b) => {
-        const x = rat(a);
-        const y = rat(b);
-        if (o === '/' && y.n === 0n) {
-          expect(() => execute(o, a, b)).toThrow(ExpressionistError);
-          return;
-        }
-        const result = execute(o, a, b);
-        expect(canonicalDecimal(result)).toBe(result);
-        const exact: Rational =
-          o === '+' ? add(x, y) : o === '-' ? sub(x, y) : o === '*' ? mul(x, y) : div(x, y)!;
-        expect(rat(result)).toEqual(
-          o === '/' ? roundSignificant(exact, DIVISION_PRECISION) : exact,
-        );
-      }),
-      { numRuns: 5000 },
-    );
+    fc.assert(fc.property(op, plain, plain, expectMatchesReference), { numRuns: 5000 });
   });
 
   it.each<[Operator, string, string, string]>([

@@ -5,30 +5,15 @@
  *   node sio-client.js <url>
  */
 import { io, type Socket } from 'socket.io-client';
+import type { CeilingServerToClient, CeilingClientToServer } from './ceiling-protocol.js';
 import { onParent } from '../lib/ipc.js';
-
-interface CeilingTask {
-  id: number;
-  a: number;
-  b: number;
-}
-interface CeilingResult {
-  id: number;
-  value: number;
-}
-interface ServerToClient {
-  tasks: (tasks: CeilingTask[]) => void;
-}
-interface ClientToServer {
-  results: (results: CeilingResult[]) => void;
-}
 
 const url = process.argv[2];
 if (!url) {
   process.stderr.write('usage: sio-client.js <url>\n');
   process.exit(2);
 }
-const socket: Socket<ServerToClient, ClientToServer> = io(url, {
+const socket: Socket<CeilingServerToClient, CeilingClientToServer> = io(url, {
   transports: ['websocket'],
   reconnection: false,
 });

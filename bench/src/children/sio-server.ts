@@ -8,37 +8,26 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
+import type {
+  CeilingTask,
+  CeilingServerToClient,
+  CeilingClientToServer,
+} from './ceiling-protocol.js';
 import { onParent, toParent } from '../lib/ipc.js';
-
-interface CeilingTask {
-  id: number;
-  a: number;
-  b: number;
-}
-interface CeilingResult {
-  id: number;
-  value: number;
-}
-interface ClientToServer {
-  results: (results: CeilingResult[]) => void;
-}
-interface ServerToClient {
-  tasks: (tasks: CeilingTask[]) => void;
-}
 
 const inflight = Number(process.argv[2] ?? '4');
 const http = createServer();
-const io = new Server<ClientToServer, ServerToClient>(http, {
+const io = new Server<CeilingClientToServer, CeilingServerToClient>(http, {
   serveClient: false,
   maxHttpBufferSize: 16 * 1024 * 1024,
 });
-const sockets: Socket<ClientToServer, ServerToClient>[] = [];
+const sockets: Socket<CeilingClientToServer, CeilingServerToClient>[] = [];
 let total = 0;
 let issued = 0;
 let done = 0;
 let startedAt = 0;
 
-function send(socket: Socket<ClientToServer, ServerToClient>, n: number): void {
+function send(socket: Socket<CeilingClientToServer, CeilingServerToClient>, n: number): void {
   const tasks: CeilingTask[] = [];
   while (tasks.length < n && issued < total) {
     issued += 1;
