@@ -545,8 +545,9 @@ function preview(fuzzCase: FuzzCase): string {
 
 /**
  * Sends one case. A kept-alive connection that the server closed just as the request went out
- * ("other side closed" before any byte of an answer: the server's keep-alive timer fired while it
- * was busy, so the request was never read) is retried on a fresh attempt, up to twice; such
+ * ("other side closed", ECONNRESET, or EPIPE while a large body was still being written, before
+ * any byte of an answer: the connection was closed while the server was busy, so the request was
+ * never read) is retried on a fresh attempt, up to twice; such
  * retries are counted, not failed.
  */
 async function send(
@@ -566,7 +567,7 @@ async function send(
       const cause = err instanceof Error ? err.cause : undefined;
       const closed =
         cause instanceof Error &&
-        /other side closed|ECONNRESET/.test(
+        /other side closed|ECONNRESET|EPIPE/.test(
           `${cause.message} ${(cause as { code?: string }).code ?? ''}`,
         );
       if (!closed || attempt >= 2) throw err;

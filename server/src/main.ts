@@ -68,6 +68,11 @@ export async function startOrchestrator(
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
   });
   const http: HttpServer = createServer(app);
+  // Keep idle connections longer than clients do (undici 4 s, most proxies 60 s), so the server is
+  // never the side that closes a kept-alive connection just as a client sends on it — a race
+  // that a busy event loop (planning a 1 MB expression) made visible as EPIPE/ECONNRESET.
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   const io: IoServer = new Server(http, {
     // Heartbeats: a frozen agent (socket open, process stopped) is dropped within
     // pingInterval + pingTimeout, after which its tasks are requeued.
