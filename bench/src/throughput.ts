@@ -33,7 +33,7 @@ const PHASES = [
   { label: 'socket reads (incl. results handling)', fn: 'socketOnData@ws/lib/websocket.js' },
   { label: 'results handling (verify, queue write)', fn: 'handleResults@scheduler/scheduler.js' },
   { label: 'result writes (SQLite) + release', fn: 'writeBatch@scheduler/result-writer.js' },
-  { label: 'dispatch (lease, emit)', fn: 'dispatch@scheduler/scheduler.js' },
+  { label: 'dispatch (lease, emit)', fn: 'dispatch@scheduler/dispatcher.js' },
   { label: 'socket writes (writev)', fn: 'writev@' },
   { label: 'dashboard flush', fn: 'flush@realtime/ui-hub.js' },
   { label: 'HTTP submit', fn: 'submit@scheduler/scheduler.js' },

@@ -209,14 +209,19 @@ function sumDigits(x: Decimal, y: Decimal): number {
 
 function checkDigits(needed: number): void {
   if (needed > MAX_RESULT_DIGITS) {
-    throw new RangeError(
-      `The exact result needs ${needed} digits; at most ${MAX_RESULT_DIGITS} are supported`,
+    throw new ExpressionistError(
+      'EXPR_RESULT_TOO_LARGE',
+      `the exact result needs ${needed} digits; at most ${MAX_RESULT_DIGITS} are supported`,
     );
   }
 }
 
 function finite(value: Decimal): string {
-  if (!value.isFinite()) throw new RangeError('The result is outside the supported range');
+  if (!value.isFinite())
+    throw new ExpressionistError(
+      'EXPR_RESULT_TOO_LARGE',
+      'the result is outside the supported range',
+    );
   return formatDecimal(value);
 }
 
@@ -224,7 +229,9 @@ function finite(value: Decimal): string {
  * Apply one operator to two decimal strings: exact for `+ - *`, `/` rounded to
  * `DIVISION_PRECISION` significant digits (half to even). The one function every agent runs.
  * @throws ExpressionistError `EXPR_DIV_ZERO` (no position: the caller knows where the `/` is).
- * @throws RangeError for inputs that are not decimal strings or results beyond `MAX_RESULT_DIGITS`.
+ * @throws ExpressionistError `EXPR_RESULT_TOO_LARGE` (no position) for results beyond
+ *   `MAX_RESULT_DIGITS`; the message is the reason, for the caller's template.
+ * @throws RangeError for inputs that are not decimal strings (a bug: every operand is validated).
  * @example execute('+', '0.1', '0.2') // '0.3'
  */
 export function execute(op: Operator, a: string, b: string): string {

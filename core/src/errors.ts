@@ -1,59 +1,106 @@
 /**
  * The one registry of error codes. Every error the system reports — in an HTTP body, on an
  * expression, over a socket — carries one of these codes. `status` is the HTTP status used when
- * the error is the answer to a request; `summary` is the generic human text (messages may be
- * more specific). The README's error table is checked against this registry by a test.
+ * the error is the answer to a request; `message` is the template call sites fill in with
+ * `{name}` parameters (`errorInfo('EXPRESSION_NOT_FOUND', { id })`), so the wording of an error
+ * lives here once. `retry` says whether an operation that failed with this code may succeed on
+ * another attempt (agents report codes; a deterministic failure is never retried). The README's
+ * error table is checked against this registry by a test.
  */
 export const ERROR_CODES = {
-  EXPR_EMPTY: { status: 422, summary: 'The expression is empty.' },
-  EXPR_UNEXPECTED_CHAR: { status: 422, summary: 'A character that is not part of the grammar.' },
+  EXPR_EMPTY: { status: 422, message: 'The expression is empty' },
+  EXPR_UNEXPECTED_CHAR: { status: 422, message: 'Unexpected character {char} at column {column}' },
   EXPR_UNEXPECTED_END: {
     status: 422,
-    summary: 'The expression ends where an operand was expected.',
+    message: 'Unexpected end of the expression at column {column}: {expected}',
   },
   EXPR_UNEXPECTED_TOKEN: {
     status: 422,
-    summary: 'An operator or parenthesis where an operand was expected.',
+    message: 'Unexpected {char} at column {column}: {expected}',
   },
   EXPR_MISSING_OPERATOR: {
     status: 422,
-    summary: 'Two operands in a row with no operator between them.',
+    message: 'Missing operator before {char} at column {column}',
   },
-  EXPR_UNCLOSED_PAREN: { status: 422, summary: 'An opening parenthesis is never closed.' },
-  EXPR_UNMATCHED_PAREN: { status: 422, summary: 'A closing parenthesis has no opening one.' },
-  EXPR_BAD_NUMBER: { status: 422, summary: 'A malformed number such as `1..2` or `1.`.' },
-  EXPR_TOO_LONG: { status: 422, summary: 'The expression is longer than the configured maximum.' },
+  EXPR_UNCLOSED_PAREN: { status: 422, message: "The '(' at column {column} is never closed" },
+  EXPR_UNMATCHED_PAREN: {
+    status: 422,
+    message: "Unmatched ')' at column {column}: there is no '(' to close",
+  },
+  EXPR_BAD_NUMBER: { status: 422, message: 'Malformed number at column {column}: {reason}' },
+  EXPR_TOO_LONG: {
+    status: 422,
+    message: 'The expression is {length} characters long; the maximum is {max}',
+  },
   EXPR_TOO_DEEP: {
     status: 422,
-    summary: 'Parentheses or unary signs nest deeper than the configured maximum.',
+    message: 'Parentheses and signs nest deeper than {max} levels at column {column}',
   },
-  EXPR_DIV_ZERO: { status: 422, summary: 'Division by zero.' },
-  EXPR_OP_FAILED: { status: 500, summary: 'An operation failed on every allowed attempt.' },
-  EXPR_CANCELED: { status: 409, summary: 'The expression was canceled.' },
-  BODY_INVALID: {
-    status: 400,
-    summary: 'The request body is not valid JSON or has the wrong shape.',
+  EXPR_DIV_ZERO: {
+    status: 422,
+    message: 'Division by zero at column {column}: the divisor of \'/\' in "{snippet}" is 0.',
   },
-  BODY_TOO_LARGE: { status: 413, summary: 'The request body is larger than the limit.' },
-  QUERY_INVALID: { status: 400, summary: 'A query parameter has an invalid value.' },
-  NOT_FOUND: { status: 404, summary: 'No such route.' },
-  EXPRESSION_NOT_FOUND: { status: 404, summary: 'No expression with this id.' },
+  EXPR_RESULT_TOO_LARGE: {
+    status: 422,
+    message: 'Operation {op} at column {column}: {reason}.',
+  },
+  EXPR_OP_FAILED: {
+    status: 500,
+    message: 'Operation {op} at column {column} failed on {attempts} attempts (last: {reason}).',
+  },
+  EXPR_CANCELED: { status: 409, message: 'Canceled by request.' },
+  BODY_INVALID: { status: 400, message: '{reason}' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },
+  QUERY_INVALID: { status: 400, message: '{reason}' },
+  NOT_FOUND: { status: 404, message: 'No route {method} {path}.' },
+  EXPRESSION_NOT_FOUND: { status: 404, message: 'No expression with id "{id}".' },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
-    summary: 'This id was already used for a different expression.',
+    message: 'Id "{id}" was already used for a different expression.',
   },
-  ALREADY_FINISHED: { status: 409, summary: 'The expression has already finished.' },
-  SETTINGS_INVALID: { status: 422, summary: 'A setting is out of range or of the wrong type.' },
-  TASK_NOT_FOUND: { status: 404, summary: 'No task with this id is leased out.' },
-  TASK_RESULT_INVALID: { status: 422, summary: 'The task result is malformed.' },
-  TASK_RESULT_WRONG: { status: 422, summary: 'The task result does not match the verified value.' },
-  STORE_UNAVAILABLE: { status: 503, summary: 'The database is unreachable; nothing was accepted.' },
-  SHUTTING_DOWN: { status: 503, summary: 'The orchestrator is shutting down.' },
-  INTERNAL: { status: 500, summary: 'An unexpected server fault.' },
-} as const satisfies Record<string, { status: number; summary: string }>;
+  ALREADY_FINISHED: { status: 409, message: 'Expression "{id}" has already finished ({status}).' },
+  SETTINGS_INVALID: { status: 422, message: '{reason}' },
+  TASK_NOT_FOUND: { status: 404, message: '{reason}' },
+  TASK_RESULT_INVALID: { status: 422, message: '{reason}' },
+  TASK_RESULT_WRONG: { status: 422, message: '{reason}' },
+  AGENT_QUARANTINED: {
+    status: 403,
+    message: 'This agent is quarantined: {reason}. An admin can release it.',
+  },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The database is unreachable; {what} Retry later.',
+  },
+  SHUTTING_DOWN: { status: 503, message: 'The orchestrator is shutting down.' },
+  INTERNAL: { status: 500, message: 'An unexpected server fault.' },
+} as const satisfies Record<string, { status: number; message: string }>;
 
 /** A code from the registry. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Names of the `{placeholders}` in a template string, as a union type. */
+type Placeholders<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | Placeholders<Rest>
+  : never;
+
+/** The parameters the message template of `C` needs. */
+export type ErrorParams<C extends ErrorCode> = Record<
+  Placeholders<(typeof ERROR_CODES)[C]['message']>,
+  string | number
+>;
+
+/** Fills in the message template of `code`. */
+export function errorMessage<C extends ErrorCode>(code: C, params: ErrorParams<C>): string {
+  const values = params as Record<string, string | number>;
+  return ERROR_CODES[code].message.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in values ? String(values[name]) : whole,
+  );
+}
+
+/** True when an operation that failed with `code` on an agent can never succeed on a retry. */
+export function isDeterministicFailure(code: string): boolean {
+  return code === 'EXPR_DIV_ZERO' || code === 'EXPR_RESULT_TOO_LARGE';
+}
 
 /** Plain, serializable error description used in HTTP bodies and on expressions. */
 export interface ErrorInfo {
@@ -61,6 +108,16 @@ export interface ErrorInfo {
   message: string;
   /** 0-based column in the expression source, when the error has one. */
   position?: number;
+}
+
+/** An `ErrorInfo` whose message comes from the registry's template. */
+export function errorInfo<C extends ErrorCode>(
+  code: C,
+  params: ErrorParams<C>,
+  position?: number,
+): ErrorInfo {
+  const message = errorMessage(code, params);
+  return position === undefined ? { code, message } : { code, message, position };
 }
 
 /** An expected failure with a registry code (parse errors, division by zero, bad requests). */
@@ -73,6 +130,15 @@ export class ExpressionistError extends Error {
     this.name = 'ExpressionistError';
     this.code = code;
     this.position = position;
+  }
+
+  /** An error whose message is the registry's template for `code` filled with `params`. */
+  static of<C extends ErrorCode>(
+    code: C,
+    params: ErrorParams<C>,
+    position?: number,
+  ): ExpressionistError {
+    return new ExpressionistError(code, errorMessage(code, params), position);
   }
 
   /** HTTP status for this code. */

@@ -66,6 +66,8 @@ const C_9 = 57;
 const MAX_NUMBER_LENGTH = 99_999;
 
 const EXPECTED_OPERAND = "expected a number, '(' or a sign";
+const ONE_POINT = 'a number has at most one decimal point';
+const DIGITS_AFTER_POINT = 'a decimal point must be followed by digits';
 
 function isSpace(c: number): boolean {
   return c === C_SPACE || (c >= C_TAB && c <= C_CR);
@@ -118,11 +120,7 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
   const maxDepth = limits?.maxDepth ?? DEFAULT_PARSE_LIMITS.maxDepth;
   const n = source.length;
   if (n > maxLength) {
-    throw new ExpressionistError(
-      'EXPR_TOO_LONG',
-      `The expression is ${n} characters long; the maximum is ${maxLength}`,
-      maxLength,
-    );
+    throw ExpressionistError.of('EXPR_TOO_LONG', { length: n, max: maxLength }, maxLength);
   }
 
   const operands: Ast[] = [];
@@ -133,11 +131,7 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
   let sawToken = false;
 
   const tooDeep = (at: number): ExpressionistError =>
-    new ExpressionistError(
-      'EXPR_TOO_DEEP',
-      `Parentheses and signs nest deeper than ${maxDepth} levels at column ${at}`,
-      at,
-    );
+    ExpressionistError.of('EXPR_TOO_DEEP', { max: maxDepth, column: at }, at);
 
   // Pop one binary operator and combine the top two operands.
   const reduceBinary = (): void => {
@@ -198,21 +192,16 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
           while (i < n && isDigit(source.charCodeAt(i))) i++;
           if (i === fracStart) {
             const second = i < n && source.charCodeAt(i) === C_DOT;
-            throw new ExpressionistError(
+            const column = second ? i : dot;
+            throw ExpressionistError.of(
               'EXPR_BAD_NUMBER',
-              second
-                ? `Malformed number at column ${i}: a number has at most one decimal point`
-                : `Malformed number at column ${dot}: a decimal point must be followed by digits`,
-              second ? i : dot,
+              { column, reason: second ? ONE_POINT : DIGITS_AFTER_POINT },
+              column,
             );
           }
         }
         if (i < n && source.charCodeAt(i) === C_DOT) {
-          throw new ExpressionistError(
-            'EXPR_BAD_NUMBER',
-            `Malformed number at column ${i}: a number has at most one decimal point`,
-            i,
-          );
+          throw ExpressionistError.of('EXPR_BAD_NUMBER', { column: i, reason: ONE_POINT }, i);
         }
         const hasFrac = fracStart < i;
         const simple =
@@ -223,9 +212,12 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
           ? source.slice(start, i)
           : canonicalNumber(source.slice(start, intEnd), hasFrac ? source.slice(fracStart, i) : '');
         if (value.length > MAX_NUMBER_LENGTH) {
-          throw new ExpressionistError(
+          throw ExpressionistError.of(
             'EXPR_BAD_NUMBER',
-            `The number at column ${start} has ${value.length} significant characters; at most ${MAX_NUMBER_LENGTH} are allowed`,
+            {
+              column: start,
+              reason: `it has ${value.length} significant characters; at most ${MAX_NUMBER_LENGTH} are allowed`,
+            },
             start,
           );
         }
@@ -242,9 +234,9 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
         continue;
       }
       if (c === C_RPAREN || c === C_STAR || c === C_SLASH) {
-        throw new ExpressionistError(
+        throw ExpressionistError.of(
           'EXPR_UNEXPECTED_TOKEN',
-          `Unexpected ${describeChar(source, i)} at column ${i}: ${EXPECTED_OPERAND}`,
+          { char: describeChar(source, i), column: i, expected: EXPECTED_OPERAND },
           i,
         );
       }
@@ -266,11 +258,7 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
       if (c === C_RPAREN) {
         while (opKinds.length > 0 && opKinds[opKinds.length - 1]! >= ADD) reduceBinary();
         if (opKinds.length === 0) {
-          throw new ExpressionistError(
-            'EXPR_UNMATCHED_PAREN',
-            `Unmatched ')' at column ${i}: there is no '(' to close`,
-            i,
-          );
+          throw ExpressionistError.of('EXPR_UNMATCHED_PAREN', { column: i }, i);
         }
         // Only an LPAREN can be on top here: unary signs are applied as soon as their operand ends.
         const open = opPositions.pop()!;
@@ -282,36 +270,32 @@ export function parse(source: string, limits?: Partial<ParseLimits>): Ast {
         continue;
       }
       if (isDigit(c) || c === C_DOT || c === C_LPAREN) {
-        throw new ExpressionistError(
+        throw ExpressionistError.of(
           'EXPR_MISSING_OPERATOR',
-          `Missing operator before ${describeChar(source, i)} at column ${i}`,
+          { char: describeChar(source, i), column: i },
           i,
         );
       }
     }
-    throw new ExpressionistError(
+    throw ExpressionistError.of(
       'EXPR_UNEXPECTED_CHAR',
-      `Unexpected character ${describeChar(source, i)} at column ${i}`,
+      { char: describeChar(source, i), column: i },
       i,
     );
   }
 
-  if (!sawToken) throw new ExpressionistError('EXPR_EMPTY', 'The expression is empty', 0);
+  if (!sawToken) throw ExpressionistError.of('EXPR_EMPTY', {}, 0);
   if (expectOperand) {
-    throw new ExpressionistError(
+    throw ExpressionistError.of(
       'EXPR_UNEXPECTED_END',
-      `Unexpected end of the expression at column ${n}: ${EXPECTED_OPERAND}`,
+      { column: n, expected: EXPECTED_OPERAND },
       n,
     );
   }
   while (opKinds.length > 0) {
     if (opKinds[opKinds.length - 1]! < ADD) {
       const open = opPositions[opPositions.length - 1]!;
-      throw new ExpressionistError(
-        'EXPR_UNCLOSED_PAREN',
-        `The '(' at column ${open} is never closed`,
-        open,
-      );
+      throw ExpressionistError.of('EXPR_UNCLOSED_PAREN', { column: open }, open);
     }
     reduceBinary();
   }

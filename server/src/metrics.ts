@@ -32,6 +32,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly opsFailed = new Counter({
+    name: 'expressionist_operations_failed_total',
+    help: 'Operations that ended their expression with an error (last attempt used up, or a result no retry can change)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly opsRejected = new Counter({
     name: 'expressionist_operations_rejected_total',
     help: 'Results not accepted',

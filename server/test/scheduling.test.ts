@@ -147,6 +147,25 @@ describe('with real agent processes', () => {
     expect(nested.error).toMatchObject({ code: 'EXPR_DIV_ZERO', position: 4 });
   });
 
+  it('fails an over-large result at once, on the first attempt, with the column of its operator', async () => {
+    await agents(1, 1);
+    // 60,000 digits times 60,000 digits needs 120,000 > MAX_RESULT_DIGITS: no retry can help.
+    const nines = '9'.repeat(60_000);
+    const id = await client.submit(`${nines} * ${nines}`);
+    const view = await client.finished(id);
+    expect(view.status).toBe('error');
+    expect(view.error?.code).toBe('EXPR_RESULT_TOO_LARGE');
+    expect(view.error?.position).toBe(60_001);
+    expect(view.error?.message).toContain('column 60001');
+    const [op] = await client.operations(id);
+    expect(op?.attempt).toBe(1);
+    expect(op?.reassigned).toBe(0);
+    // Cached like a division by zero: the repeat is answered without any agent.
+    const again = await client.finished(await client.submit(`${nines} * ${nines}`));
+    expect(again.cached).toBe(true);
+    expect(again.error?.code).toBe('EXPR_RESULT_TOO_LARGE');
+  });
+
   it('requeues at once when an agent is SIGKILLed mid-operation', async () => {
     await client.settings({ multiplicationMs: 3000 });
     await agents(1, 1);
@@ -325,7 +344,12 @@ describe('course HTTP agent protocol', () => {
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe(
       'TASK_RESULT_WRONG',
     );
-    expect((await fetch(`${orch.url}/internal/task`, { headers })).status).toBe(422);
+    // A quarantined agent is refused work with its own code, not a result error.
+    const refused = await fetch(`${orch.url}/internal/task`, { headers });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'AGENT_QUARANTINED',
+    );
     const honest = await client.call('GET', '/internal/task');
     const task = honest.body.task as { id: number };
     expect((await client.call('POST', '/internal/task', { id: task.id, result: 42 })).status).toBe(

@@ -4,16 +4,12 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  CalculateBodySchema,
-  DecimalString,
-  ExpressionistError,
-  SettingsPatchSchema,
-} from '@expressionist/core';
+import { CalculateBodySchema, ExpressionistError, SettingsPatchSchema } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
-import { errorHandler, sendError } from './errors.js';
+import { CourseAgents } from './course-agents.js';
+import { describeIssue, errorHandler, sendError } from './errors.js';
 
 export interface AppDeps {
   scheduler: Scheduler;
@@ -31,13 +27,6 @@ const ListQuerySchema = z.object({
 
 const CursorSchema = z.tuple([z.number().int().nonnegative(), z.string().min(1).max(128)]);
 
-const CourseResultSchema = z.object({
-  id: z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/)]),
-  result: z.union([z.number().finite(), DecimalString]),
-});
-
-const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
-
 function encodeCursor(cursor: ListCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
 }
@@ -49,25 +38,10 @@ function decodeCursor(raw: string): ListCursor {
     );
     return { createdAt, id };
   } catch {
-    throw new ExpressionistError('QUERY_INVALID', 'cursor: not a cursor returned by this API.');
+    throw ExpressionistError.of('QUERY_INVALID', {
+      reason: 'cursor: not a cursor returned by this API.',
+    });
   }
-}
-
-/** zod failure → the first issue as `field: message`. */
-function describeIssue(error: z.ZodError): { field: string; message: string } {
-  const issue = error.issues[0];
-  const field = issue?.path.join('.') ?? '';
-  return {
-    field,
-    message: field ? `${field}: ${issue?.message ?? 'invalid'}` : (issue?.message ?? 'invalid'),
-  };
-}
-
-/** The course agent's identity: its `X-Agent-Id` header, or its address. */
-function httpAgentKey(req: Request): string {
-  const header = AgentKeySchema.safeParse(req.get('x-agent-id'));
-  if (header.success) return `http-${header.data}`;
-  return `http-${(req.ip ?? 'unknown').replace(/[^A-Za-z0-9.:-]/g, '')}`;
 }
 
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
@@ -125,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
     const body = CalculateBodySchema.safeParse(req.body);
     if (!body.success) {
       const { field, message } = describeIssue(body.error);
-      sendError(res, 'BODY_INVALID', message, field ? { field } : {});
+      sendError(res, 'BODY_INVALID', { reason: message }, field ? { field } : {});
       return;
     }
     const outcome = await scheduler.submit(body.data.expression, body.data.id);
@@ -135,11 +109,11 @@ export function createApp(deps: AppDeps): Express {
     const query = ListQuerySchema.safeParse(req.query);
     if (!query.success) {
       const { field, message } = describeIssue(query.error);
-      sendError(res, 'QUERY_INVALID', message, { field });
+      sendError(res, 'QUERY_INVALID', { reason: message }, { field });
       return;
     }
     const { limit, cursor } = query.data;
-    const expressions = await scheduler.listExpressions(
+    const expressions = await scheduler.views.listExpressions(
       limit,
       cursor === undefined ? undefined : decodeCursor(cursor),
     );
@@ -151,21 +125,13 @@ export function createApp(deps: AppDeps): Express {
     res.json({ expressions, nextCursor });
   });
   api.get('/expressions/:id', async (req, res) => {
-    const expression = await scheduler.expressionView(req.params.id);
-    if (!expression)
-      throw new ExpressionistError(
-        'EXPRESSION_NOT_FOUND',
-        `No expression with id "${req.params.id}".`,
-      );
+    const expression = await scheduler.views.expressionView(req.params.id);
+    if (!expression) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({ expression });
   });
   api.get('/expressions/:id/operations', async (req, res) => {
-    const operations = await scheduler.operations(req.params.id);
-    if (!operations)
-      throw new ExpressionistError(
-        'EXPRESSION_NOT_FOUND',
-        `No expression with id "${req.params.id}".`,
-      );
+    const operations = await scheduler.views.operations(req.params.id);
+    if (!operations) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({ operations });
   });
   api.post('/expressions/:id/cancel', async (req, res) => {
@@ -180,8 +146,9 @@ export function createApp(deps: AppDeps): Express {
       const { field, message } = describeIssue(patch.error);
       const wrongShape =
         typeof req.body !== 'object' || req.body === null || Array.isArray(req.body);
-      if (wrongShape) sendError(res, 'BODY_INVALID', 'The body must be a JSON object of settings.');
-      else sendError(res, 'SETTINGS_INVALID', message, { field });
+      if (wrongShape)
+        sendError(res, 'BODY_INVALID', { reason: 'The body must be a JSON object of settings.' });
+      else sendError(res, 'SETTINGS_INVALID', { reason: message }, { field });
       return;
     }
     res.json({ settings: await scheduler.updateSettings(patch.data) });
@@ -190,48 +157,12 @@ export function createApp(deps: AppDeps): Express {
     res.json({ agents: scheduler.agentViews() });
   });
   api.use((req, res) =>
-    sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}.`),
+    sendError(res, 'NOT_FOUND', { method: req.method, path: `${req.baseUrl}${req.path}` }),
   );
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
-  app.get('/internal/task', (req, res) => {
-    const task = scheduler.leaseHttpTask(httpAgentKey(req));
-    if (task === 'quarantined') {
-      sendError(res, 'TASK_RESULT_WRONG', 'This agent is quarantined for returning wrong results.');
-      return;
-    }
-    if (!task) {
-      sendError(res, 'TASK_NOT_FOUND', 'Nothing to do right now.');
-      return;
-    }
-    res.json({ task });
-  });
-  app.post('/internal/task', json, async (req, res) => {
-    const body = CourseResultSchema.safeParse(req.body);
-    if (!body.success) {
-      sendError(res, 'TASK_RESULT_INVALID', describeIssue(body.error).message);
-      return;
-    }
-    const outcome = await scheduler.submitHttpResult(
-      httpAgentKey(req),
-      Number(body.data.id),
-      body.data.result,
-    );
-    if (outcome === 'accepted') res.json({ ok: true });
-    else if (outcome === 'unknown')
-      sendError(
-        res,
-        'TASK_NOT_FOUND',
-        `No task ${body.data.id} is leased out (finished, reassigned or never issued).`,
-      );
-    else
-      sendError(
-        res,
-        'TASK_RESULT_WRONG',
-        'The result does not match the verified value; this agent is quarantined.',
-      );
-  });
+  app.use(new CourseAgents(scheduler, log).router(json));
 
   const webDir = deps.webDir;
   if (webDir && existsSync(path.join(webDir, 'index.html'))) {
@@ -262,7 +193,7 @@ export function createApp(deps: AppDeps): Express {
         );
     });
   }
-  app.use((req, res) => sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.path}.`));
+  app.use((req, res) => sendError(res, 'NOT_FOUND', { method: req.method, path: req.path }));
   app.use(errorHandler(log));
   return app;
 }

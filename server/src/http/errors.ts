@@ -1,15 +1,39 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { ERROR_CODES, ExpressionistError, type ErrorCode } from '@expressionist/core';
+import {
+  ERROR_CODES,
+  ExpressionistError,
+  errorMessage,
+  type ErrorCode,
+  type ErrorParams,
+} from '@expressionist/core';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+type Extra = { position?: number; field?: string };
 
 /** Writes the one error shape `{"error": {code, message, position?, field?}}`. */
-export function sendError(
-  res: Response,
-  code: ErrorCode,
-  message: string,
-  extra: { position?: number; field?: string } = {},
-): void {
+function writeError(res: Response, code: ErrorCode, message: string, extra: Extra): void {
   res.status(ERROR_CODES[code].status).json({ error: { code, message, ...extra } });
+}
+
+/** Answers with `code`, its message filled in from the registry's template. */
+export function sendError<C extends ErrorCode>(
+  res: Response,
+  code: C,
+  params: ErrorParams<C>,
+  extra: Extra = {},
+): void {
+  writeError(res, code, errorMessage(code, params), extra);
+}
+
+/** zod failure → the first issue as `field: message`. */
+export function describeIssue(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') ?? '';
+  return {
+    field,
+    message: field ? `${field}: ${issue?.message ?? 'invalid'}` : (issue?.message ?? 'invalid'),
+  };
 }
 
 /** Maps thrown errors to responses: expected ones by their code, anything else to 500 INTERNAL. */
@@ -20,7 +44,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof ExpressionistError) {
-      sendError(
+      writeError(
         res,
         err.code,
         err.message,
@@ -30,7 +54,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     const type = (err as { type?: unknown }).type;
     if (type === 'entity.too.large') {
-      sendError(res, 'BODY_TOO_LARGE', 'The request body is larger than the limit.');
+      sendError(res, 'BODY_TOO_LARGE', {});
       return;
     }
     if (
@@ -38,7 +62,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       type === 'encoding.unsupported' ||
       type === 'charset.unsupported'
     ) {
-      sendError(res, 'BODY_INVALID', 'The request body is not valid JSON.');
+      sendError(res, 'BODY_INVALID', { reason: 'The request body is not valid JSON.' });
       return;
     }
     // Other client errors raised by Express or body-parser are the request's fault, not a 500:
@@ -47,13 +71,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       if (err instanceof URIError) {
-        sendError(
-          res,
-          'NOT_FOUND',
-          `No route ${req.method} ${req.path}: the URL could not be decoded.`,
-        );
+        sendError(res, 'NOT_FOUND', {
+          method: req.method,
+          path: `${req.path} (the URL could not be decoded)`,
+        });
       } else {
-        sendError(res, 'BODY_INVALID', 'The request body could not be read.');
+        sendError(res, 'BODY_INVALID', { reason: 'The request body could not be read.' });
       }
       return;
     }
@@ -61,6 +84,6 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       { err, requestId: res.locals.requestId as unknown, method: req.method, url: req.originalUrl },
       'request failed',
     );
-    sendError(res, 'INTERNAL', 'An unexpected server fault.');
+    sendError(res, 'INTERNAL', {});
   };
 }

@@ -40,13 +40,13 @@ export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Lo
       },
     };
     try {
-      scheduler.connectAgent(hello, channel);
+      scheduler.agents.connect(hello, channel);
     } catch (err) {
       channel.quarantine(err instanceof Error ? err.message : String(err));
       return;
     }
     socket.conn.on('packet', (packet: { type: string }) => {
-      if (packet.type === 'pong') scheduler.agentSeen(hello.agentId);
+      if (packet.type === 'pong') scheduler.agents.seen(hello.agentId);
     });
     socket.on('results', (payload: unknown) => {
       const parsed = TaskResultBatchSchema.safeParse(payload);
@@ -65,7 +65,9 @@ export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Lo
         log.error({ err, agent: hello.agentId }, 'handling results failed');
       }
     });
-    socket.on('drain', () => scheduler.drainAgent(hello.agentId));
-    socket.on('disconnect', (reason) => scheduler.disconnectAgent(hello.agentId, channel, reason));
+    socket.on('drain', () => scheduler.agents.drain(hello.agentId));
+    socket.on('disconnect', (reason) =>
+      scheduler.agents.disconnect(hello.agentId, channel, reason),
+    );
   });
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { IoServer } from './io.js';
 import {
   SubscribeSchema,
+  errorInfo,
   type ExpressionView,
   type OperationView,
   type Settings,
@@ -45,31 +46,22 @@ export class UiHub implements SchedulerListener {
         if (!id.success) {
           reply({
             ok: false,
-            error: { code: 'BODY_INVALID', message: 'subscribe expects an expression id' },
+            error: errorInfo('BODY_INVALID', { reason: 'subscribe expects an expression id' }),
           });
           return;
         }
         void (async () => {
-          const expression = await this.scheduler.expressionView(id.data);
-          const operations = expression ? await this.scheduler.operations(id.data) : null;
+          const expression = await this.scheduler.views.expressionView(id.data);
+          const operations = expression ? await this.scheduler.views.operations(id.data) : null;
           if (!expression || !operations) {
-            reply({
-              ok: false,
-              error: {
-                code: 'EXPRESSION_NOT_FOUND',
-                message: `No expression with id "${id.data}".`,
-              },
-            });
+            reply({ ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: id.data }) });
             return;
           }
           await socket.join(room(id.data));
           reply({ ok: true, expression, operations });
         })().catch((err: unknown) => {
           this.log.warn({ err }, 'subscribe failed');
-          reply({
-            ok: false,
-            error: { code: 'INTERNAL', message: 'Could not load the expression.' },
-          });
+          reply({ ok: false, error: errorInfo('INTERNAL', {}) });
         });
       });
       socket.on('unsubscribe', (expressionId: unknown) => {
@@ -82,7 +74,7 @@ export class UiHub implements SchedulerListener {
 
   private async sendSnapshot(socketId: string): Promise<void> {
     try {
-      const expressions = await this.scheduler.listExpressions(SNAPSHOT_EXPRESSIONS);
+      const expressions = await this.scheduler.views.listExpressions(SNAPSHOT_EXPRESSIONS);
       this.nsp.to(socketId).emit('snapshot', {
         expressions,
         agents: this.scheduler.agentViews(),
@@ -133,7 +125,7 @@ export class UiHub implements SchedulerListener {
     const delta: UiDelta = {};
     const expressions: ExpressionView[] = this.fetched.splice(0);
     for (const id of this.expressions) {
-      const view = this.scheduler.liveView(id);
+      const view = this.scheduler.views.liveView(id);
       if (view) expressions.push(view);
       else void this.fetchLater(id);
     }
@@ -158,7 +150,7 @@ export class UiHub implements SchedulerListener {
     }
     if (Object.keys(delta).length > 0) this.nsp.emit('delta', delta);
     for (const [expressionId, ids] of this.operations) {
-      const operations: OperationView[] = this.scheduler.operationViews(expressionId, ids);
+      const operations: OperationView[] = this.scheduler.views.operationViews(expressionId, ids);
       if (operations.length > 0)
         this.nsp
           .to(room(expressionId))
@@ -169,7 +161,7 @@ export class UiHub implements SchedulerListener {
 
   private async fetchLater(id: string): Promise<void> {
     try {
-      const view = await this.scheduler.expressionView(id);
+      const view = await this.scheduler.views.expressionView(id);
       if (view) this.fetched.push(view);
     } catch (err) {
       this.log.debug({ err, id }, 'expression view fetch failed');

@@ -9,31 +9,149 @@ export interface AgentChannel {
   quarantine(reason: string): void;
 }
 
-/** One agent the orchestrator knows of, connected or recently lost. */
-export interface AgentEntry {
+/** What an agent is when it joins. */
+export interface AgentInit {
   id: string;
   name: string;
   kind: AgentKind;
-  status: AgentStatus;
   concurrency: number;
   channel: AgentChannel | null;
+  now: number;
+}
+
+/**
+ * One agent the orchestrator knows of, connected or recently lost. Its fields change only
+ * through its methods, so an agent's life (active → draining → lost/quarantined → forgotten)
+ * reads here.
+ */
+export class Agent {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: AgentKind;
+  readonly connectedAt: number;
+  private statusNow: AgentStatus = 'active';
+  private slots: number;
+  private link: AgentChannel | null;
   /** Task ids currently leased to this agent. */
-  running: Set<string>;
-  completed: number;
-  connectedAt: number;
-  lastSeenAt: number;
-  expiresAt: number | null;
+  private readonly held = new Set<string>();
+  private completedCount: number;
+  private lastSeen: number;
+  private expires: number | null = null;
+
+  constructor(init: AgentInit, completed: number) {
+    this.id = init.id;
+    this.name = init.name;
+    this.kind = init.kind;
+    this.slots = init.concurrency;
+    this.link = init.channel;
+    this.connectedAt = init.now;
+    this.lastSeen = init.now;
+    this.completedCount = completed;
+  }
+
+  get status(): AgentStatus {
+    return this.statusNow;
+  }
+
+  get concurrency(): number {
+    return this.slots;
+  }
+
+  get channel(): AgentChannel | null {
+    return this.link;
+  }
+
+  get completed(): number {
+    return this.completedCount;
+  }
+
+  get lastSeenAt(): number {
+    return this.lastSeen;
+  }
+
+  get expiresAt(): number | null {
+    return this.expires;
+  }
+
+  /** Number of tasks leased to it now. */
+  get inFlight(): number {
+    return this.held.size;
+  }
+
+  /** Task ids leased to it now. */
+  heldTasks(): string[] {
+    return [...this.held];
+  }
+
+  /** Whether it may take a pushed task now, with `depth` tasks in flight per slot. */
+  canTake(depth: number): boolean {
+    return this.statusNow === 'active' && this.link !== null && this.held.size < this.slots * depth;
+  }
+
+  /** Any sign of life (a message, a heartbeat pong, a request). */
+  seen(now: number): void {
+    this.lastSeen = now;
+  }
+
+  hold(taskId: string): void {
+    this.held.add(taskId);
+    // A pulling HTTP agent has as many slots as it has shown it uses at once.
+    if (this.link === null && this.held.size > this.slots) this.slots = this.held.size;
+  }
+
+  drop(taskId: string): void {
+    this.held.delete(taskId);
+  }
+
+  /** An accepted result. */
+  credit(): void {
+    this.completedCount += 1;
+  }
+
+  /** active → draining: finishes what it holds, takes nothing new. False if it was not active. */
+  drain(): boolean {
+    if (this.statusNow !== 'active') return false;
+    this.statusNow = 'draining';
+    return true;
+  }
+
+  /** → lost or quarantined; it stays listed until `expiresAt`. */
+  gone(status: 'lost' | 'quarantined', expiresAt: number): void {
+    this.statusNow = status;
+    this.link = null;
+    this.expires = expiresAt;
+  }
+
+  /** Shortens the retention of a gone agent (after a settings change). */
+  retime(latest: number): void {
+    if (this.expires !== null) this.expires = Math.min(this.expires, latest);
+  }
+
+  toView(): AgentView {
+    return {
+      id: this.id,
+      name: this.name,
+      kind: this.kind,
+      status: this.statusNow,
+      concurrency: this.slots,
+      running: [...this.held],
+      completed: this.completedCount,
+      connectedAt: new Date(this.connectedAt).toISOString(),
+      lastSeenAt: new Date(this.lastSeen).toISOString(),
+      expiresAt: this.expires === null ? null : new Date(this.expires).toISOString(),
+    };
+  }
 }
 
 /** Registry of agents: who is connected, who has free slots, who is lost and until when. */
 export class AgentRegistry {
-  private readonly agents = new Map<string, AgentEntry>();
+  private readonly agents = new Map<string, Agent>();
 
-  get(id: string): AgentEntry | undefined {
+  get(id: string): Agent | undefined {
     return this.agents.get(id);
   }
 
-  all(): IterableIterator<AgentEntry> {
+  all(): IterableIterator<Agent> {
     return this.agents.values();
   }
 
@@ -42,41 +160,17 @@ export class AgentRegistry {
   }
 
   /** Adds or revives an agent. A previous entry with the same id must have been lost first. */
-  join(entry: Omit<AgentEntry, 'running' | 'completed' | 'status' | 'expiresAt'>): AgentEntry {
-    const previous = this.agents.get(entry.id);
-    const agent: AgentEntry = {
-      ...entry,
-      status: 'active',
-      running: new Set(),
-      completed: previous?.completed ?? 0,
-      expiresAt: null,
-    };
-    this.agents.set(entry.id, agent);
+  join(init: AgentInit): Agent {
+    const agent = new Agent(init, this.agents.get(init.id)?.completed ?? 0);
+    this.agents.set(init.id, agent);
     return agent;
   }
 
   /** Agents that can take socket-pushed work now, with `depth` tasks in flight per slot. */
-  withFreeSlots(depth = 1): AgentEntry[] {
-    const free: AgentEntry[] = [];
-    for (const agent of this.agents.values()) {
-      const capacity = agent.concurrency * depth;
-      if (agent.status === 'active' && agent.channel && agent.running.size < capacity) {
-        free.push(agent);
-      }
-    }
+  withFreeSlots(depth = 1): Agent[] {
+    const free: Agent[] = [];
+    for (const agent of this.agents.values()) if (agent.canTake(depth)) free.push(agent);
     return free;
-  }
-
-  /** Marks an agent gone; it stays listed until `expiresAt`. */
-  markGone(
-    agent: AgentEntry,
-    status: 'lost' | 'quarantined',
-    now: number,
-    retentionMs: number,
-  ): void {
-    agent.status = status;
-    agent.channel = null;
-    agent.expiresAt = now + retentionMs;
   }
 
   /** Removes gone agents whose retention passed; returns their ids. */
@@ -93,9 +187,7 @@ export class AgentRegistry {
 
   /** Re-times retention of agents already gone (after a settings change). */
   retime(now: number, retentionMs: number): void {
-    for (const agent of this.agents.values()) {
-      if (agent.expiresAt !== null) agent.expiresAt = Math.min(agent.expiresAt, now + retentionMs);
-    }
+    for (const agent of this.agents.values()) agent.retime(now + retentionMs);
   }
 
   counts(): Record<AgentKind, number> {
@@ -112,20 +204,5 @@ export class AgentRegistry {
       if (agent.status === 'active' && agent.channel) slots += agent.concurrency;
     }
     return slots;
-  }
-
-  view(agent: AgentEntry): AgentView {
-    return {
-      id: agent.id,
-      name: agent.name,
-      kind: agent.kind,
-      status: agent.status,
-      concurrency: agent.concurrency,
-      running: [...agent.running],
-      completed: agent.completed,
-      connectedAt: new Date(agent.connectedAt).toISOString(),
-      lastSeenAt: new Date(agent.lastSeenAt).toISOString(),
-      expiresAt: agent.expiresAt === null ? null : new Date(agent.expiresAt).toISOString(),
-    };
   }
 }

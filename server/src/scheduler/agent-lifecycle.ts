@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import { ExpressionistError, type AgentHello, type Settings } from '@expressionist/core';
+import type { Metrics } from '../metrics.js';
+import { AgentRegistry, type Agent, type AgentChannel } from './agent-registry.js';
+import type { Lease, LeaseTable } from './lease-table.js';
+
+/** What the agent lifecycle needs from the write path. */
+export interface LifecycleHooks {
+  settings(): Settings;
+  /** Hands a lease back to the ready queue. */
+  requeue(lease: Lease, reason: string, counts: boolean): void;
+  dispatchSoon(): void;
+  agentChanged(id: string): void;
+  agentRemoved(id: string): void;
+}
+
+/**
+ * Agents joining, draining, leaving, being lost or quarantined: every change of an agent's
+ * membership goes through here, which hands the work of a departing agent back at once.
+ */
+export class AgentLifecycle {
+  readonly registry = new AgentRegistry();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly leases: LeaseTable,
+    private readonly hooks: LifecycleHooks,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly httpAgentTimeoutMs: number,
+  ) {}
+
+  /** Starts the once-a-second sweep: silent HTTP agents are lost, expired entries forgotten. */
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Registers a socket agent (new, reconnecting, or replacing a connection not yet seen dead). */
+  connect(hello: AgentHello, channel: AgentChannel): Agent {
+    const now = Date.now();
+    const existing = this.registry.get(hello.agentId);
+    if (existing?.status === 'quarantined')
+      throw ExpressionistError.of('AGENT_QUARANTINED', { reason: 'it returned wrong results' });
+    if (existing && existing.status !== 'lost') this.lose(existing, 'lost', 'replaced');
+    const agent = this.registry.join({
+      id: hello.agentId,
+      name: hello.name,
+      kind: hello.kind,
+      concurrency: hello.concurrency,
+      channel,
+      now,
+    });
+    channel.sendSettings(this.hooks.settings());
+    this.log.info(
+      { agent: agent.id, name: agent.name, kind: agent.kind, concurrency: agent.concurrency },
+      'agent joined',
+    );
+    this.changed(agent, true);
+    this.hooks.dispatchSoon();
+    return agent;
+  }
+
+  /** A pulling course HTTP agent made a request: joins it when new or lost. */
+  pulled(key: string, now: number): Agent | 'quarantined' {
+    let agent = this.registry.get(key);
+    if (agent?.status === 'quarantined') return 'quarantined';
+    if (!agent || agent.status === 'lost') {
+      agent = this.registry.join({
+        id: key,
+        name: key,
+        kind: 'http',
+        concurrency: 1,
+        channel: null,
+        now,
+      });
+      this.log.info({ agent: agent.id, kind: 'http' }, 'agent joined');
+      this.refreshGauge();
+    }
+    agent.seen(now);
+    return agent;
+  }
+
+  /** The socket of `channel` closed. Ignored when the agent has since reconnected elsewhere. */
+  disconnect(agentId: string, channel: AgentChannel, reason: string): void {
+    const agent = this.registry.get(agentId);
+    if (!agent || agent.channel !== channel) return;
+    this.lose(agent, 'lost', reason);
+  }
+
+  /** Any sign of life from an agent (a message or a heartbeat pong). */
+  seen(agentId: string): void {
+    this.registry.get(agentId)?.seen(Date.now());
+  }
+
+  /** The agent finishes what it has and takes nothing new. */
+  drain(agentId: string): void {
+    const agent = this.registry.get(agentId);
+    if (!agent?.drain()) return;
+    this.log.info({ agent: agent.id, name: agent.name, running: agent.inFlight }, 'agent draining');
+    this.changed(agent, false);
+  }
+
+  /** Cuts an agent off for a wrong result; its other work goes back to the queue. */
+  quarantine(agent: Agent, reason: string): void {
+    if (agent.status === 'quarantined') return;
+    const channel = agent.channel;
+    this.lose(agent, 'quarantined', reason);
+    channel?.quarantine(reason);
+  }
+
+  /** Shortens the retention of gone agents after a settings change. */
+  retime(retentionMs: number): void {
+    this.registry.retime(Date.now(), retentionMs);
+  }
+
+  private lose(agent: Agent, status: 'lost' | 'quarantined', reason: string): void {
+    const leases = this.leases.ofAgent(agent);
+    const wasDraining = agent.status === 'draining';
+    agent.gone(status, Date.now() + this.hooks.settings().lostAgentRetentionMs);
+    // Losing a connection is no fault of the operation: the retry does not use up an attempt.
+    for (const lease of leases)
+      this.hooks.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);
+    const event =
+      status === 'quarantined' ? 'agent quarantined' : wasDraining ? 'agent left' : 'agent lost';
+    this.log.info({ agent: agent.id, name: agent.name, reason, requeued: leases.length }, event);
+    this.changed(agent, true);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const agent of this.registry.all()) {
+      if (
+        agent.kind === 'http' &&
+        agent.status === 'active' &&
+        now - agent.lastSeenAt > this.httpAgentTimeoutMs
+      ) {
+        this.lose(agent, 'lost', 'no request within the HTTP agent timeout');
+      }
+    }
+    for (const id of this.registry.sweep(now)) this.hooks.agentRemoved(id);
+  }
+
+  private changed(agent: Agent, membership: boolean): void {
+    if (membership) this.refreshGauge();
+    this.hooks.agentChanged(agent.id);
+  }
+
+  private refreshGauge(): void {
+    const counts = this.registry.counts();
+    for (const kind of ['node', 'browser', 'http'] as const)
+      this.metrics.agentsConnected.set({ kind }, counts[kind]);
+  }
+}

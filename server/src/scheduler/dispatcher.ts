@@ -1,0 +1,136 @@
+import type { Settings, Task } from '@expressionist/core';
+import type { Agent, AgentRegistry } from './agent-registry.js';
+import type { ExpressionRun } from './expression-run.js';
+
+/** Operations at most this long are prefetched (two in flight per worker slot). */
+const PREFETCH_MAX_MS = 10;
+
+/**
+ * Expressions with ready operations, served round-robin so a huge expression cannot starve a
+ * small one; within one expression the run's own heap gives critical-path-first order.
+ */
+export class ReadyRing {
+  private readonly ring: ExpressionRun[] = [];
+  private head = 0;
+
+  /** Puts a run that has ready work in the ring (once). */
+  enqueue(run: ExpressionRun): void {
+    if (run.inRing) return;
+    run.inRing = true;
+    this.ring.push(run);
+  }
+
+  get isEmpty(): boolean {
+    return this.head >= this.ring.length;
+  }
+
+  /** Next ready operation, round-robin across expressions. */
+  take(): { run: ExpressionRun; opId: number } | undefined {
+    while (this.head < this.ring.length) {
+      const run = this.ring[this.head]!;
+      this.head += 1;
+      if (this.head > 1024 && this.head * 2 > this.ring.length) {
+        this.ring.splice(0, this.head);
+        this.head = 0;
+      }
+      const opId = run.finished ? undefined : run.takeReady();
+      if (opId === undefined) {
+        run.inRing = false;
+        continue;
+      }
+      if (run.hasReady) this.ring.push(run);
+      else run.inRing = false;
+      return { run, opId };
+    }
+    return undefined;
+  }
+
+  /** Ready operations queued (an upper bound: entries that stopped being ready count). */
+  get readyCount(): number {
+    let count = 0;
+    for (let i = this.head; i < this.ring.length; i += 1) count += this.ring[i]!.readyCount;
+    return count;
+  }
+}
+
+/** What the dispatcher needs from the write path. */
+export interface DispatchTarget {
+  settings(): Settings;
+  /** Leases `opId` of `run` to `agent` and returns the task to send. */
+  assign(run: ExpressionRun, opId: number, agent: Agent, now: number): Task;
+  /** The agent's view changed (new tasks). */
+  agentChanged(agent: Agent): void;
+}
+
+/**
+ * Hands ready operations to free worker slots of socket agents: at most once per event-loop
+ * turn, one task per agent per round so work spreads evenly, one `tasks` message per agent.
+ */
+export class Dispatcher {
+  private scheduled = false;
+
+  constructor(
+    private readonly ring: ReadyRing,
+    private readonly agents: AgentRegistry,
+    private readonly target: DispatchTarget,
+  ) {}
+
+  /** Runs a dispatch after the current turn (many changes in one turn share one dispatch). */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.dispatch());
+  }
+
+  /**
+   * Tasks in flight per worker slot. When every operation is near-instant, the round trip to the
+   * agent costs more than the work, so each slot gets a second task that waits on the agent
+   * (its TaskRunner runs at most `concurrency` at once) and starts the moment the first is done.
+   * Longer operations are not prefetched: a slot's work is then worth more than a round trip,
+   * and queued work would sit behind it instead of going to an idle agent.
+   */
+  private prefetchDepth(): number {
+    const s = this.target.settings();
+    const longest = Math.max(s.additionMs, s.subtractionMs, s.multiplicationMs, s.divisionMs);
+    return longest <= PREFETCH_MAX_MS ? 2 : 1;
+  }
+
+  private dispatch(): void {
+    this.scheduled = false;
+    if (this.ring.isEmpty) return;
+    const depth = this.prefetchDepth();
+    const free = this.agents.withFreeSlots(depth);
+    if (free.length === 0) return;
+    const batches = new Map<Agent, Task[]>();
+    const now = Date.now();
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (const candidate of free) {
+        if (!candidate.canTake(depth)) continue;
+        const next = this.ring.take();
+        if (!next) break;
+        const agent = pickAgent(candidate, free, depth, next.run.avoidedBy(next.opId));
+        let batch = batches.get(agent);
+        if (!batch) batches.set(agent, (batch = []));
+        batch.push(this.target.assign(next.run, next.opId, agent, now));
+        progressed = true;
+      }
+    }
+    for (const [agent, tasks] of batches) {
+      agent.channel?.sendTasks(tasks);
+      this.target.agentChanged(agent);
+    }
+  }
+}
+
+/** The candidate, unless the op should avoid it and another free agent can take the op. */
+function pickAgent(
+  candidate: Agent,
+  free: readonly Agent[],
+  depth: number,
+  avoid: readonly string[] | undefined,
+): Agent {
+  if (!avoid?.includes(candidate.id)) return candidate;
+  return free.find((a) => !avoid.includes(a.id) && a.canTake(depth)) ?? candidate;
+}

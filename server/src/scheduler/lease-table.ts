@@ -1,0 +1,92 @@
+import type { Agent } from './agent-registry.js';
+import type { ExpressionRun } from './expression-run.js';
+
+/** A leased attempt of one operation: who holds it, until when, and which attempt it is. */
+export interface Lease {
+  readonly taskId: string;
+  readonly run: ExpressionRun;
+  readonly opId: number;
+  readonly attempt: number;
+  readonly agent: Agent;
+  readonly deadline: number;
+  readonly dispatchedAt: number;
+  /** Id the course HTTP protocol knows the task by (0 for socket agents). */
+  readonly courseId: number;
+}
+
+/**
+ * Every attempt in flight. A result counts only when it names the current attempt of a lease its
+ * sender holds (fencing); a periodic stalled checker hands expired leases back (BullMQ's
+ * lock + stalled-jobs checker, in memory: leases die with the process, and recovery re-queues
+ * whatever was in flight).
+ */
+export class LeaseTable {
+  private readonly byTask = new Map<string, Lease>();
+  private readonly byCourseId = new Map<number, Lease>();
+  private timer: NodeJS.Timeout | undefined;
+
+  get size(): number {
+    return this.byTask.size;
+  }
+
+  add(lease: Lease): void {
+    this.byTask.set(lease.taskId, lease);
+    if (lease.courseId !== 0) this.byCourseId.set(lease.courseId, lease);
+    lease.agent.hold(lease.taskId);
+  }
+
+  get(taskId: string): Lease | undefined {
+    return this.byTask.get(taskId);
+  }
+
+  /** The lease a course HTTP agent knows by `courseId`, if still in flight. */
+  byCourse(courseId: number): Lease | undefined {
+    return this.byCourseId.get(courseId);
+  }
+
+  /**
+   * The lease `taskId` when `agent` holds its attempt `attempt`; undefined for a late answer of
+   * an attempt that was taken back, a duplicate, or a sender that never held it.
+   */
+  current(taskId: string, agent: Agent, attempt: number): Lease | undefined {
+    const lease = this.byTask.get(taskId);
+    return lease && lease.agent === agent && lease.attempt === attempt ? lease : undefined;
+  }
+
+  /** Ends a lease (with or without a result). */
+  release(lease: Lease): void {
+    if (this.byTask.get(lease.taskId) !== lease) return;
+    this.byTask.delete(lease.taskId);
+    if (lease.courseId !== 0) this.byCourseId.delete(lease.courseId);
+    lease.agent.drop(lease.taskId);
+  }
+
+  /** Leases of one expression. */
+  ofRun(run: ExpressionRun): Lease[] {
+    const found: Lease[] = [];
+    for (const lease of this.byTask.values()) if (lease.run === run) found.push(lease);
+    return found;
+  }
+
+  /** Leases one agent holds. */
+  ofAgent(agent: Agent): Lease[] {
+    return agent.heldTasks().flatMap((id) => this.byTask.get(id) ?? []);
+  }
+
+  /** Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`. */
+  startChecker(everyMs: number, onExpired: (expired: Lease[], now: number) => void): void {
+    this.stopChecker();
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      const expired: Lease[] = [];
+      for (const lease of this.byTask.values()) if (lease.deadline <= now) expired.push(lease);
+      if (expired.length > 0) onExpired(expired, now);
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  stopChecker(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
