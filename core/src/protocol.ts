@@ -16,7 +16,17 @@ export const OperatorSchema = z.enum(['+', '-', '*', '/']);
 export const AgentKindSchema = z.enum(['node', 'browser', 'http']);
 export type AgentKind = z.infer<typeof AgentKindSchema>;
 
-export const AgentStatusSchema = z.enum(['active', 'draining', 'lost', 'quarantined']);
+/**
+ * `unresponsive`: connected, but its leases expired without answers; no work until its cool-down
+ * ends. `quarantined`: returned a wrong result; no work until an admin releases it.
+ */
+export const AgentStatusSchema = z.enum([
+  'active',
+  'draining',
+  'unresponsive',
+  'lost',
+  'quarantined',
+]);
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 
 export const ExpressionStatusSchema = z.enum([
@@ -151,6 +161,8 @@ export interface ExpressionView {
   cached: boolean;
   /** Expected finish time while running (ISO), from the plan's bound and the free slots. */
   estimatedFinishAt: string | null;
+  /** Why a running expression makes no progress now (no agent, or none responsive), else null. */
+  waiting: string | null;
 }
 
 export type OperationState = 'waiting' | 'ready' | 'running' | 'done' | 'failed' | 'canceled';
@@ -185,6 +197,12 @@ export interface AgentView {
   concurrency: number;
   running: string[];
   completed: number;
+  /** Tasks it may hold at once now: halved per expired lease, +1 per accepted result. */
+  window: number;
+  /** Leases that expired on it without an answer, in all. */
+  strikes: number;
+  /** Why it is unresponsive or quarantined. */
+  reason: string | null;
   connectedAt: string;
   lastSeenAt: string;
   /** When a lost/quarantined agent will disappear from the list. */

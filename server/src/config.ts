@@ -31,6 +31,9 @@ export const EnvSchema = z.object({
   MAX_EXPRESSION_LENGTH: int(1, 10_000_000).default(DEFAULT_PARSE_LIMITS.maxLength),
   MAX_NESTING_DEPTH: int(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
   MAX_ATTEMPTS: int(1, 100).default(5),
+  UNRESPONSIVE_AFTER: int(1, 1000).default(3),
+  UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
+  COURSE_TASK_ID: z.enum(['auto', 'number', 'string']).default('auto'),
   LEASE_GRACE_MS: int(100, 600_000).default(3000),
   HEARTBEAT_INTERVAL_MS: int(200, 60_000).default(1000),
   HEARTBEAT_TIMEOUT_MS: int(200, 60_000).default(2000),
@@ -57,6 +60,11 @@ export interface Config {
   maxExpressionLength: number;
   maxNestingDepth: number;
   maxAttempts: number;
+  /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
+  unresponsiveAfter: number;
+  unresponsiveCooldownMs: number;
+  /** How course HTTP agents get task ids: detected per agent, or always one JSON type. */
+  courseTaskId: Env['COURSE_TASK_ID'];
   leaseGraceMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -114,6 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxExpressionLength: e.MAX_EXPRESSION_LENGTH,
     maxNestingDepth: e.MAX_NESTING_DEPTH,
     maxAttempts: e.MAX_ATTEMPTS,
+    unresponsiveAfter: e.UNRESPONSIVE_AFTER,
+    unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,
+    courseTaskId: e.COURSE_TASK_ID,
     leaseGraceMs: e.LEASE_GRACE_MS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT_MS,

@@ -56,6 +56,7 @@ export async function startOrchestrator(
     settings,
     parseLimits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
     maxAttempts: config.maxAttempts,
+    strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
   });
@@ -65,6 +66,7 @@ export async function startOrchestrator(
     metrics,
     log,
     bodyLimitBytes: config.bodyLimitBytes,
+    courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
   });
   const http: HttpServer = createServer(app);

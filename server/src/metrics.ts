@@ -49,6 +49,24 @@ export class Metrics {
     help: 'Operations ready and waiting for a worker slot',
     registers: [this.registry],
   });
+  readonly leasesExpired = new Counter({
+    name: 'expressionist_leases_expired_total',
+    help: 'Leases that expired without an answer, by the kind of agent that held them',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly agentStrikes = new Counter({
+    name: 'expressionist_agent_strikes_total',
+    help: 'Strikes against agents (a lease of theirs expired unanswered), by agent kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly agentsUnresponsive = new Gauge({
+    name: 'expressionist_agents_unresponsive',
+    help: 'Agents in their unresponsive cool-down, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly agentsConnected = new Gauge({
     name: 'expressionist_agents_connected',
     help: 'Active agents by kind',

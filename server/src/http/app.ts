@@ -17,6 +17,8 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   bodyLimitBytes: number;
+  /** How course HTTP agents get task ids (see http/course-agents.ts). */
+  courseTaskId: 'auto' | 'number' | 'string';
   webDir: string | undefined;
 }
 
@@ -162,7 +164,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
-  app.use(new CourseAgents(scheduler, log).router(json));
+  app.use(new CourseAgents(scheduler, log, deps.courseTaskId).router(json));
 
   const webDir = deps.webDir;
   if (webDir && existsSync(path.join(webDir, 'index.html'))) {

@@ -62,6 +62,7 @@ export class CourseAgents {
   constructor(
     private readonly work: CourseWork,
     private readonly log: Logger,
+    private readonly idMode: 'auto' | 'number' | 'string' = 'auto',
   ) {}
 
   /** `GET /internal/task`: the next ready operation for the pulling agent, if any. */

@@ -1,15 +1,22 @@
 import type { Logger } from 'pino';
 import { ExpressionistError, type AgentHello, type Settings } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
-import { AgentRegistry, type Agent, type AgentChannel } from './agent-registry.js';
+import {
+  AgentRegistry,
+  type Agent,
+  type AgentChannel,
+  type StrikePolicy,
+} from './agent-registry.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 
 /** What the agent lifecycle needs from the write path. */
 export interface LifecycleHooks {
   settings(): Settings;
-  /** Hands a lease back to the ready queue. */
-  requeue(lease: Lease, reason: string, counts: boolean): void;
+  /** Hands a lease back to the ready queue (`avoid`: the retry should go to another agent). */
+  requeue(lease: Lease, reason: string, counts: boolean, avoid?: string): void;
   dispatchSoon(): void;
+  /** Who can take work changed: expressions waiting for an agent may show it. */
+  capacityChanged(): void;
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
 }
@@ -28,6 +35,7 @@ export class AgentLifecycle {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly httpAgentTimeoutMs: number,
+    private readonly policy: StrikePolicy,
   ) {}
 
   /** Starts the once-a-second sweep: silent HTTP agents are lost, expired entries forgotten. */
@@ -63,6 +71,7 @@ export class AgentLifecycle {
     );
     this.changed(agent, true);
     this.hooks.dispatchSoon();
+    this.hooks.capacityChanged();
     return agent;
   }
 
@@ -114,6 +123,25 @@ export class AgentLifecycle {
     channel?.quarantine(reason);
   }
 
+  /**
+   * A lease of `agent` expired unanswered. When that makes it unresponsive, the rest of its work
+   * is taken back at once (no strike on the operations) and it gets nothing until its cool-down
+   * ends.
+   */
+  strike(agent: Agent, now: number): void {
+    this.metrics.agentStrikes.inc({ kind: agent.kind });
+    if (!agent.strike(now, this.policy)) return;
+    const leases = this.leases.ofAgent(agent);
+    if (leases.length > 0) agent.channel?.revoke(leases.map((l) => l.taskId));
+    for (const lease of leases) this.hooks.requeue(lease, 'agent_unresponsive', false, agent.id);
+    this.log.warn(
+      { agent: agent.id, name: agent.name, reason: agent.reason, requeued: leases.length },
+      'agent unresponsive',
+    );
+    this.changed(agent, true);
+    this.hooks.capacityChanged();
+  }
+
   /** Shortens the retention of gone agents after a settings change. */
   retime(retentionMs: number): void {
     this.registry.retime(Date.now(), retentionMs);
@@ -122,7 +150,7 @@ export class AgentLifecycle {
   private lose(agent: Agent, status: 'lost' | 'quarantined', reason: string): void {
     const leases = this.leases.ofAgent(agent);
     const wasDraining = agent.status === 'draining';
-    agent.gone(status, Date.now() + this.hooks.settings().lostAgentRetentionMs);
+    agent.gone(status, Date.now() + this.hooks.settings().lostAgentRetentionMs, reason);
     // Losing a connection is no fault of the operation: the retry does not use up an attempt.
     for (const lease of leases)
       this.hooks.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);
@@ -130,6 +158,7 @@ export class AgentLifecycle {
       status === 'quarantined' ? 'agent quarantined' : wasDraining ? 'agent left' : 'agent lost';
     this.log.info({ agent: agent.id, name: agent.name, reason, requeued: leases.length }, event);
     this.changed(agent, true);
+    this.hooks.capacityChanged();
   }
 
   private sweep(): void {
@@ -143,6 +172,16 @@ export class AgentLifecycle {
         this.lose(agent, 'lost', 'no request within the HTTP agent timeout');
       }
     }
+    for (const agent of this.registry.all()) {
+      if (!agent.wake(now)) continue;
+      this.log.info(
+        { agent: agent.id, name: agent.name },
+        'agent back from its cool-down (probation)',
+      );
+      this.changed(agent, true);
+      this.hooks.dispatchSoon();
+      this.hooks.capacityChanged();
+    }
     for (const id of this.registry.sweep(now)) this.hooks.agentRemoved(id);
   }
 
@@ -152,8 +191,11 @@ export class AgentLifecycle {
   }
 
   private refreshGauge(): void {
-    const counts = this.registry.counts();
-    for (const kind of ['node', 'browser', 'http'] as const)
-      this.metrics.agentsConnected.set({ kind }, counts[kind]);
+    const active = this.registry.counts('active');
+    const unresponsive = this.registry.counts('unresponsive');
+    for (const kind of ['node', 'browser', 'http'] as const) {
+      this.metrics.agentsConnected.set({ kind }, active[kind]);
+      this.metrics.agentsUnresponsive.set({ kind }, unresponsive[kind]);
+    }
   }
 }

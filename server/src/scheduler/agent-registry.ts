@@ -9,6 +9,23 @@ export interface AgentChannel {
   quarantine(reason: string): void;
 }
 
+/**
+ * A socket agent starts with at most this many tasks in flight, however many slots it claims:
+ * an agent that takes work and never answers then holds back little before its leases expire.
+ * Each accepted result widens the window by one, up to its concurrency.
+ */
+const INITIAL_WINDOW = 16;
+/** A course HTTP agent (which declares nothing) starts with this many tasks in flight. */
+const INITIAL_PULL_WINDOW = 4;
+const MAX_PULL_WINDOW = 256;
+
+/** When a silent agent counts as unresponsive, and for how long it then gets no work. */
+export interface StrikePolicy {
+  /** Lease expiries in a row (no accepted result between them) that make it unresponsive. */
+  limit: number;
+  cooldownMs: number;
+}
+
 /** What an agent is when it joins. */
 export interface AgentInit {
   id: string;
@@ -31,6 +48,17 @@ export class Agent {
   readonly connectedAt: number;
   private statusNow: AgentStatus = 'active';
   private slots: number;
+  /**
+   * Tasks it may hold at once (a congestion window): halved by each lease that expires on it,
+   * widened by one per accepted result, so an agent that sits on its work costs itself, not the
+   * expressions.
+   */
+  private window: number;
+  /** Lease expiries since its last accepted result. */
+  private strikesInRow = 0;
+  private strikesTotal = 0;
+  private until: number | null = null;
+  private why: string | null = null;
   private link: AgentChannel | null;
   /** Task ids currently leased to this agent. */
   private readonly held = new Set<string>();
@@ -43,6 +71,8 @@ export class Agent {
     this.name = init.name;
     this.kind = init.kind;
     this.slots = init.concurrency;
+    this.window =
+      init.channel === null ? INITIAL_PULL_WINDOW : Math.min(init.concurrency, INITIAL_WINDOW);
     this.link = init.channel;
     this.connectedAt = init.now;
     this.lastSeen = init.now;
@@ -83,9 +113,57 @@ export class Agent {
     return [...this.held];
   }
 
+  /** Why it is quarantined or unresponsive. */
+  get reason(): string | null {
+    return this.why;
+  }
+
+  /** Lease expiries since its last accepted result. */
+  get strikes(): number {
+    return this.strikesInRow;
+  }
+
+  /** True once it had a result accepted (a course agent has then shown it decodes our tasks). */
+  get proven(): boolean {
+    return this.completedCount > 0;
+  }
+
   /** Whether it may take a pushed task now, with `depth` tasks in flight per slot. */
   canTake(depth: number): boolean {
-    return this.statusNow === 'active' && this.link !== null && this.held.size < this.slots * depth;
+    return (
+      this.statusNow === 'active' && this.link !== null && this.held.size < this.window * depth
+    );
+  }
+
+  /** Whether a pulling (course HTTP) agent may lease one more task now. */
+  canPull(): boolean {
+    return this.statusNow === 'active' && this.held.size < this.window;
+  }
+
+  /**
+   * A lease it held expired without an answer: the window halves, and after `policy.limit`
+   * expiries in a row it is unresponsive for `policy.cooldownMs`. True when it just became so.
+   */
+  strike(now: number, policy: StrikePolicy): boolean {
+    this.strikesInRow += 1;
+    this.strikesTotal += 1;
+    this.window = Math.max(1, Math.floor(this.window / 2));
+    if (this.statusNow !== 'active' || this.strikesInRow < policy.limit) return false;
+    this.statusNow = 'unresponsive';
+    this.until = now + policy.cooldownMs;
+    this.why = `${this.strikesInRow} leases expired in a row without a result; no work until ${new Date(this.until).toISOString()}`;
+    return true;
+  }
+
+  /** Ends the cool-down of an unresponsive agent: back on probation with one task at a time. */
+  wake(now: number): boolean {
+    if (this.statusNow !== 'unresponsive' || this.until === null || this.until > now) return false;
+    this.statusNow = 'active';
+    this.until = null;
+    this.why = null;
+    this.strikesInRow = 0;
+    this.window = 1;
+    return true;
   }
 
   /** Any sign of life (a message, a heartbeat pong, a request). */
@@ -103,23 +181,28 @@ export class Agent {
     this.held.delete(taskId);
   }
 
-  /** An accepted result. */
+  /** An accepted result: the strikes are forgiven and the window widens by one. */
   credit(): void {
     this.completedCount += 1;
+    this.strikesInRow = 0;
+    const ceiling = this.link === null ? MAX_PULL_WINDOW : this.slots;
+    if (this.window < ceiling) this.window += 1;
   }
 
   /** active → draining: finishes what it holds, takes nothing new. False if it was not active. */
   drain(): boolean {
-    if (this.statusNow !== 'active') return false;
+    if (this.statusNow !== 'active' && this.statusNow !== 'unresponsive') return false;
     this.statusNow = 'draining';
     return true;
   }
 
   /** → lost or quarantined; it stays listed until `expiresAt`. */
-  gone(status: 'lost' | 'quarantined', expiresAt: number): void {
+  gone(status: 'lost' | 'quarantined', expiresAt: number, reason: string | null): void {
     this.statusNow = status;
     this.link = null;
     this.expires = expiresAt;
+    this.until = null;
+    this.why = status === 'quarantined' ? reason : null;
   }
 
   /** Shortens the retention of a gone agent (after a settings change). */
@@ -136,6 +219,9 @@ export class Agent {
       concurrency: this.slots,
       running: [...this.held],
       completed: this.completedCount,
+      window: this.window,
+      strikes: this.strikesTotal,
+      reason: this.why,
       connectedAt: new Date(this.connectedAt).toISOString(),
       lastSeenAt: new Date(this.lastSeen).toISOString(),
       expiresAt: this.expires === null ? null : new Date(this.expires).toISOString(),
@@ -190,11 +276,24 @@ export class AgentRegistry {
     for (const agent of this.agents.values()) agent.retime(now + retentionMs);
   }
 
-  counts(): Record<AgentKind, number> {
+  /** Agents in `status`, per kind. */
+  counts(status: AgentStatus = 'active'): Record<AgentKind, number> {
     const counts: Record<AgentKind, number> = { node: 0, browser: 0, http: 0 };
-    for (const agent of this.agents.values())
-      if (agent.status === 'active') counts[agent.kind] += 1;
+    for (const agent of this.agents.values()) if (agent.status === status) counts[agent.kind] += 1;
     return counts;
+  }
+
+  /** Whether an active agent other than those in `avoid` exists (busy or not). */
+  someoneElse(avoid: readonly string[]): boolean {
+    for (const agent of this.agents.values())
+      if (agent.status === 'active' && !avoid.includes(agent.id)) return true;
+    return false;
+  }
+
+  /** Whether some agent could take work now or later without a cool-down ending first. */
+  hasResponsive(): boolean {
+    for (const agent of this.agents.values()) if (agent.status === 'active') return true;
+    return false;
   }
 
   /** Total worker slots of active socket agents. */

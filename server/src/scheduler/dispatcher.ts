@@ -45,6 +45,41 @@ export class ReadyRing {
     return undefined;
   }
 
+  /**
+   * Takes the next ready operation that need not avoid `agentId` (one whose earlier attempt
+   * expired or failed on it), as long as another agent can take those later; the skipped ones go
+   * back. Looks at most `limit` operations deep.
+   */
+  takeFor(
+    agentId: string,
+    someoneElse: (avoid: readonly string[]) => boolean,
+    limit = 64,
+  ): { run: ExpressionRun; opId: number } | undefined {
+    const skipped: { run: ExpressionRun; opId: number }[] = [];
+    let found: { run: ExpressionRun; opId: number } | undefined;
+    for (let i = 0; i < limit; i += 1) {
+      const next = this.take();
+      if (!next) break;
+      const avoid = next.run.avoidedBy(next.opId);
+      if (avoid?.includes(agentId) && someoneElse(avoid)) skipped.push(next);
+      else {
+        found = next;
+        break;
+      }
+    }
+    this.putBack(skipped);
+    return found;
+  }
+
+  /** Returns taken but unassigned operations to the ring. */
+  putBack(ops: readonly { run: ExpressionRun; opId: number }[]): void {
+    for (const { run, opId } of ops) {
+      if (run.finished) continue;
+      run.markReady(opId);
+      this.enqueue(run);
+    }
+  }
+
   /** Ready operations queued (an upper bound: entries that stopped being ready count). */
   get readyCount(): number {
     let count = 0;
@@ -102,6 +137,7 @@ export class Dispatcher {
     const free = this.agents.withFreeSlots(depth);
     if (free.length === 0) return;
     const batches = new Map<Agent, Task[]>();
+    const deferred: { run: ExpressionRun; opId: number }[] = [];
     const now = Date.now();
     let progressed = true;
     while (progressed) {
@@ -110,27 +146,38 @@ export class Dispatcher {
         if (!candidate.canTake(depth)) continue;
         const next = this.ring.take();
         if (!next) break;
-        const agent = pickAgent(candidate, free, depth, next.run.avoidedBy(next.opId));
+        progressed = true;
+        const agent = this.pickAgent(candidate, free, depth, next.run.avoidedBy(next.opId));
+        if (!agent) {
+          // Only agents it should avoid are free now, and another will be: it waits for that one.
+          deferred.push(next);
+          continue;
+        }
         let batch = batches.get(agent);
         if (!batch) batches.set(agent, (batch = []));
         batch.push(this.target.assign(next.run, next.opId, agent, now));
-        progressed = true;
       }
     }
+    this.ring.putBack(deferred);
     for (const [agent, tasks] of batches) {
       agent.channel?.sendTasks(tasks);
       this.target.agentChanged(agent);
     }
   }
-}
 
-/** The candidate, unless the op should avoid it and another free agent can take the op. */
-function pickAgent(
-  candidate: Agent,
-  free: readonly Agent[],
-  depth: number,
-  avoid: readonly string[] | undefined,
-): Agent {
-  if (!avoid?.includes(candidate.id)) return candidate;
-  return free.find((a) => !avoid.includes(a.id) && a.canTake(depth)) ?? candidate;
+  /**
+   * The candidate, unless the op should avoid it: then another free agent, or none when some
+   * other agent (busy now) will take it later, or the candidate after all when nobody else can.
+   */
+  private pickAgent(
+    candidate: Agent,
+    free: readonly Agent[],
+    depth: number,
+    avoid: readonly string[] | undefined,
+  ): Agent | undefined {
+    if (!avoid?.includes(candidate.id)) return candidate;
+    const other = free.find((a) => !avoid.includes(a.id) && a.canTake(depth));
+    if (other) return other;
+    return this.agents.someoneElse(avoid) ? undefined : candidate;
+  }
 }

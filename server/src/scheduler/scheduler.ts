@@ -19,7 +19,7 @@ import type { Metrics } from '../metrics.js';
 import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
 import { AgentLifecycle } from './agent-lifecycle.js';
-import type { Agent } from './agent-registry.js';
+import type { Agent, StrikePolicy } from './agent-registry.js';
 import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
@@ -49,6 +49,7 @@ export interface SchedulerOptions {
   settings: Settings;
   parseLimits: ParseLimits;
   maxAttempts: number;
+  strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
 }
@@ -65,6 +66,8 @@ export interface CourseWork {
   lease(courseId: number): Lease | undefined;
   quarantine(agent: Agent, reason: string): void;
   agentChanged(agent: Agent): void;
+  /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
+  excuseExpiries(excuse: (lease: Lease) => boolean): void;
 }
 
 const RECENT_RUNS = 200;
@@ -95,6 +98,7 @@ export class Scheduler implements CourseWork {
   private current: Settings;
   private listener: SchedulerListener | null = null;
   private open = true;
+  private expiryExcuse: ((lease: Lease) => boolean) | undefined;
 
   constructor(private readonly o: SchedulerOptions) {
     this.current = o.settings;
@@ -108,14 +112,16 @@ export class Scheduler implements CourseWork {
       this.leaseTable,
       {
         settings: () => this.current,
-        requeue: (lease, reason, counts) => this.requeue(lease, reason, counts),
+        requeue: (lease, reason, counts, avoid) => this.requeue(lease, reason, counts, avoid),
         dispatchSoon: () => this.dispatcher.schedule(),
+        capacityChanged: () => this.capacityChanged(),
         agentChanged: (id) => this.listener?.agentChanged(id),
         agentRemoved: (id) => this.listener?.agentRemoved(id),
       },
       o.log,
       o.metrics,
       o.httpAgentTimeoutMs,
+      o.strikes,
     );
     this.dispatcher = new Dispatcher(this.ring, this.agents.registry, {
       settings: () => this.current,
@@ -148,7 +154,7 @@ export class Scheduler implements CourseWork {
       else for (const opId of run.computable()) this.makeReady(run, opId);
     });
     this.dispatcher.schedule();
-    this.leaseTable.startChecker(STALLED_CHECK_MS, (expired) => this.onExpired(expired));
+    this.leaseTable.startChecker(STALLED_CHECK_MS, (expired, now) => this.onExpired(expired, now));
     this.agents.start();
   }
 
@@ -288,16 +294,37 @@ export class Scheduler implements CourseWork {
     this.dispatcher.schedule();
   }
 
-  /** Stalled checker: expired leases are revoked and retried, preferably on another agent. */
-  private onExpired(expired: Lease[]): void {
+  /**
+   * Stalled checker: an expired lease is revoked and retried on another agent when one exists.
+   * The expiry is a strike on its holder; it counts against the operation only the first time on
+   * each agent (one agent sitting on an operation says nothing about the operation). An expiry
+   * the course protocol excuses (an id type the agent could not decode) is neither.
+   */
+  private onExpired(expired: Lease[], now: number): void {
     for (const lease of expired) {
+      if (this.leaseTable.get(lease.taskId) !== lease) continue;
+      const agent = lease.agent;
+      this.o.metrics.leasesExpired.inc({ kind: agent.kind });
+      agent.channel?.revoke([lease.taskId]);
+      const excused = this.expiryExcuse?.(lease) ?? false;
+      const distinct = !lease.run.avoidedBy(lease.opId)?.includes(agent.id);
       this.o.log.info(
-        { taskId: lease.taskId, attempt: lease.attempt, agent: lease.agent.name },
+        { taskId: lease.taskId, attempt: lease.attempt, agent: agent.name, excused },
         'lease expired',
       );
-      lease.agent.channel?.revoke([lease.taskId]);
-      this.requeue(lease, 'lease_expired', true, lease.agent.id);
-      this.agentChanged(lease.agent);
+      this.requeue(lease, 'lease_expired', distinct && !excused, agent.id);
+      if (!excused) this.agents.strike(agent, now);
+      this.agentChanged(agent);
+    }
+  }
+
+  /** Expressions with ready work re-render: whether they wait for an agent may have changed. */
+  private capacityChanged(): void {
+    let shown = 0;
+    for (const run of this.runs.values()) {
+      if (!run.hasReady) continue;
+      this.listener?.expressionChanged(run.id);
+      if ((shown += 1) >= RECENT_RUNS) break;
     }
   }
 
@@ -448,6 +475,10 @@ export class Scheduler implements CourseWork {
 
   quarantine(agent: Agent, reason: string): void {
     this.agents.quarantine(agent, reason);
+  }
+
+  excuseExpiries(excuse: (lease: Lease) => boolean): void {
+    this.expiryExcuse = excuse;
   }
 
   agentChanged(agent: Agent): void {

@@ -107,6 +107,7 @@ export class SchedulerViews {
     const view = this.ofStored(run.stored);
     view.progress = { done: run.doneCount, total: run.total };
     view.estimatedFinishAt = run.finished ? null : iso(this.estimate(run));
+    view.waiting = run.finished || !run.hasReady ? null : this.waitingReason();
     return view;
   }
 
@@ -125,7 +126,17 @@ export class SchedulerViews {
       progress: { done, total: stored.opCount },
       cached: stored.cached,
       estimatedFinishAt: null,
+      waiting: null,
     };
+  }
+
+  /** Why ready work is not being taken: nobody could take it now. */
+  private waitingReason(): string | null {
+    const agents = this.src.agents;
+    if (agents.hasResponsive()) return null;
+    for (const agent of agents.all())
+      if (agent.status === 'unresponsive') return 'waiting for a responsive agent';
+    return 'waiting for an agent';
   }
 
   /**
