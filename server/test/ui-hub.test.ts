@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import type { ServerToUiEvents, UiDelta, UiSnapshot, UiToServerEvents } from '@expressionist/core';
-import {
-  answerHonestly,
-  api,
-  manualAgent,
-  startTestOrchestrator,
-  waitFor,
-  type TestOrchestrator,
-} from './helpers.js';
+import { answerHonestly, api, manualAgent, waitFor } from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 let orch: TestOrchestrator;
 const sockets: Socket[] = [];
