@@ -18,8 +18,11 @@ export const ExpressionViewSchema = z.looseObject({
 });
 
 export const OperationViewSchema = z.looseObject({
-  id: z.string(),
-  state: z.string(),
+  id: z.number(),
+  op: z.enum(['+', '-', '*', '/']),
+  state: z.enum(['waiting', 'ready', 'running', 'done', 'failed', 'canceled']),
+  result: z.string().nullable(),
+  attempt: z.number(),
 });
 
 export const AgentViewSchema = z.looseObject({
