@@ -17,6 +17,7 @@ COPY core/package.json core/
 COPY server/package.json server/
 COPY agent-node/package.json agent-node/
 COPY web/package.json web/
+COPY testkit/package.json testkit/
 COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund
 COPY . .
@@ -37,11 +38,12 @@ COPY core/package.json core/
 COPY server/package.json server/
 COPY agent-node/package.json agent-node/
 COPY web/package.json web/
+COPY testkit/package.json testkit/
 COPY bench/package.json bench/
 RUN npm ci --omit=dev --no-audit --no-fund \
       --workspace core --workspace server --workspace agent-node \
  && node -e "new (require('better-sqlite3'))(':memory:').close()" \
- && rm -rf web bench
+ && rm -rf web testkit bench
 
 # ---------------------------------------------------------------------------------------------
 # runtime: slim image, production node_modules and the compiled core shared by both targets.

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENT_CLI,
   api,
+  freePort,
   killAll,
   spawnAgent,
-  startTestOrchestrator,
   waitFor,
   type AgentProcess,
-  type TestOrchestrator,
-} from '../../server/test/helpers.js';
+} from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from '../../server/test/in-process.js';
 
 let orch: TestOrchestrator;
 const processes: AgentProcess[] = [];
@@ -17,7 +17,7 @@ beforeAll(async () => {
   orch = await startTestOrchestrator();
 });
 afterAll(async () => {
-  killAll(processes);
+  await killAll(processes);
   await orch.close();
 });
 
@@ -109,7 +109,6 @@ describe('agent-node CLI', () => {
   });
 
   it('reconnects by itself when the orchestrator comes back', async () => {
-    const { freePort } = await import('../../server/test/helpers.js');
     const { startOrchestrator } = await import('../../server/src/main.js');
     const { loadConfig } = await import('../../server/src/config.js');
     const port = await freePort();

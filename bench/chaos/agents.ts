@@ -11,8 +11,7 @@ import {
   type Task,
   type TaskResult,
 } from '@expressionist/core';
-import type { Rng } from './expressions.js';
-import { kill, sleep, spawnAgent, type ChildHandle } from './processes.js';
+import { kill, sleep, spawnAgent, type ChildHandle, type Rng } from '@expressionist/testkit';
 
 interface PoolAgent {
   name: string;
@@ -46,7 +45,7 @@ export class AgentPool {
       const name = `${this.tag}-agent-${this.seq}`;
       this.agents.push({
         name,
-        handle: spawnAgent(this.url, { concurrency: this.concurrency, name }),
+        handle: spawnAgent(this.url, { concurrency: this.concurrency, name, logLevel: 'warn' }),
         frozen: false,
       });
       this.counters.spawned += 1;

@@ -9,8 +9,9 @@
  * expected to be exactly the rational's decimal text when no rounding can occur (no division, or
  * every value in the tree terminates within 40 significant digits), and within the bound otherwise.
  */
-import * as R from './rational.js';
-import type { Rational } from './rational.js';
+import { Rng } from '@expressionist/testkit';
+import * as R from '@expressionist/testkit/rational';
+import type { Rational } from '@expressionist/testkit/rational';
 
 export type Operator = '+' | '-' | '*' | '/';
 
@@ -48,42 +49,6 @@ const PLAIN_MIN_EXP = -30;
 const PLAIN_MAX_EXP = 60;
 
 // ------------------------------------------------------------------ randomness
-
-/** Small, fast, seedable PRNG (mulberry32). */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** [0, 1) */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-  /** Picks by weight: `[[weight, value], …]`. */
-  weighted<T>(items: readonly (readonly [number, T])[]): T {
-    const total = items.reduce((sum, [w]) => sum + w, 0);
-    let x = this.next() * total;
-    for (const [w, value] of items) {
-      x -= w;
-      if (x < 0) return value;
-    }
-    return items[items.length - 1]![1];
-  }
-}
 
 // ------------------------------------------------------------------ evaluation (the oracle)
 

@@ -10,9 +10,17 @@
  */
 import { gzipSync } from 'node:zlib';
 import { compile, ERROR_CODES, ExpressionistError } from '@expressionist/core';
-import { request, type HttpAnswer } from './client.js';
-import { generateExpressions, Rng } from './expressions.js';
-import { kill, sleep, spawnOrchestrator, tempDir, type OrchestratorHandle } from './processes.js';
+import {
+  kill,
+  request,
+  Rng,
+  type HttpAnswer,
+  sleep,
+  spawnOrchestrator,
+  tempDir,
+  type OrchestratorProcess,
+} from '@expressionist/testkit';
+import { generateExpressions } from './expressions.js';
 
 export interface FuzzOptions {
   inputs: number;
@@ -600,16 +608,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   /** Ids of accepted submissions and their expressions. */
   const ids = new Map<string, string>();
   const data = tempDir('expr-fuzz-');
-  let orchestrator: OrchestratorHandle | null = null;
+  let orchestrator: OrchestratorProcess | null = null;
   try {
-    orchestrator = await spawnOrchestrator({
-      PORT: '0',
-      DATA_DIR: data.dir,
-      WEB_DIR: `${data.dir}/no-web`,
-      MONGODB_URI: '',
-      AGENTS: '0',
-      LOG_LEVEL: 'info',
-    });
+    orchestrator = await spawnOrchestrator({ env: { DATA_DIR: data.dir } });
     const url = orchestrator.url;
     log(`[fuzz] orchestrator at ${url}, seed ${o.seed}, ${o.inputs} inputs`);
     // About one very long input per 2,000, at least six (one of each kind) in a long run.

@@ -9,7 +9,7 @@
  * honest ones; d — parser/API fuzzing.
  */
 import { formatFuzzReport, runFuzz, type FuzzReport } from './fuzz.js';
-import { killEverything } from './processes.js';
+import { killEverything } from '@expressionist/testkit';
 import { defaultChaosOptions, formatReport, runChaos, type ChaosReport } from './run.js';
 
 function arg(name: string): string | undefined {

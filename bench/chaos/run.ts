@@ -22,27 +22,31 @@ import {
   type Plan,
 } from '@expressionist/core';
 import { MongoClient } from 'mongodb';
-import { MongoStore } from '@expressionist/server/dist/store/mongo-store.js';
-import { SqliteStore } from '@expressionist/server/dist/store/sqlite-store.js';
-import type { Store, StoredOpResult } from '@expressionist/server/dist/store/store.js';
+import {
+  MongoStore,
+  SqliteStore,
+  type Store,
+  type StoredOpResult,
+} from '@expressionist/server/store';
 import { AgentPool, LyingAgent } from './agents.js';
-import { accumulate, listAll, request, submitWithRetry } from './client.js';
+import { accumulate, listAll, submitWithRetry } from './client.js';
 import {
   boundedToDigits,
   generateExpressions,
   judgeValue,
-  Rng,
   type GeneratedExpression,
 } from './expressions.js';
 import {
   freePort,
   kill,
+  request,
+  Rng,
   sleep,
   spawnOrchestrator,
   tempDir,
   waitFor,
-  type OrchestratorHandle,
-} from './processes.js';
+  type OrchestratorProcess,
+} from '@expressionist/testkit';
 
 export interface ChaosOptions {
   /** Label of the variant, used in ids and the summary. */
@@ -182,14 +186,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const rng = new Rng(o.seed ^ 0x5eed);
   const generated = generateExpressions(o.expressions, o.seed);
   const ids = generated.map((_, i) => `${tag}-${i}`);
-  let orchestrator: OrchestratorHandle | null = null;
+  let orchestrator: OrchestratorProcess | null = null;
   let pool: AgentPool | null = null;
   let liar: LyingAgent | null = null;
   let watching = true;
   const metricsTexts: string[] = [];
 
   try {
-    orchestrator = await spawnOrchestrator(env);
+    orchestrator = await spawnOrchestrator({ env });
     const url = orchestrator.url;
     log(
       `[${o.name}] orchestrator at ${url} (${o.store}) after ${Date.now() - started} ms, seed ${o.seed}, ${o.expressions} expressions`,
@@ -304,14 +308,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await kill(orchestrator);
         await sleep(rng.int(100, 600));
         const restartedAt = Date.now();
-        orchestrator = await spawnOrchestrator(env, o.finishTimeoutMs);
+        orchestrator = await spawnOrchestrator({ env, readyTimeoutMs: o.finishTimeoutMs });
         log(`[${o.name}] restarted; listening after ${Date.now() - restartedAt} ms`);
         report.orchestratorRestarts += 1;
-        // (A few expressions polled as unfinished may have finished just before the kill.)
-        if (
-          !orchestrator.output().includes('resumed unfinished expressions') &&
-          report.unfinishedAtRestart[k - 1]! >= 10
-        ) {
+        // (A few expressions polled as unfinished may have finished just before the kill.) The
+        // line is logged before it listens, but the pipe may deliver it just after /readyz.
+        const restarted = orchestrator;
+        const resumed = await waitFor(
+          () => restarted.output().includes('resumed unfinished expressions'),
+          2000,
+          'the resume log line',
+        ).catch(() => false);
+        if (!resumed && report.unfinishedAtRestart[k - 1]! >= 10) {
           fail(`restart ${k}: the orchestrator did not log "resumed unfinished expressions"`);
         }
       }

@@ -6,14 +6,14 @@
  *
  *   node bench/dist/capacity.js [--quick]
  */
-import { benchArgs, isMain, runMain, sleep } from './lib/cli.js';
-import { Api } from './lib/api.js';
+import { Api, sleep, spawnOrchestrator, stopProcess } from '@expressionist/testkit';
+import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
-import { childScript, spawnChild, spawnOrchestrator, stopProcess } from './lib/processes.js';
+import { childScript, spawnChild } from './lib/processes.js';
 import { max } from './lib/stats.js';
 import { CompletionWatcher } from './lib/ui-watch.js';
 
@@ -80,7 +80,7 @@ export async function main(): Promise<void> {
   console.log(
     `${PROCESSES} client processes × ${PER_PROCESS} connections (concurrency ${CONNECTION_CONCURRENCY} each); windows of ${windowS} s${quick ? ' (--quick)' : ''}`,
   );
-  const orchestrator = await spawnOrchestrator();
+  const orchestrator = await spawnOrchestrator({ logLevel: 'warn' });
   const api = new Api(orchestrator.url);
   const clients: ReturnType<typeof spawnChild>[] = [];
   const rows: (string | number)[][] = [];
@@ -156,7 +156,7 @@ export async function main(): Promise<void> {
     console.log(`connected ${int(total)} agents in ${fixed(connectS, 1)} s`);
   } finally {
     for (const c of clients) c.child.send?.({ type: 'close' });
-    await Promise.all(clients.map((c) => stopProcess(c.child, 'SIGTERM', 5000)));
+    await Promise.all(clients.map((c) => stopProcess(c, 'SIGTERM', 5000)));
     await orchestrator.stop();
   }
   console.log(

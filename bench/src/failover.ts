@@ -8,13 +8,12 @@
  *   node bench/dist/failover.js [--quick]
  */
 import type { Task } from '@expressionist/core';
-import { benchArgs, isMain, runMain, waitFor } from './lib/cli.js';
+import { connectSocketAgent, spawnAgent, stopProcess, waitFor } from '@expressionist/testkit';
+import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { startCluster, type Cluster } from './lib/cluster.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, table, verdict } from './lib/format.js';
 import { describeMachine } from './lib/machine.js';
-import { spawnAgent, stopProcess } from './lib/processes.js';
-import { connectSocketAgent } from './lib/socket-agent.js';
 import { max, median, min } from './lib/stats.js';
 
 const OP_MS = 60_000;
@@ -37,6 +36,7 @@ export async function failoverTrial(
   const victim = spawnAgent(cluster.orchestrator.url, {
     concurrency: WORKERS,
     id: `victim-${tag}`,
+    logLevel: 'warn',
   });
   try {
     await cluster.api.waitForAgents(1, WORKERS);
@@ -78,7 +78,7 @@ export async function failoverTrial(
       rescuer.disconnect();
     }
   } finally {
-    await stopProcess(victim.child, 'SIGKILL', 5_000);
+    await stopProcess(victim, 'SIGKILL', 5_000);
   }
 }
 

@@ -13,7 +13,7 @@ import {
   makespanLowerBound,
   type OperatorDurations,
 } from '@expressionist/core';
-import type { Api } from './lib/api.js';
+import type { Api } from '@expressionist/testkit';
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { startCluster } from './lib/cluster.js';
 import { KIND_LABELS, generate, type ExpressionKind } from './lib/expressions.js';

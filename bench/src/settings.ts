@@ -10,7 +10,8 @@ import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { fixed, heading, table, verdict } from './lib/format.js';
 import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
-import { childScript, spawnChild, spawnOrchestrator, stopProcess } from './lib/processes.js';
+import { spawnOrchestrator, stopProcess } from '@expressionist/testkit';
+import { childScript, spawnChild } from './lib/processes.js';
 import { max, median, min } from './lib/stats.js';
 
 const AGENTS = 100;
@@ -23,7 +24,7 @@ export async function main(): Promise<void> {
   console.log(
     `${AGENTS} agent connections in one helper process; ${puts} PUTs of additionMs${quick ? ' (--quick)' : ''}`,
   );
-  const orchestrator = await spawnOrchestrator();
+  const orchestrator = await spawnOrchestrator({ logLevel: 'warn' });
   const helper = spawnChild(childScript('socket-agents'), [
     orchestrator.url,
     String(AGENTS),
@@ -56,7 +57,7 @@ export async function main(): Promise<void> {
     console.log(`target ≤ 100 ms (max over ${puts} PUTs): ${verdict(max(result.samples) <= 100)}`);
   } finally {
     helper.child.send?.({ type: 'close' });
-    await stopProcess(helper.child, 'SIGTERM', 5000);
+    await stopProcess(helper, 'SIGTERM', 5000);
     await orchestrator.stop();
   }
 }

@@ -19,13 +19,12 @@ import {
   SqliteStore,
   type Store,
   type StoredOpResult,
-} from '@expressionist/server/dist/store/index.js';
-import { Api } from './lib/api.js';
+} from '@expressionist/server/store';
+import { Api, spawnOrchestrator } from '@expressionist/testkit';
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { fixed, heading, int, table } from './lib/format.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter } from './lib/proc.js';
-import { spawnOrchestrator } from './lib/processes.js';
 
 const IN_FLIGHT = 32;
 
@@ -42,7 +41,7 @@ async function measureAccept(
   backend: Backend,
   count: number,
 ): Promise<{ perSecond: number; cpuMsPerExpr: number }> {
-  const orchestrator = await spawnOrchestrator({ env: backend.env });
+  const orchestrator = await spawnOrchestrator({ env: backend.env, logLevel: 'warn' });
   try {
     const api = new Api(orchestrator.url);
     const run = Date.now().toString(36);

@@ -13,14 +13,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { compile, evaluatePlan } from '@expressionist/core';
-import { benchArgs, isMain, runMain, sleep } from './lib/cli.js';
+import { sleep, stopProcess } from '@expressionist/testkit';
+import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { startCluster } from './lib/cluster.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { nextMessage, onChild } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter } from './lib/proc.js';
-import { childScript, spawnChild, stopProcess } from './lib/processes.js';
+import { childScript, spawnChild } from './lib/processes.js';
 import { hotSpots, inclusive, newestProfile } from './lib/profile.js';
 import { CompletionWatcher } from './lib/ui-watch.js';
 
@@ -188,7 +189,7 @@ export async function measureBullmq(processes: number, jobs: number): Promise<Me
     return rate(jobs, end - t0, NaN, workersCpu.cpuMs);
   } finally {
     for (const w of workers) w.child.send?.({ type: 'close' });
-    await Promise.all(workers.map((w) => stopProcess(w.child, 'SIGTERM', 5000)));
+    await Promise.all(workers.map((w) => stopProcess(w, 'SIGTERM', 5000)));
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
   }
@@ -229,7 +230,7 @@ export async function measureCeiling(clients: number, tasks: number): Promise<Me
     return rate(done.count, done.finishedAt - done.startedAt, cpu.cpuMs, clientsCpu.cpuMs);
   } finally {
     server.child.send?.({ type: 'close' });
-    await Promise.all(children.map((c) => stopProcess(c.child, 'SIGTERM', 3000)));
+    await Promise.all(children.map((c) => stopProcess(c, 'SIGTERM', 3000)));
   }
 }
 

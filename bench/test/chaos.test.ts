@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatFuzzReport, runFuzz } from '../chaos/fuzz.js';
-import { killEverything } from '../chaos/processes.js';
+import { killEverything } from '@expressionist/testkit';
 import { defaultChaosOptions, formatReport, runChaos, type ChaosOptions } from '../chaos/run.js';
 
 // No process outlives the suite, whatever happened (runChaos also cleans up after itself).

@@ -26,14 +26,14 @@ import {
   approx,
   div,
   eq,
-  isZeroR,
+  isZero as isZeroR,
   lte,
   mul,
   neg,
   rat,
   sub,
   type Rational,
-} from './rational.js';
+} from '@expressionist/testkit/rational';
 
 type Tree =
   | { t: 'num'; text: string }
@@ -175,8 +175,8 @@ function reference(tree: Tree, slash: Map<Tree, number>): Reference {
             return { v: mul(l.v, r.v), e: lf * r.e + rf * l.e + l.e * r.e };
           case '/': {
             if (rf <= 8 * r.e) illConditioned = true;
+            if (isZeroR(r.v)) return { v: undefined, e: 0 };
             const q = div(l.v, r.v);
-            if (q === undefined) return { v: undefined, e: 0 };
             const qf = Math.abs(approx(q));
             return { v: q, e: (l.e + qf * r.e) / Math.max(rf - r.e, 1e-300) + qf * 1e-39 };
           }

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { AGENT_ENV_VARS, AgentEnvSchema } from '../../agent-node/src/env.js';
 import { EnvSchema, loadConfig } from '../../server/src/config.js';
 import { DEFAULT_WEB_DIR } from '../../server/src/main.js';
-import { AGENT_CLI, ROOT, SERVER_CLI } from '../../server/test/helpers.js';
+import { AGENT_CLI, ROOT, SERVER_CLI } from '@expressionist/testkit';
 
 const require = createRequire(import.meta.url);
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');

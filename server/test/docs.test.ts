@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@expressionist/core';
 import { EnvSchema } from '../src/config.js';
-import { ROOT } from './helpers.js';
+import { ROOT } from '@expressionist/testkit';
 
 const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 

@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  answerHonestly,
-  api,
-  manualAgent,
-  startTestOrchestrator,
-  waitFor,
-  type TestOrchestrator,
-} from './helpers.js';
+import { answerHonestly, api, manualAgent, waitFor } from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 let orch: TestOrchestrator;
 let client: ReturnType<typeof api>;

@@ -9,12 +9,11 @@ import {
   killAll,
   ROOT,
   spawnAgent,
-  startTestOrchestrator,
   tempDir,
   waitFor,
   type AgentProcess,
-  type TestOrchestrator,
-} from './helpers.js';
+} from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 const enabled = Boolean(process.env.MONGODB_URI);
 if (!enabled)
@@ -54,7 +53,7 @@ describe.runIf(enabled)('MongoDB going away while running', () => {
   const processes: (AgentProcess | { child: ChildProcess })[] = [];
   let orch: TestOrchestrator | undefined;
   afterAll(async () => {
-    killAll(processes);
+    await killAll(processes);
     await orch?.close();
     data.remove();
   });

@@ -9,15 +9,16 @@ import {
   killAll,
   spawnAgent,
   tempDir,
+  spawnOrchestrator,
   waitFor,
   type AgentProcess,
-} from './helpers.js';
-import { spawnOrchestrator, type OrchestratorProcess } from './orchestrator-process.js';
+  type OrchestratorProcess,
+} from '@expressionist/testkit';
 
 const data = tempDir('expr-restart-');
 const processes: (AgentProcess | OrchestratorProcess)[] = [];
-afterAll(() => {
-  killAll(processes);
+afterAll(async () => {
+  await killAll(processes);
   data.remove();
 });
 
@@ -51,7 +52,7 @@ describe.each(stores)('orchestrator SIGKILL and restart ($name)', ({ env: storeE
       TIME_SUBTRACTION_MS: '150',
       TIME_DIVISIONS_MS: '150',
     };
-    const first = await spawnOrchestrator(env);
+    const first = await spawnOrchestrator({ env });
     processes.push(first);
     const client = api(first.url);
     const sources = [
@@ -75,9 +76,14 @@ describe.each(stores)('orchestrator SIGKILL and restart ($name)', ({ env: storeE
     first.child.kill('SIGKILL');
     await first.exited;
 
-    const second = await spawnOrchestrator(env);
+    const second = await spawnOrchestrator({ env });
     processes.push(second);
-    expect(second.output()).toContain('resumed unfinished expressions');
+    // Logged before it listens; the pipe may deliver it a moment after /readyz answered.
+    await waitFor(
+      () => second.output().includes('resumed unfinished expressions'),
+      5000,
+      'the resume log line',
+    );
     const client2 = api(second.url);
     for (const [i, id] of ids.entries()) {
       const view = await client2.finished(id, 60_000);

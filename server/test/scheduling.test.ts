@@ -5,11 +5,10 @@ import {
   killAll,
   manualAgent,
   spawnAgent,
-  startTestOrchestrator,
   waitFor,
   type AgentProcess,
-  type TestOrchestrator,
-} from './helpers.js';
+} from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 let orch: TestOrchestrator;
 let client: ReturnType<typeof api>;
@@ -34,7 +33,7 @@ beforeAll(async () => {
   client = api(orch.url);
 });
 afterEach(async () => {
-  killAll(processes.splice(0));
+  await killAll(processes.splice(0));
   for (const s of sockets.splice(0)) s.socket.close();
   await client.settings({ additionMs: 0, subtractionMs: 0, multiplicationMs: 0, divisionMs: 0 });
   await waitFor(

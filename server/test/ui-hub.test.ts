@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import type { ServerToUiEvents, UiDelta, UiSnapshot, UiToServerEvents } from '@expressionist/core';
-import {
-  answerHonestly,
-  api,
-  manualAgent,
-  startTestOrchestrator,
-  waitFor,
-  type TestOrchestrator,
-} from './helpers.js';
+import { answerHonestly, api, manualAgent, waitFor } from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
+
+/** What the orchestrator acks a dashboard's `subscribe` with. */
+type SubscribeReply = Parameters<Parameters<UiToServerEvents['subscribe']>[1]>[0];
 
 let orch: TestOrchestrator;
 const sockets: Socket[] = [];
@@ -83,7 +80,9 @@ describe('/ui namespace', () => {
     const id = await client.submit('(2+3)*(4+5)');
     const ui = dashboard();
     await waitFor(() => ui.snapshots[0], 5000, 'snapshot');
-    const reply = await ui.socket.timeout(5000).emitWithAck('subscribe', id);
+    // socket.io-client types `timeout(…).emitWithAck` replies as `any` for this ack (a union
+    // reply); naming the type here keeps the assertions below type-checked.
+    const reply: SubscribeReply = await ui.socket.timeout(5000).emitWithAck('subscribe', id);
     if (!reply.ok) throw new Error(reply.error.message);
     expect(reply.operations).toHaveLength(3);
     expect(reply.operations.filter((o) => o.state === 'ready')).toHaveLength(2);

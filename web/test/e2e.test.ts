@@ -4,130 +4,27 @@
  * through playwright-core. Browser tabs are the only agents, so every result here was computed by
  * the Web Worker agent. Screenshots of every page land in `artifacts/screenshots/`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { AgentView, ExpressionView, OperationView, Settings } from '@expressionist/core';
+import {
+  api,
+  ROOT,
+  SERVER_CLI,
+  spawnOrchestrator,
+  tempDir,
+  waitFor,
+  type Api,
+  type OrchestratorProcess,
+} from '@expressionist/testkit';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(ROOT, 'artifacts', 'screenshots');
 const hasBrowser = existsSync(CHROMIUM);
 
 if (!hasBrowser) {
   console.log('browser e2e skipped: install chromium (apt-get install -y chromium) to enable');
-}
-
-interface Orchestrator {
-  url: string;
-  child: ChildProcess;
-  dataDir: string;
-  output: string[];
-}
-
-/** Starts `node server/dist/cli.js` and resolves with its URL from the `listening` log line. */
-async function startOrchestrator(
-  env: Record<string, string>,
-  reuseDataDir?: string,
-): Promise<Orchestrator> {
-  const cli = path.join(ROOT, 'server', 'dist', 'cli.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first`);
-  if (!existsSync(path.join(ROOT, 'web', 'build', 'index.html'))) {
-    throw new Error('web/build is missing: run "npm run build" first');
-  }
-  const dataDir = reuseDataDir ?? mkdtempSync(path.join(tmpdir(), 'expressionist-web-e2e-'));
-  const child = spawn(process.execPath, [cli], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      AGENTS: '0',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`orchestrator did not start:\n${output.join('')}`)),
-      30_000,
-    );
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`orchestrator exited with ${code}:\n${output.join('')}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output.push(line);
-      if (output.length > 500) output.shift();
-      try {
-        const entry: unknown = JSON.parse(line);
-        if (
-          typeof entry === 'object' &&
-          entry !== null &&
-          'msg' in entry &&
-          entry.msg === 'listening' &&
-          'url' in entry &&
-          typeof entry.url === 'string'
-        ) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a JSON log line
-      }
-    });
-  });
-  return { url, child, dataDir, output };
-}
-
-/** SIGTERM, then SIGKILL after 5 s; removes the data dir unless it is to be reused. */
-async function stopOrchestrator(
-  orchestrator: Orchestrator | undefined,
-  options: { keepData?: boolean } = {},
-): Promise<void> {
-  if (!orchestrator) return;
-  const { child, dataDir } = orchestrator;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
-}
-
-async function api<T>(base: string, route: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(`${base}/api/v1${route}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...init?.headers },
-  });
-  const body: unknown = await response.json();
-  if (!response.ok) throw new Error(`${route}: HTTP ${response.status} ${JSON.stringify(body)}`);
-  return body as T;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function openDashboard(context: BrowserContext, url: string): Promise<Page> {
@@ -147,21 +44,41 @@ async function becomeAgent(page: Page, concurrency: number): Promise<string> {
   return agentId!;
 }
 
+/** The built orchestrator serving the built dashboard, on the given data dir (and port). */
+async function startOrchestrator(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<OrchestratorProcess> {
+  if (!existsSync(SERVER_CLI))
+    throw new Error(`${SERVER_CLI} is missing: run "npm run build" first`);
+  if (!existsSync(path.join(ROOT, 'web', 'build', 'index.html'))) {
+    throw new Error('web/build is missing: run "npm run build" first');
+  }
+  return spawnOrchestrator({
+    cwd: ROOT,
+    env: { DATA_DIR: dataDir, WEB_DIR: path.join(ROOT, 'web', 'build'), ...env },
+  });
+}
+
 const suite = hasBrowser ? describe : describe.skip;
 
 suite('dashboard and browser agent in Chromium', () => {
-  let orchestrator: Orchestrator | undefined;
+  // The test owns the data dir so that the orchestrator can be restarted on it.
+  const data = tempDir('expressionist-web-e2e-');
+  let orchestrator: OrchestratorProcess | undefined;
   let browser: Browser | undefined;
   let base = '';
+  let client: Api;
 
   beforeAll(async () => {
-    orchestrator = await startOrchestrator({
+    orchestrator = await startOrchestrator(data.dir, {
       TIME_ADDITION_MS: '100',
       TIME_SUBTRACTION_MS: '100',
       TIME_MULTIPLICATIONS_MS: '300',
       TIME_DIVISIONS_MS: '300',
     });
     base = orchestrator.url;
+    client = api(base);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -179,7 +96,8 @@ suite('dashboard and browser agent in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await stopOrchestrator(orchestrator);
+    await orchestrator?.stop();
+    data.remove();
   });
 
   it('computes a submitted expression once this tab becomes an agent', async () => {
@@ -202,12 +120,9 @@ suite('dashboard and browser agent in Chromium', () => {
       await expect.poll(() => row.getByTestId('expression-value').textContent()).toBe('= 17.5');
 
       const id = await row.getAttribute('data-id');
-      const { expression } = await api<{ expression: ExpressionView }>(base, `/expressions/${id}`);
+      const expression = await client.expression(id!);
       expect(expression.value).toBe('17.5');
-      const { operations } = await api<{ operations: OperationView[] }>(
-        base,
-        `/expressions/${id}/operations`,
-      );
+      const operations = await client.operations(id!);
       expect(
         operations.every((op) => op.state === 'done' && op.agentName?.startsWith('tab-')),
       ).toBe(true);
@@ -221,21 +136,23 @@ suite('dashboard and browser agent in Chromium', () => {
       const agentId = await page.evaluate(() => sessionStorage.getItem('expressionist.agentId'));
       await page.getByTestId('stop-agent').click();
       await page.locator('[data-testid=agent-control][data-active=false]').waitFor();
-      await until('the orchestrator to notice the stopped agent', async () => {
-        const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
-        const agent = agents.find((a) => a.id === agentId);
-        return !agent || agent.status !== 'active';
-      });
+      await waitFor(
+        async () => {
+          const agents = await client.agents();
+          const agent = agents.find((a) => a.id === agentId);
+          return !agent || agent.status !== 'active';
+        },
+        30_000,
+        'the orchestrator to notice the stopped agent',
+        100,
+      );
     } finally {
       await context.close();
     }
   });
 
   it('hands a closed tab’s running operation to the other tab and still gets the right value', async () => {
-    await api(base, '/settings', {
-      method: 'PUT',
-      body: JSON.stringify({ multiplicationMs: 4000 }),
-    });
+    await client.settings({ multiplicationMs: 4000 });
     const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
     try {
       const pageA = await openDashboard(context, base);
@@ -244,22 +161,21 @@ suite('dashboard and browser agent in Chromium', () => {
       const agentB = await becomeAgent(pageB, 1);
       expect(agentA).not.toBe(agentB);
 
-      const { id } = await api<{ id: string }>(base, '/calculate', {
-        method: 'POST',
-        body: JSON.stringify({ expression: '(1 + 2) * (3 + 4)' }),
-      });
-      const { operations } = await api<{ operations: OperationView[] }>(
-        base,
-        `/expressions/${id}/operations`,
-      );
+      const id = await client.submit('(1 + 2) * (3 + 4)');
+      const operations = await client.operations(id);
       const multiply = operations.find((op) => op.op === '*')!;
       const taskId = `${id}:${multiply.id}`;
 
       // Find the tab the 4-second multiplication went to, from the orchestrator's point of view…
-      const holder = await until('the multiplication to start', async () => {
-        const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
-        return agents.find((agent) => agent.running.includes(taskId));
-      });
+      const holder = await waitFor(
+        async () => {
+          const agents = await client.agents();
+          return agents.find((agent) => agent.running.includes(taskId));
+        },
+        30_000,
+        'the multiplication to start',
+        100,
+      );
       expect([agentA, agentB]).toContain(holder.id);
       const [victim, survivor] = holder.id === agentA ? [pageA, pageB] : [pageB, pageA];
       // …and from the tab's own status panel.
@@ -273,14 +189,15 @@ suite('dashboard and browser agent in Chromium', () => {
 
       await victim.close();
 
-      await until(
-        'the multiplication to be reassigned',
+      await waitFor(
         async () => {
-          const { agents } = await api<{ agents: AgentView[] }>(base, '/agents');
+          const agents = await client.agents();
           const survivorId = holder.id === agentA ? agentB : agentA;
           return agents.find((agent) => agent.id === survivorId)?.running.includes(taskId);
         },
         15_000,
+        'the multiplication to be reassigned',
+        100,
       );
       await survivor
         .locator(`[data-op="${multiply.id}"][data-state=running]`)
@@ -292,22 +209,16 @@ suite('dashboard and browser agent in Chromium', () => {
 
       await survivor.getByTestId('detail-value').waitFor({ timeout: 20_000 });
       expect(await survivor.getByTestId('detail-value').textContent()).toBe('= 21');
-      const { expression } = await api<{ expression: ExpressionView }>(base, `/expressions/${id}`);
+      const expression = await client.expression(id);
       expect(expression.status).toBe('done');
       expect(expression.value).toBe('21');
-      const after = await api<{ operations: OperationView[] }>(
-        base,
-        `/expressions/${id}/operations`,
-      );
-      const finalMultiply = after.operations.find((op) => op.id === multiply.id)!;
+      const after = await client.operations(id);
+      const finalMultiply = after.find((op) => op.id === multiply.id)!;
       expect(finalMultiply.reassigned).toBeGreaterThanOrEqual(1);
       expect(finalMultiply.attempt).toBeGreaterThanOrEqual(2);
     } finally {
       await context.close();
-      await api(base, '/settings', {
-        method: 'PUT',
-        body: JSON.stringify({ multiplicationMs: 300 }),
-      });
+      await client.settings({ multiplicationMs: 300 });
     }
   }, 90_000);
 
@@ -338,11 +249,11 @@ suite('dashboard and browser agent in Chromium', () => {
       await editor.getByTestId('settings-save').click();
       await editor.getByTestId('toast').filter({ hasText: 'Settings saved.' }).waitFor();
       await expect.poll(() => watcher.getByTestId('setting-additionMs').inputValue()).toBe('1234');
-      const { settings } = await api<{ settings: Settings }>(base, '/settings');
+      const settings = await client.currentSettings();
       expect(settings.additionMs).toBe(1234);
     } finally {
       await context.close();
-      await api(base, '/settings', { method: 'PUT', body: JSON.stringify({ additionMs: 100 }) });
+      await client.settings({ additionMs: 100 });
     }
   });
 
@@ -360,20 +271,18 @@ suite('dashboard and browser agent in Chromium', () => {
       ];
       const ids: string[] = [];
       for (const expression of expressions) {
-        const { id } = await api<{ id: string }>(base, '/calculate', {
-          method: 'POST',
-          body: JSON.stringify({ expression }),
-        });
+        const id = await client.submit(expression);
         ids.push(id);
       }
-      await until('the sample expressions to finish', async () => {
-        const views = await Promise.all(
-          ids.map((id) => api<{ expression: ExpressionView }>(base, `/expressions/${id}`)),
-        );
-        return views.every(
-          (v) => v.expression.status === 'done' || v.expression.status === 'error',
-        );
-      });
+      await waitFor(
+        async () => {
+          const views = await Promise.all(ids.map((id) => client.expression(id)));
+          return views.every((v) => v.status === 'done' || v.status === 'error');
+        },
+        30_000,
+        'the sample expressions to finish',
+        100,
+      );
       const detailId = ids[2]!;
 
       const shots: { name: string; route: string; ready: string }[] = [
@@ -407,10 +316,7 @@ suite('dashboard and browser agent in Chromium', () => {
                 (_, i) => i + 1 + variant.width + ids.length,
               );
               ids.push('busy');
-              await api(base, '/calculate', {
-                method: 'POST',
-                body: JSON.stringify({ expression: terms.join(' + ') }),
-              });
+              await client.submit(terms.join(' + '));
             }
             await page.goto(`${base}${shot.route}`);
             await page.locator(shot.ready).first().waitFor();
@@ -439,15 +345,14 @@ suite('dashboard and browser agent in Chromium', () => {
       await page.locator('[data-testid=expression-row]').first().waitFor();
       const rowsBefore = await page.locator('[data-testid=expression-row]').count();
       const port = new URL(base).port;
-      const dataDir = orchestrator!.dataDir;
 
-      await stopOrchestrator(orchestrator, { keepData: true });
+      await orchestrator!.stop();
       const banner = page.getByTestId('connection-banner');
       await banner.waitFor({ timeout: 15_000 });
       expect(await banner.textContent()).toContain('Connection lost — reconnecting…');
       await page.screenshot({ path: path.join(SCREENSHOTS, 'reconnecting-light.png') });
 
-      orchestrator = await startOrchestrator({ PORT: port }, dataDir);
+      orchestrator = await startOrchestrator(data.dir, { PORT: port });
       await banner.waitFor({ state: 'detached', timeout: 20_000 });
       await page.locator('[data-testid=connection-state][data-state=connected]').waitFor();
       // The fresh snapshot replaced the list: same (persisted) expressions, still live.

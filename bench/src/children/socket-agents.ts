@@ -8,7 +8,7 @@
  */
 import { TaskRunner } from '@expressionist/core';
 import { onParent, toParent } from '../lib/ipc.js';
-import { connectSocketAgent, type AgentSocket } from '../lib/socket-agent.js';
+import { connectSocketAgent, type AgentSocket } from '@expressionist/testkit';
 
 const [url, countArg, prefix = 'sock', concurrencyArg = '1', putsArg] = process.argv.slice(2);
 if (!url || !countArg) {

@@ -39,30 +39,3 @@ export function runMain(main: () => Promise<void>): void {
     },
   );
 }
-
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns a non-null value or the time is up. */
-export async function waitFor<T>(
-  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  what: string,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== null && value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    await sleep(everyMs);
-  }
-}

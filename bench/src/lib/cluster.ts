@@ -1,11 +1,11 @@
-import { Api } from './api.js';
 import {
+  Api,
   killAll,
   spawnAgent,
   spawnOrchestrator,
   type AgentProcess,
   type OrchestratorProcess,
-} from './processes.js';
+} from '@expressionist/testkit';
 
 /** An orchestrator child process plus real agent-node processes, all with the same worker count. */
 export interface Cluster {
@@ -32,6 +32,7 @@ export interface ClusterOptions {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const ms = String(options.opMs);
   const orchestrator = await spawnOrchestrator({
+    logLevel: 'warn',
     env: {
       TIME_ADDITION_MS: ms,
       TIME_SUBTRACTION_MS: ms,
@@ -57,6 +58,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           spawnAgent(orchestrator.url, {
             concurrency: options.workersPerAgent,
             id: `bench-agent-${agents.length + 1}`,
+            logLevel: 'warn',
           }),
         );
       }

@@ -4,28 +4,7 @@
  * answers a repeated expression from its result cache, which would not measure anything).
  */
 import { execute, isZero, type Operator } from '@expressionist/core';
-
-/** mulberry32: a tiny, fast, seedable PRNG (good enough for test data). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A stable 32-bit seed from any parts (FNV-1a over their text). */
-export function seedOf(...parts: (string | number)[]): number {
-  let h = 0x811c9dc5;
-  for (const ch of parts.join('|')) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+import { rng, seedOf } from '@expressionist/testkit';
 
 const pick = <T>(random: () => number, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)]!;

@@ -1,6 +1,12 @@
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
-import { ExpressionViewSchema, FINAL_STATUSES, type Api, type BenchExpressionView } from './api.js';
+import type { ExpressionView } from '@expressionist/core';
+import {
+  checkedView,
+  ExpressionViewSchema,
+  FINAL_STATUSES,
+  type Api,
+} from '@expressionist/testkit';
 
 const DeltaSchema = z.object({ expressions: z.array(ExpressionViewSchema).optional() });
 
@@ -11,7 +17,7 @@ const DeltaSchema = z.object({ expressions: z.array(ExpressionViewSchema).option
  */
 export class CompletionWatcher {
   private readonly socket: Socket;
-  readonly finished = new Map<string, BenchExpressionView>();
+  readonly finished = new Map<string, ExpressionView>();
   private waiters: (() => void)[] = [];
 
   constructor(url: string) {
@@ -23,8 +29,10 @@ export class CompletionWatcher {
     this.socket.on('delta', (raw: unknown) => {
       const delta = DeltaSchema.safeParse(raw);
       if (!delta.success || !delta.data.expressions) return;
-      for (const view of delta.data.expressions)
-        if (FINAL_STATUSES.has(view.status)) this.finished.set(view.id, view);
+      for (const view of delta.data.expressions) {
+        if (!FINAL_STATUSES.has(view.status)) continue;
+        this.finished.set(view.id, checkedView<ExpressionView>(ExpressionViewSchema, view));
+      }
       for (const wake of this.waiters.splice(0)) wake();
     });
   }
@@ -41,7 +49,7 @@ export class CompletionWatcher {
    * Resolves once every id has finished. When nothing new arrives for 2 s, the missing ones are
    * asked for over REST (a delta can carry a stale stored view when many finish at once).
    */
-  async all(ids: readonly string[], timeoutMs: number, api: Api): Promise<BenchExpressionView[]> {
+  async all(ids: readonly string[], timeoutMs: number, api: Api): Promise<ExpressionView[]> {
     const deadline = Date.now() + timeoutMs;
     let lastProgress = Date.now();
     let lastMissing = Infinity;
@@ -71,7 +79,7 @@ export class CompletionWatcher {
   }
 
   /** Resolves when `id` has finished (no REST fallback: for keep-busy loops). */
-  async one(id: string, timeoutMs: number): Promise<BenchExpressionView> {
+  async one(id: string, timeoutMs: number): Promise<ExpressionView> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const view = this.finished.get(id);

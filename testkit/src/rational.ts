@@ -1,6 +1,7 @@
 /**
- * Exact rationals over BigInt: the chaos suite's own arithmetic. It shares no code with core
- * (no decimal.js, no planner), so a wrong answer from the system cannot hide in both.
+ * Exact rationals over BigInt: the independent reference of core's tests and the chaos suite.
+ * Deliberately shares no code with core (no decimal.js, no planner), so a wrong answer from the
+ * system cannot hide in both. Division by zero throws (RangeError): callers test `isZero` first.
  */
 
 export interface Rational {
@@ -115,4 +116,33 @@ export function exponent10(a: Rational): number {
 export function describe(a: Rational): string {
   if (terminates(a) && significantDigits(a) <= 60) return toPlain(a);
   return `${a.n}/${a.d}`;
+}
+
+/** A float approximation, good enough for error bounds. */
+export function approx(a: Rational): number {
+  const n = a.n < 0n ? -a.n : a.n;
+  const shift = BigInt(Math.max(0, n.toString().length - 300, a.d.toString().length - 300));
+  const scale = 10n ** shift;
+  const v = Number(n / scale) / Number(a.d / scale || 1n);
+  return a.n < 0n ? -v : v;
+}
+
+/** `a` correctly rounded to `digits` significant digits, ties to even. */
+export function roundSignificant(a: Rational, digits: number): Rational {
+  if (a.n === 0n) return a;
+  const n = a.n < 0n ? -a.n : a.n;
+  // Choose s so that 10^(digits-1) ≤ n·10^s / d < 10^digits.
+  let s = digits - (n.toString().length - a.d.toString().length) - 1;
+  const low = 10n ** BigInt(digits - 1);
+  const scaled = (t: number): bigint =>
+    t >= 0 ? (n * 10n ** BigInt(t)) / a.d : n / (a.d * 10n ** BigInt(-t));
+  while (scaled(s) < low) s++;
+  while (scaled(s) >= low * 10n) s--;
+  const num = s >= 0 ? n * 10n ** BigInt(s) : n;
+  const den = s >= 0 ? a.d : a.d * 10n ** BigInt(-s);
+  let q = num / den;
+  const twice = 2n * (num % den);
+  if (twice > den || (twice === den && q % 2n === 1n)) q++;
+  const signed = a.n < 0n ? -q : q;
+  return s >= 0 ? make(signed, 10n ** BigInt(s)) : make(signed * 10n ** BigInt(-s), 1n);
 }

@@ -1,0 +1,145 @@
+/**
+ * A small client for the orchestrator's REST API. The view types are core's, by name; replies
+ * are checked with the schemas in view-schemas.ts, so a server that sends a wrong shape fails
+ * the test or bench at the reply, not three calls later.
+ */
+import { z } from 'zod';
+import {
+  SettingsSchema,
+  type AgentView,
+  type ExpressionView,
+  type OperationView,
+  type Settings,
+  type SettingsPatch,
+} from '@expressionist/core';
+import { request } from './http.js';
+import {
+  AgentViewSchema,
+  checkedView,
+  ExpressionViewSchema,
+  OperationViewSchema,
+} from './view-schemas.js';
+import { sleep, waitFor } from './wait.js';
+
+const SubmitReplySchema = z.object({ id: z.string() });
+const ExpressionReplySchema = z.object({ expression: z.unknown() });
+const OperationsReplySchema = z.object({ operations: z.unknown() });
+const AgentsReplySchema = z.object({ agents: z.unknown() });
+const SettingsReplySchema = z.object({ settings: SettingsSchema });
+
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['done', 'error', 'canceled']);
+
+/** A reply as `call` returns it: any status; the body parsed (its text when not JSON). */
+export interface ApiReply {
+  status: number;
+  body: Record<string, unknown> & {
+    error?: { code: string; message: string; position?: number; field?: string };
+  };
+}
+
+export class Api {
+  constructor(readonly base: string) {}
+
+  /** Any request; resolves whatever the status (tests assert on error replies). */
+  async call(method: string, url: string, body?: unknown, raw?: string): Promise<ApiReply> {
+    const res = await request(this.base, method, url, {
+      ...(body === undefined ? {} : { json: body }),
+      ...(raw === undefined ? {} : { raw }),
+    });
+    return {
+      status: res.status,
+      body: (res.json === undefined ? res.text : res.json) as ApiReply['body'],
+    };
+  }
+
+  /** A request whose reply must be a success; resolves with the parsed body. */
+  private async ok(method: string, url: string, body?: unknown): Promise<unknown> {
+    const res = await request(this.base, method, url, body === undefined ? {} : { json: body });
+    if (res.status >= 300)
+      throw new Error(`${method} ${url} → ${res.status} ${res.text.slice(0, 300)}`);
+    return res.json;
+  }
+
+  /** `POST /api/v1/calculate`; resolves with the expression's id. */
+  async submit(expression: string, id?: string): Promise<string> {
+    const body = id === undefined ? { expression } : { expression, id };
+    return SubmitReplySchema.parse(await this.ok('POST', '/api/v1/calculate', body)).id;
+  }
+
+  async expression(id: string): Promise<ExpressionView> {
+    const reply = await this.ok('GET', `/api/v1/expressions/${encodeURIComponent(id)}`);
+    return checkedView<ExpressionView>(
+      ExpressionViewSchema,
+      ExpressionReplySchema.parse(reply).expression,
+    );
+  }
+
+  async operations(id: string): Promise<OperationView[]> {
+    const reply = await this.ok('GET', `/api/v1/expressions/${encodeURIComponent(id)}/operations`);
+    return checkedView<OperationView[]>(
+      z.array(OperationViewSchema),
+      OperationsReplySchema.parse(reply).operations,
+    );
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.ok('POST', `/api/v1/expressions/${encodeURIComponent(id)}/cancel`);
+  }
+
+  async agents(): Promise<AgentView[]> {
+    const reply = await this.ok('GET', '/api/v1/agents');
+    return checkedView<AgentView[]>(
+      z.array(AgentViewSchema),
+      AgentsReplySchema.parse(reply).agents,
+    );
+  }
+
+  /** `GET /api/v1/settings`. */
+  async currentSettings(): Promise<Settings> {
+    return SettingsReplySchema.parse(await this.ok('GET', '/api/v1/settings')).settings;
+  }
+
+  /** `PUT /api/v1/settings` with a partial patch; resolves with the settings now in force. */
+  async settings(patch: SettingsPatch): Promise<Settings> {
+    return SettingsReplySchema.parse(await this.ok('PUT', '/api/v1/settings', patch)).settings;
+  }
+
+  /** Polls until the expression reaches a final status. */
+  async finished(id: string, timeoutMs = 30_000, everyMs = 20): Promise<ExpressionView> {
+    let last: ExpressionView | undefined;
+    try {
+      return await waitFor(
+        async () => {
+          last = await this.expression(id);
+          return FINAL_STATUSES.has(last.status) ? last : null;
+        },
+        timeoutMs,
+        `expression ${id} to finish`,
+        everyMs,
+      );
+    } catch (err) {
+      if (!last) throw err;
+      throw new Error(
+        `expression ${id} not finished after ${timeoutMs} ms (${last.status}, ${last.progress.done}/${last.progress.total})`,
+      );
+    }
+  }
+
+  /** Waits until exactly `count` agents are active with `slots` worker slots in total. */
+  async waitForAgents(count: number, slots: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const active = (await this.agents()).filter((a) => a.status === 'active');
+      const total = active.reduce((sum, a) => sum + a.concurrency, 0);
+      if (active.length === count && total === slots) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `expected ${count} active agents with ${slots} slots, have ${active.length} with ${total}`,
+        );
+      await sleep(25);
+    }
+  }
+}
+
+/** A client for the orchestrator at `base` (e.g. `orch.url`). */
+export const api = (base: string): Api => new Api(base);
