@@ -91,6 +91,11 @@ export const DURATION_KEYS = Object.fromEntries(
   SETTINGS_FIELDS.flatMap((f) => (f.operator === null ? [] : [[f.operator, f.key]])),
 ) as { readonly [F in DurationField as F['operator']]: F['key'] };
 
+/** Each row by its key. */
+export const SETTINGS_BY_KEY = Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, f])) as {
+  readonly [F in SettingsField as F['key']]: F;
+};
+
 /** Looks up a row by key (`undefined` for a string that is no settings key). */
 export function settingsField(key: string): SettingsField | undefined {
   return SETTINGS_FIELDS.find((f) => f.key === key);
