@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
-import type { ServerToUiEvents, UiDelta, UiSnapshot, UiToServerEvents } from '@expressionist/core';
+import type {
+  ServerToUiEvents,
+  SubscribeReply,
+  UiDelta,
+  UiSnapshot,
+  UiToServerEvents,
+} from '@expressionist/core';
 import {
   answerHonestly,
   api,
@@ -83,7 +89,8 @@ describe('/ui namespace', () => {
     const id = await client.submit('(2+3)*(4+5)');
     const ui = dashboard();
     await waitFor(() => ui.snapshots[0], 5000, 'snapshot');
-    const reply = await ui.socket.timeout(5000).emitWithAck('subscribe', id);
+    // socket.io-client types a timed-out emitWithAck's reply as `any`; name the type it has.
+    const reply: SubscribeReply = await ui.socket.timeout(5000).emitWithAck('subscribe', id);
     if (!reply.ok) throw new Error(reply.error.message);
     expect(reply.operations).toHaveLength(3);
     expect(reply.operations.filter((o) => o.state === 'ready')).toHaveLength(2);
