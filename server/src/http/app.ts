@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
 import { errorHandler, sendError } from './errors.js';
+import { openApiRouter } from './openapi.js';
 
 export interface AppDeps {
   scheduler: Scheduler;
@@ -189,6 +190,7 @@ export function createApp(deps: AppDeps): Express {
   api.get('/agents', (_req, res) => {
     res.json({ agents: scheduler.agentViews() });
   });
+  api.use(openApiRouter());
   api.use((req, res) =>
     sendError(res, 'NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}.`),
   );
