@@ -7,7 +7,6 @@ import {
   type AgentHello,
   type AgentToServerEvents,
   type ServerToAgentEvents,
-  type Settings,
 } from '@expressionist/core';
 
 export interface AgentOptions {
@@ -30,7 +29,6 @@ export class Agent {
   readonly id: string;
   private readonly socket: AgentSocket;
   private readonly runner: TaskRunner;
-  private settings: Settings | undefined;
   private draining = false;
   /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
   private leaving = false;
@@ -79,11 +77,10 @@ export class Agent {
       if (!this.draining) this.runner.accept(tasks);
     });
     this.socket.on('revoke', (ids) => this.runner.revoke(ids));
+    // Durations travel with each task, so the pushed settings are only worth a log line.
     this.socket.on('settings', (payload) => {
       const parsed = SettingsSchema.safeParse(payload);
-      if (!parsed.success) return;
-      this.settings = parsed.data;
-      o.log.info({ settings: parsed.data }, 'settings received');
+      if (parsed.success) o.log.info({ settings: parsed.data }, 'settings received');
     });
     this.socket.on('quarantined', (reason) => {
       o.log.error({ reason }, 'quarantined by the orchestrator');
@@ -96,10 +93,6 @@ export class Agent {
 
   start(): void {
     this.socket.connect();
-  }
-
-  get currentSettings(): Settings | undefined {
-    return this.settings;
   }
 
   get connected(): boolean {

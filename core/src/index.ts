@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
+export * from './settings.js';
 export * from './protocol.js';
 export * from './grammar.js';
 export * from './arith.js';

@@ -33,12 +33,12 @@
 import { canonicalDecimal, execute, isZero } from './arith.js';
 import { ExpressionistError } from './errors.js';
 import { normalize, parse } from './grammar.js';
+import { DURATION_KEYS, type OperatorDurations } from './settings.js';
 import type {
   Ast,
   DivisorRef,
   Operand,
   Operator,
-  OperatorDurations,
   ParseLimits,
   Plan,
   PlanOp,
@@ -474,16 +474,7 @@ export function plan(ast: Ast): Plan {
 
 /** Milliseconds one operator takes under the given settings. */
 export function durationOf(op: Operator, d: OperatorDurations): number {
-  switch (op) {
-    case '+':
-      return d.additionMs;
-    case '-':
-      return d.subtractionMs;
-    case '*':
-      return d.multiplicationMs;
-    case '/':
-      return d.divisionMs;
-  }
+  return d[DURATION_KEYS[op]];
 }
 
 /** Longest duration-weighted chain of ops: the run time with unlimited agents. */

@@ -3,7 +3,8 @@
  * Socket.IO event maps used by the orchestrator, the Node agent, the browser agent and the UI.
  */
 import { z } from 'zod';
-import type { ErrorInfo } from './errors.js';
+import { ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.js';
+import { SETTINGS_FIELDS, type SettingsField } from './settings.js';
 
 /** Decimal number as it travels on the wire: `-12.5`, `0.3`, `1e-40` (decimal.js syntax). */
 export const DecimalString = z
@@ -38,39 +39,28 @@ export const ExpressionStatusSchema = z.enum([
 ]);
 export type ExpressionStatus = z.infer<typeof ExpressionStatusSchema>;
 
-/** Bounds shared by the REST API and the settings page. */
-export const SETTINGS_LIMITS = {
-  maxOperationMs: 3_600_000,
-  minRetentionMs: 0,
-  maxRetentionMs: 7 * 24 * 3_600_000,
-} as const;
+/** A zod number schema for one settings field, from its row: a whole number within its bounds. */
+function settingsFieldSchema(field: SettingsField): z.ZodNumber {
+  return z.number().int().min(field.min).max(field.max);
+}
 
-const durationMs = z.number().int().min(0).max(SETTINGS_LIMITS.maxOperationMs);
+/** `{additionMs: z.ZodNumber, …}`: the shape `SettingsSchema` is built from. */
+type SettingsShape = { [F in SettingsField as F['key']]: z.ZodNumber };
 
-export const SettingsSchema = z.object({
-  additionMs: durationMs,
-  subtractionMs: durationMs,
-  multiplicationMs: durationMs,
-  divisionMs: durationMs,
-  lostAgentRetentionMs: z
-    .number()
-    .int()
-    .min(SETTINGS_LIMITS.minRetentionMs)
-    .max(SETTINGS_LIMITS.maxRetentionMs),
-});
+/** The settings, every field required. Built from `SETTINGS_FIELDS`, the one declaration. */
+export const SettingsSchema = z.object(
+  Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, settingsFieldSchema(f)])) as SettingsShape,
+);
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** Body of `PUT /api/v1/settings`: any subset of the fields, nothing else. */
 export const SettingsPatchSchema = SettingsSchema.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatchSchema>;
 
-export const DEFAULT_SETTINGS: Settings = {
-  additionMs: 200,
-  subtractionMs: 200,
-  multiplicationMs: 1000,
-  divisionMs: 1000,
-  lostAgentRetentionMs: 60_000,
-};
+/** Every field's default; parsing here checks the table's defaults against its own bounds. */
+export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse(
+  Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, f.default])),
+);
 
 /** Body of `POST /api/v1/calculate`. */
 export const CalculateBodySchema = z.object({
@@ -125,7 +115,12 @@ export const TaskResultBatchSchema = z.array(TaskResultSchema).min(1).max(10_000
 
 /** Events the orchestrator sends to an agent. */
 export interface ServerToAgentEvents {
-  /** Current operation durations; sent on connect and on every change. */
+  /**
+   * Current settings; sent on connect and on every change. Agents need none of it to work — each
+   * task carries its own `durationMs` — so an agent may ignore it (the Node agent only logs it,
+   * the browser agent shows it in its panel). It stays in the map for those two readers and
+   * because the settings benchmark times its fan-out; dropping it would gain nothing.
+   */
   settings: (settings: Settings) => void;
   /** New tasks for free worker slots (batched). */
   tasks: (tasks: Task[]) => void;
@@ -144,95 +139,215 @@ export interface AgentToServerEvents {
 }
 
 // ---------------------------------------------------------------- views (REST + /ui namespace)
+//
+// Views are what the orchestrator shows the outside world: REST bodies, `/ui` snapshots and
+// deltas. They are declared once, here, as zod schemas; the TypeScript types are inferred from
+// them, the dashboard parses what it receives with them, and the OpenAPI document is generated
+// from them. Objects strip unknown fields when parsed, so a reader tolerates a newer server.
 
-export interface ExpressionView {
-  id: string;
-  expression: string;
-  status: ExpressionStatus;
+const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
+
+/**
+ * An error code from the registry. A reader that meets a code newer than itself reads it as
+ * `INTERNAL` rather than dropping the whole view that carried it.
+ */
+export const ErrorCodeSchema = z.enum(ERROR_CODE_NAMES).catch('INTERNAL');
+
+/** The error on an expression, in a subscribe reply, or inside an HTTP error body. */
+export const ErrorInfoSchema = z.object({
+  code: ErrorCodeSchema,
+  message: z.string(),
+  /** 0-based column in the expression source, when the error has one. */
+  position: z.number().int().min(0).optional(),
+}) satisfies z.ZodType<ErrorInfo>;
+
+/**
+ * `{"error": {code, message, position?, field?}}`: the one shape every failed REST call answers
+ * with. `field` names the offending body or query field (BODY_INVALID, QUERY_INVALID,
+ * SETTINGS_INVALID).
+ */
+export const ErrorBodySchema = z.object({
+  error: ErrorInfoSchema.extend({ field: z.string().optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** A timestamp as views carry it: ISO 8601 in UTC (`Date#toISOString`). */
+const IsoDate = z.iso.datetime();
+
+export const ExpressionViewSchema = z.object({
+  id: z.string(),
+  expression: z.string(),
+  status: ExpressionStatusSchema,
   /** The value as a JSON number (course compatibility); may lose precision. */
-  result: number | null;
+  result: z.number().nullable(),
   /** The exact decimal value. */
-  value: string | null;
-  error: ErrorInfo | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  progress: { done: number; total: number };
-  cached: boolean;
+  value: z.string().nullable(),
+  error: ErrorInfoSchema.nullable(),
+  createdAt: IsoDate,
+  startedAt: IsoDate.nullable(),
+  finishedAt: IsoDate.nullable(),
+  progress: z.object({ done: z.number().int().min(0), total: z.number().int().min(0) }),
+  cached: z.boolean(),
   /** Expected finish time while running (ISO), from the plan's bound and the free slots. */
-  estimatedFinishAt: string | null;
+  estimatedFinishAt: IsoDate.nullable(),
   /** Why a running expression makes no progress now (no agent, or none responsive), else null. */
-  waiting: string | null;
-}
+  waiting: z.string().nullable(),
+});
+export type ExpressionView = z.infer<typeof ExpressionViewSchema>;
 
-export type OperationState = 'waiting' | 'ready' | 'running' | 'done' | 'failed' | 'canceled';
+export const OperationStateSchema = z.enum([
+  'waiting',
+  'ready',
+  'running',
+  'done',
+  'failed',
+  'canceled',
+]);
+export type OperationState = z.infer<typeof OperationStateSchema>;
 
-export type OperandView = { kind: 'lit'; value: string } | { kind: 'op'; id: number };
+export const OperandViewSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('lit'), value: z.string() }),
+  z.object({ kind: z.literal('op'), id: z.number().int().min(0) }),
+]);
+export type OperandView = z.infer<typeof OperandViewSchema>;
 
-export interface OperationView {
-  id: number;
-  op: '+' | '-' | '*' | '/';
-  a: OperandView;
-  b: OperandView;
-  state: OperationState;
-  aValue: string | null;
-  bValue: string | null;
-  result: string | null;
-  agentId: string | null;
-  agentName: string | null;
-  attempt: number;
+export const OperationViewSchema = z.object({
+  id: z.number().int().min(0),
+  op: OperatorSchema,
+  a: OperandViewSchema,
+  b: OperandViewSchema,
+  state: OperationStateSchema,
+  aValue: z.string().nullable(),
+  bValue: z.string().nullable(),
+  result: z.string().nullable(),
+  agentId: z.string().nullable(),
+  agentName: z.string().nullable(),
+  attempt: z.number().int().min(0),
   /** Attempts that were taken back from an agent (lost, lease expired, wrong result). */
-  reassigned: number;
-  depth: number;
-  span: { start: number; end: number };
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+  reassigned: z.number().int().min(0),
+  depth: z.number().int().min(0),
+  span: z.object({ start: z.number().int().min(0), end: z.number().int().min(0) }),
+  startedAt: IsoDate.nullable(),
+  finishedAt: IsoDate.nullable(),
+});
+export type OperationView = z.infer<typeof OperationViewSchema>;
 
-export interface AgentView {
-  id: string;
-  name: string;
-  kind: AgentKind;
-  status: AgentStatus;
-  concurrency: number;
-  running: string[];
-  completed: number;
+export const AgentViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: AgentKindSchema,
+  status: AgentStatusSchema,
+  concurrency: z.number().int().min(0),
+  running: z.array(z.string()),
+  completed: z.number().int().min(0),
   /** Tasks it may hold at once now: halved per expired lease, +1 per accepted result. */
-  window: number;
+  window: z.number().int().min(0),
   /** Leases that expired on it without an answer, in all. */
-  strikes: number;
+  strikes: z.number().int().min(0),
   /** Why it is unresponsive or quarantined. */
-  reason: string | null;
-  connectedAt: string;
-  lastSeenAt: string;
+  reason: z.string().nullable(),
+  connectedAt: IsoDate,
+  lastSeenAt: IsoDate,
   /** When a lost/quarantined agent will disappear from the list. */
-  expiresAt: string | null;
-}
+  expiresAt: IsoDate.nullable(),
+});
+export type AgentView = z.infer<typeof AgentViewSchema>;
 
-export interface StatsView {
+export const StatsViewSchema = z.object({
   /** Operations completed per second, last few seconds. */
-  opsPerSecond: number;
-  readyQueue: number;
-  running: number;
-}
+  opsPerSecond: z.number().min(0),
+  readyQueue: z.number().int().min(0),
+  running: z.number().int().min(0),
+});
+export type StatsView = z.infer<typeof StatsViewSchema>;
 
-export interface UiSnapshot {
-  expressions: ExpressionView[];
-  agents: AgentView[];
-  settings: Settings;
-  stats: StatsView;
-}
+/** What a dashboard receives on connect. */
+export const UiSnapshotSchema = z.object({
+  expressions: z.array(ExpressionViewSchema),
+  agents: z.array(AgentViewSchema),
+  settings: SettingsSchema,
+  stats: StatsViewSchema,
+});
+export type UiSnapshot = z.infer<typeof UiSnapshotSchema>;
 
 /** A batch of changes, flushed at most every ~100 ms. */
-export interface UiDelta {
-  expressions?: ExpressionView[];
-  agents?: AgentView[];
-  agentsRemoved?: string[];
-  settings?: Settings;
-  stats?: StatsView;
+export const UiDeltaSchema = z.object({
+  expressions: z.array(ExpressionViewSchema).optional(),
+  agents: z.array(AgentViewSchema).optional(),
+  agentsRemoved: z.array(z.string()).optional(),
+  settings: SettingsSchema.optional(),
+  stats: StatsViewSchema.optional(),
   /** Operation changes for expressions this client subscribed to. */
-  operations?: { expressionId: string; operations: OperationView[] }[];
-}
+  operations: z
+    .array(z.object({ expressionId: z.string(), operations: z.array(OperationViewSchema) }))
+    .optional(),
+});
+export type UiDelta = z.infer<typeof UiDeltaSchema>;
+
+/** The answer to a dashboard's `subscribe`: the expression and its operations, or why not. */
+export const SubscribeReplySchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    expression: ExpressionViewSchema,
+    operations: z.array(OperationViewSchema),
+  }),
+  z.object({ ok: z.literal(false), error: ErrorInfoSchema }),
+]);
+export type SubscribeReply = z.infer<typeof SubscribeReplySchema>;
+
+// ---------------------------------------------------------------- REST bodies (/api/v1)
+
+/** Query of `GET /api/v1/expressions`: a page size and the cursor of the previous page. */
+export const ExpressionListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(400).optional(),
+});
+
+/** `POST /api/v1/calculate` → 201 (new) or 200 (an idempotent replay). */
+export const CalculateReplySchema = z.object({ id: z.string() });
+/** `GET /api/v1/expressions`: newest first; `nextCursor` is null on the last page. */
+export const ExpressionPageSchema = z.object({
+  expressions: z.array(ExpressionViewSchema),
+  nextCursor: z.string().nullable(),
+});
+export const ExpressionReplySchema = z.object({ expression: ExpressionViewSchema });
+export const OperationsReplySchema = z.object({ operations: z.array(OperationViewSchema) });
+export const SettingsReplySchema = z.object({ settings: SettingsSchema });
+export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
+
+// ---------------------------------------------------------------- course protocol (/internal/task)
+
+/**
+ * A task as the course's standard HTTP agent receives it (`GET /internal/task` → `{task}`).
+ * Operands are JSON numbers, as the course defines them. The orchestrator issues numeric ids;
+ * the schema takes a string too, since course agents may decode and echo the id either way.
+ */
+/**
+ * Course task ids are positive integers below 2^53 (exact as JSON numbers). Agents decode them as
+ * a number or as a string, so they travel as either (see the course protocol in the README).
+ */
+const CourseTaskId = z.union([
+  z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^\d{1,16}$/),
+]);
+
+export const CourseTaskSchema = z.object({
+  id: CourseTaskId,
+  arg1: z.number(),
+  arg2: z.number(),
+  operation: OperatorSchema,
+  operation_time: z.number().int().min(0),
+});
+export type CourseTask = z.infer<typeof CourseTaskSchema>;
+
+/** Body of `POST /internal/task`: the task id and its result, as a JSON number or a decimal. */
+export const CourseResultSchema = z.object({
+  id: CourseTaskId,
+  result: z.union([z.number().finite(), DecimalString]),
+});
+export type CourseResult = z.infer<typeof CourseResultSchema>;
+
+// ---------------------------------------------------------------- /ui namespace events
 
 /** Events the orchestrator sends to a dashboard (`/ui` namespace). */
 export interface ServerToUiEvents {
@@ -244,13 +359,6 @@ export const SubscribeSchema = z.string().min(1).max(128);
 
 /** Events a dashboard sends. `subscribe` answers with the expression's operations. */
 export interface UiToServerEvents {
-  subscribe: (
-    expressionId: string,
-    ack: (
-      reply:
-        | { ok: true; expression: ExpressionView; operations: OperationView[] }
-        | { ok: false; error: ErrorInfo },
-    ) => void,
-  ) => void;
+  subscribe: (expressionId: string, ack: (reply: SubscribeReply) => void) => void;
   unsubscribe: (expressionId: string) => void;
 }

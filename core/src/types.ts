@@ -47,14 +47,6 @@ export interface Plan {
   criticalPathOps: number;
 }
 
-/** Milliseconds each operator takes on an agent. */
-export interface OperatorDurations {
-  additionMs: number;
-  subtractionMs: number;
-  multiplicationMs: number;
-  divisionMs: number;
-}
-
 /** Limits enforced by the parser. */
 export interface ParseLimits {
   maxLength: number;

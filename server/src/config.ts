@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import {
   DEFAULT_PARSE_LIMITS,
-  DEFAULT_SETTINGS,
+  SETTINGS_FIELDS,
   SettingsSchema,
   type Settings,
+  type SettingsField,
 } from '@expressionist/core';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `TIME_ADDITION_MS`, …: one optional variable per settings field, named and bounded by its row. */
+type SettingsEnvShape = {
+  [F in SettingsField as F['env']]: z.ZodOptional<ReturnType<typeof int>>;
+};
+const settingsEnvShape = Object.fromEntries(
+  SETTINGS_FIELDS.map((f) => [f.env, int(f.min, f.max).optional()]),
+) as SettingsEnvShape;
 
 /**
  * Every environment variable the orchestrator reads, with its default. The README's configuration
@@ -23,11 +32,7 @@ export const EnvSchema = z.object({
   MONGODB_DB: z.string().min(1).max(63).default('expressionist'),
   AGENTS: int(0, 64).default(2),
   COMPUTING_POWER: int(1, 256).default(4),
-  TIME_ADDITION_MS: int(0, 3_600_000).optional(),
-  TIME_SUBTRACTION_MS: int(0, 3_600_000).optional(),
-  TIME_MULTIPLICATIONS_MS: int(0, 3_600_000).optional(),
-  TIME_DIVISIONS_MS: int(0, 3_600_000).optional(),
-  LOST_AGENT_RETENTION_MS: int(0, 7 * 24 * 3_600_000).optional(),
+  ...settingsEnvShape,
   MAX_EXPRESSION_LENGTH: int(1, 10_000_000).default(DEFAULT_PARSE_LIMITS.maxLength),
   MAX_NESTING_DEPTH: int(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
   MAX_ATTEMPTS: int(1, 100).default(5),
@@ -103,13 +108,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
-  const initialSettings = SettingsSchema.parse({
-    additionMs: e.TIME_ADDITION_MS ?? DEFAULT_SETTINGS.additionMs,
-    subtractionMs: e.TIME_SUBTRACTION_MS ?? DEFAULT_SETTINGS.subtractionMs,
-    multiplicationMs: e.TIME_MULTIPLICATIONS_MS ?? DEFAULT_SETTINGS.multiplicationMs,
-    divisionMs: e.TIME_DIVISIONS_MS ?? DEFAULT_SETTINGS.divisionMs,
-    lostAgentRetentionMs: e.LOST_AGENT_RETENTION_MS ?? DEFAULT_SETTINGS.lostAgentRetentionMs,
-  });
+  const initialSettings = SettingsSchema.parse(
+    Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, e[f.env] ?? f.default])),
+  );
   return {
     port: e.PORT,
     host: e.HOST,

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
-import type { ServerToUiEvents, UiDelta, UiSnapshot, UiToServerEvents } from '@expressionist/core';
+import type {
+  ServerToUiEvents,
+  SubscribeReply,
+  UiDelta,
+  UiSnapshot,
+  UiToServerEvents,
+} from '@expressionist/core';
 import { answerHonestly, api, manualAgent, waitFor } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
-
-/** What the orchestrator acks a dashboard's `subscribe` with. */
-type SubscribeReply = Parameters<Parameters<UiToServerEvents['subscribe']>[1]>[0];
 
 let orch: TestOrchestrator;
 const sockets: Socket[] = [];
@@ -80,8 +83,7 @@ describe('/ui namespace', () => {
     const id = await client.submit('(2+3)*(4+5)');
     const ui = dashboard();
     await waitFor(() => ui.snapshots[0], 5000, 'snapshot');
-    // socket.io-client types `timeout(…).emitWithAck` replies as `any` for this ack (a union
-    // reply); naming the type here keeps the assertions below type-checked.
+    // socket.io-client types a timed-out emitWithAck's reply as `any`; name the type it has.
     const reply: SubscribeReply = await ui.socket.timeout(5000).emitWithAck('subscribe', id);
     if (!reply.ok) throw new Error(reply.error.message);
     expect(reply.operations).toHaveLength(3);

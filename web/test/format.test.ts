@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, operatorSymbol, truncateMiddle } from '../src/lib/format';
-import { checkSetting } from '../src/lib/settings-form';
+import {
+  AGENT_FIELDS,
+  DURATION_FIELDS,
+  checkSetting,
+  settingBounds,
+  settingSymbol,
+  toSettingField,
+} from '../src/lib/settings-form';
 
 const units = { ms: 'ms', s: 's', min: 'min', h: 'h' };
 
@@ -39,5 +46,26 @@ describe('checkSetting', () => {
     expect(checkSetting('additionMs', '-1')).toEqual({ ok: false, reason: 'integer' });
     expect(checkSetting('additionMs', '')).toEqual({ ok: false, reason: 'integer' });
     expect(checkSetting('divisionMs', '3600001')).toMatchObject({ ok: false, reason: 'range' });
+  });
+});
+
+describe('settings form fields (from core SETTINGS_FIELDS)', () => {
+  it('groups the fields by whether they time an operator', () => {
+    expect(DURATION_FIELDS).toEqual([
+      'additionMs',
+      'subtractionMs',
+      'multiplicationMs',
+      'divisionMs',
+    ]);
+    expect(AGENT_FIELDS).toEqual(['lostAgentRetentionMs']);
+  });
+
+  it('takes bounds and symbols from the table', () => {
+    expect(settingBounds('multiplicationMs')).toEqual({ min: 0, max: 3_600_000 });
+    expect(settingBounds('lostAgentRetentionMs')).toEqual({ min: 0, max: 604_800_000 });
+    expect(settingSymbol('divisionMs')).toBe('÷');
+    expect(settingSymbol('lostAgentRetentionMs')).toBe('');
+    expect(toSettingField('subtractionMs')).toBe('subtractionMs');
+    expect(toSettingField('nope')).toBeNull();
   });
 });

@@ -4,12 +4,18 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CalculateBodySchema, ExpressionistError, SettingsPatchSchema } from '@expressionist/core';
+import {
+  CalculateBodySchema,
+  ExpressionListQuerySchema,
+  ExpressionistError,
+  SettingsPatchSchema,
+} from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
 import { CourseAgents } from './course-agents.js';
 import { describeIssue, errorHandler, sendError } from './errors.js';
+import { openApiRouter } from './openapi.js';
 
 export interface AppDeps {
   scheduler: Scheduler;
@@ -21,11 +27,6 @@ export interface AppDeps {
   courseTaskId: 'auto' | 'number' | 'string';
   webDir: string | undefined;
 }
-
-const ListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(400).optional(),
-});
 
 const CursorSchema = z.tuple([z.number().int().nonnegative(), z.string().min(1).max(128)]);
 
@@ -108,7 +109,7 @@ export function createApp(deps: AppDeps): Express {
     res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
   });
   api.get('/expressions', async (req, res) => {
-    const query = ListQuerySchema.safeParse(req.query);
+    const query = ExpressionListQuerySchema.safeParse(req.query);
     if (!query.success) {
       const { field, message } = describeIssue(query.error);
       sendError(res, 'QUERY_INVALID', { reason: message }, { field });
@@ -158,6 +159,7 @@ export function createApp(deps: AppDeps): Express {
   api.get('/agents', (_req, res) => {
     res.json({ agents: scheduler.agentViews() });
   });
+  api.use(openApiRouter());
   api.use((req, res) =>
     sendError(res, 'NOT_FOUND', { method: req.method, path: `${req.baseUrl}${req.path}` }),
   );

@@ -8,27 +8,14 @@ import express, { type Request, type Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
-  DecimalString,
+  CourseResultSchema,
   decimalEquals,
+  type CourseTask,
   toJsonNumber,
   withinFloatRounding,
 } from '@expressionist/core';
 import type { CourseWork } from '../scheduler/scheduler.js';
 import { describeIssue, sendError } from './errors.js';
-
-/** A task in the course's HTTP protocol shape. */
-export interface CourseTask {
-  id: number | string;
-  arg1: number;
-  arg2: number;
-  operation: '+' | '-' | '*' | '/';
-  operation_time: number;
-}
-
-export const CourseResultSchema = z.object({
-  id: z.union([z.number().int().positive(), z.string().regex(/^\d{1,16}$/)]),
-  result: z.union([z.number().finite(), DecimalString]),
-});
 
 const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
 

@@ -3,7 +3,7 @@ import { AgentHelloSchema, TaskResultBatchSchema } from '@expressionist/core';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
-import type { IoServer } from './io.js';
+import { agentsNamespace, type IoServer } from './io.js';
 
 /**
  * The `/agents` namespace: agents introduce themselves in the handshake (validated), receive
@@ -11,7 +11,7 @@ import type { IoServer } from './io.js';
  * detected by Socket.IO's ping/pong when the agent froze — hands its work back at once.
  */
 export function attachAgentNamespace(io: IoServer, scheduler: Scheduler, log: Logger): void {
-  const nsp = io.of('/agents');
+  const nsp = agentsNamespace(io);
   nsp.use((socket, next) => {
     const hello = AgentHelloSchema.safeParse(socket.handshake.auth);
     if (!hello.success) {

@@ -1,4 +1,4 @@
-import type { Server } from 'socket.io';
+import type { Namespace, Server } from 'socket.io';
 import type {
   AgentHello,
   AgentToServerEvents,
@@ -7,18 +7,53 @@ import type {
   UiToServerEvents,
 } from '@expressionist/core';
 
-/** Per-socket data: agents carry their validated hello. */
-export interface SocketData {
+/** Events between orchestrator instances (none yet; `serverSideEmit` is unused). */
+export type ServerSideEvents = Record<string, never>;
+
+/** Per-socket data on `/agents`: the validated hello. */
+export interface AgentSocketData {
   hello?: AgentHello;
 }
 
+/** Per-socket data on `/ui`: nothing. */
+export type UiSocketData = Record<string, never>;
+
+/** `/agents`: hears agent events, emits agent events, nothing else. */
+export type AgentsNamespace = Namespace<
+  AgentToServerEvents,
+  ServerToAgentEvents,
+  ServerSideEvents,
+  AgentSocketData
+>;
+
+/** `/ui`: hears dashboard events, emits snapshots and deltas, nothing else. */
+export type UiNamespace = Namespace<
+  UiToServerEvents,
+  ServerToUiEvents,
+  ServerSideEvents,
+  UiSocketData
+>;
+
 /**
- * One Socket.IO server hosts `/agents` and `/ui`. Socket.IO types event maps per server, so the
- * server is typed with both maps; each namespace only ever uses its own half.
+ * One Socket.IO server hosts both namespaces. Socket.IO types event maps per server, not per
+ * namespace, so the server itself is typed with no events at all: nothing can be emitted on it
+ * directly, and each namespace is reached through `agentsNamespace` / `uiNamespace`, which give
+ * it its own maps. An `/agents` socket emitting `snapshot` then fails to compile.
  */
 export type IoServer = Server<
-  AgentToServerEvents & UiToServerEvents,
-  ServerToAgentEvents & ServerToUiEvents,
   Record<string, never>,
-  SocketData
+  Record<string, never>,
+  ServerSideEvents,
+  unknown
 >;
+
+/** The `/agents` namespace of `io`, typed with the agent event maps only. */
+export function agentsNamespace(io: IoServer): AgentsNamespace {
+  // The one place the per-namespace maps are asserted: Socket.IO has no per-namespace generics.
+  return io.of('/agents') as AgentsNamespace;
+}
+
+/** The `/ui` namespace of `io`, typed with the dashboard event maps only. */
+export function uiNamespace(io: IoServer): UiNamespace {
+  return io.of('/ui') as UiNamespace;
+}

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { IoServer } from './io.js';
+import { uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
   SubscribeSchema,
   errorInfo,
@@ -20,7 +20,7 @@ const room = (expressionId: string): string => `expr:${expressionId}`;
  * becomes one message; operation deltas go only to dashboards that subscribed to that expression.
  */
 export class UiHub implements SchedulerListener {
-  private readonly nsp: ReturnType<IoServer['of']>;
+  private readonly nsp: UiNamespace;
   private readonly expressions = new Set<string>();
   private readonly agents = new Set<string>();
   private readonly agentsRemoved = new Set<string>();
@@ -36,7 +36,7 @@ export class UiHub implements SchedulerListener {
     private readonly log: Logger,
     private readonly flushMs = 100,
   ) {
-    this.nsp = io.of('/ui');
+    this.nsp = uiNamespace(io);
     this.nsp.on('connection', (socket) => {
       void this.sendSnapshot(socket.id);
       socket.on('subscribe', (expressionId: unknown, ack: unknown) => {

@@ -1,21 +1,19 @@
 /** Typed REST client for `/api/v1`; every response body is validated before it is trusted. */
 import type { z } from 'zod';
-import type {
-  ExpressionView,
-  OperationView,
-  Settings,
-  SettingsPatch,
-  AgentView,
-} from '@expressionist/core';
 import {
   AgentsReplySchema,
-  ApiErrorBodySchema,
   CalculateReplySchema,
+  ErrorBodySchema,
   ExpressionPageSchema,
   ExpressionReplySchema,
   OperationsReplySchema,
   SettingsReplySchema,
-} from './schemas';
+  type AgentView,
+  type ExpressionView,
+  type OperationView,
+  type Settings,
+  type SettingsPatch,
+} from '@expressionist/core';
 
 /** A failed request: an error body from the orchestrator, or `NETWORK` when there was none. */
 export class ApiError extends Error {
@@ -61,7 +59,7 @@ async function request<T>(path: string, schema: z.ZodType<T>, init?: RequestInit
     // A proxy error page or an empty body: handled below as a bare status.
   }
   if (!response.ok) {
-    const parsed = ApiErrorBodySchema.safeParse(body);
+    const parsed = ErrorBodySchema.safeParse(body);
     if (parsed.success) {
       const { code, message, position, field } = parsed.data.error;
       throw new ApiError(response.status, code, message, { position, field });
@@ -92,7 +90,7 @@ export async function listExpressions(
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor !== null) query.set('cursor', cursor);
   const page = await request(`/expressions?${query.toString()}`, ExpressionPageSchema);
-  return { expressions: page.expressions, nextCursor: page.nextCursor ?? null };
+  return page;
 }
 
 export async function getExpression(id: string): Promise<ExpressionView> {

@@ -6,15 +6,18 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { SvelteMap } from 'svelte/reactivity';
-import type {
-  AgentView,
-  ErrorInfo,
-  ExpressionView,
-  OperationView,
-  ServerToUiEvents,
-  Settings,
-  StatsView,
-  UiToServerEvents,
+import {
+  SubscribeReplySchema,
+  UiDeltaSchema,
+  UiSnapshotSchema,
+  type AgentView,
+  type ErrorInfo,
+  type ExpressionView,
+  type OperationView,
+  type ServerToUiEvents,
+  type Settings,
+  type StatsView,
+  type UiToServerEvents,
 } from '@expressionist/core';
 import {
   appendSample,
@@ -26,7 +29,6 @@ import {
   type LiveModel,
   type Sample,
 } from './merge';
-import { SubscribeReplySchema, UiDeltaSchema, UiSnapshotSchema } from './schemas';
 import { ApiError, listExpressions } from './api';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';

@@ -1,25 +1,50 @@
-/** Client-side checks for the settings form, mirroring `SettingsSchema` bounds from core. */
-import { SETTINGS_LIMITS, type Settings } from '@expressionist/core';
+/**
+ * Client-side checks for the settings form. Fields, bounds and which operator each one times
+ * come from core's `SETTINGS_FIELDS`, the same table the server validates with, so the form
+ * cannot drift from the API.
+ */
+import {
+  SETTINGS_BY_KEY,
+  SETTINGS_FIELDS,
+  settingsField,
+  type SettingsKey,
+} from '@expressionist/core';
+import { operatorSymbol } from './format';
 
-export const SETTING_FIELDS = [
-  'additionMs',
-  'subtractionMs',
-  'multiplicationMs',
-  'divisionMs',
-  'lostAgentRetentionMs',
-] as const satisfies readonly (keyof Settings)[];
+export type SettingField = SettingsKey;
 
-export type SettingField = (typeof SETTING_FIELDS)[number];
+/** Every field, in the table's order. */
+export const SETTING_FIELDS: readonly SettingField[] = SETTINGS_FIELDS.map((f) => f.key);
+
+/** Fields that time an operator (the "Operation times" group). */
+export const DURATION_FIELDS: readonly SettingField[] = SETTINGS_FIELDS.flatMap((f) =>
+  f.operator === null ? [] : [f.key],
+);
+
+/** Fields that time no operator (the "Agents" group). */
+export const AGENT_FIELDS: readonly SettingField[] = SETTINGS_FIELDS.flatMap((f) =>
+  f.operator === null ? [f.key] : [],
+);
 
 /** Narrows the `field` of a SETTINGS_INVALID answer to a known form field. */
 export function toSettingField(value: string | undefined): SettingField | null {
-  return SETTING_FIELDS.find((f) => f === value) ?? null;
+  return value === undefined ? null : (settingsField(value)?.key ?? null);
 }
 
 export function settingBounds(field: SettingField): { min: number; max: number } {
-  return field === 'lostAgentRetentionMs'
-    ? { min: SETTINGS_LIMITS.minRetentionMs, max: SETTINGS_LIMITS.maxRetentionMs }
-    : { min: 0, max: SETTINGS_LIMITS.maxOperationMs };
+  const { min, max } = SETTINGS_BY_KEY[field];
+  return { min, max };
+}
+
+/** The operator sign shown beside a duration field, or '' for a field that times none. */
+export function settingSymbol(field: SettingField): string {
+  const { operator } = SETTINGS_BY_KEY[field];
+  return operator === null ? '' : operatorSymbol(operator);
+}
+
+/** One empty input value per field. */
+export function emptySettingValues(): Record<SettingField, string> {
+  return Object.fromEntries(SETTING_FIELDS.map((f) => [f, ''])) as Record<SettingField, string>;
 }
 
 export type SettingCheck =

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CourseTaskSchema,
+  DEFAULT_SETTINGS,
+  DURATION_KEYS,
+  ErrorBodySchema,
+  ExpressionViewSchema,
+  SETTINGS_FIELDS,
+  SettingsPatchSchema,
+  SettingsSchema,
+  durationOf,
+} from '../src/index.js';
+
+describe('settings table', () => {
+  it('gives every operator exactly one duration field', () => {
+    const timed = SETTINGS_FIELDS.flatMap((f) => (f.operator === null ? [] : [f.operator]));
+    expect([...timed].sort()).toEqual(['*', '+', '-', '/']);
+    for (const op of ['+', '-', '*', '/'] as const) {
+      expect(durationOf(op, { ...DEFAULT_SETTINGS, [DURATION_KEYS[op]]: 4242 })).toBe(4242);
+    }
+  });
+
+  it('derives the schema, the defaults and the bounds from the rows', () => {
+    expect(Object.keys(SettingsSchema.shape)).toEqual(SETTINGS_FIELDS.map((f) => f.key));
+    for (const f of SETTINGS_FIELDS) {
+      expect(DEFAULT_SETTINGS[f.key]).toBe(f.default);
+      expect(SettingsPatchSchema.safeParse({ [f.key]: f.max }).success).toBe(true);
+      expect(SettingsPatchSchema.safeParse({ [f.key]: f.max + 1 }).success).toBe(false);
+      expect(SettingsPatchSchema.safeParse({ [f.key]: f.min - 1 }).success).toBe(false);
+    }
+    expect(new Set(SETTINGS_FIELDS.map((f) => f.env)).size).toBe(SETTINGS_FIELDS.length);
+  });
+});
+
+describe('view schemas', () => {
+  const view = {
+    id: 'e1',
+    expression: '1/0',
+    status: 'error',
+    result: null,
+    value: null,
+    error: { code: 'EXPR_DIV_ZERO', message: 'Division by zero.', position: 1 },
+    createdAt: '2026-12-01T10:00:00.000Z',
+    startedAt: null,
+    finishedAt: '2026-12-01T10:00:01.000Z',
+    progress: { done: 0, total: 1 },
+    cached: false,
+    estimatedFinishAt: null,
+  };
+
+  it('reads an error code newer than the reader as INTERNAL instead of dropping the view', () => {
+    const parsed = ExpressionViewSchema.parse({
+      ...view,
+      error: { code: 'SOMETHING_NEW', message: 'x' },
+      extra: 'stripped',
+    });
+    expect(parsed.error).toEqual({ code: 'INTERNAL', message: 'x' });
+    expect(parsed).not.toHaveProperty('extra');
+  });
+
+  it('parses the REST error body with its optional field', () => {
+    const body = { error: { code: 'SETTINGS_INVALID', message: 'm', field: 'additionMs' } };
+    expect(ErrorBodySchema.parse(body)).toEqual(body);
+  });
+
+  it('takes a course task id as a number or a numeric string', () => {
+    const task = { arg1: 1, arg2: 2, operation: '+', operation_time: 0 };
+    expect(CourseTaskSchema.safeParse({ ...task, id: 7 }).success).toBe(true);
+    expect(CourseTaskSchema.safeParse({ ...task, id: '7' }).success).toBe(true);
+    expect(CourseTaskSchema.safeParse({ ...task, id: 'seven' }).success).toBe(false);
+  });
+});
