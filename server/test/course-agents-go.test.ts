@@ -1,0 +1,225 @@
+// Real course agents are Go programs; this suite compiles one (server/test/fixtures/course-agent)
+// in both of the id types seen in the wild and runs a mixed corpus through our orchestrator.
+// Most decode the task id as a Go string, some as an int, and neither sends a header saying
+// which: the orchestrator has to work with both, unchanged.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ExpressionView } from '@expressionist/core';
+import { ROOT, api, tempDir } from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
+
+const FIXTURE = path.join(ROOT, 'server/test/fixtures/course-agent');
+
+/** `go` on PATH, else where the official tarball installs it; undefined when neither exists. */
+function findGo(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, 'go'))) return path.join(dir, 'go');
+  }
+  return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
+}
+
+const GO = findGo();
+if (!GO)
+  console.warn('course-agents-go: no `go` on PATH or at /usr/local/go/bin/go; suite skipped');
+
+type IdType = 'int' | 'string';
+
+/** The corpus and what each expression must end as: an exact decimal, or an error code. */
+const CORPUS: { expression: string; status: 'done' | 'error'; outcome: string }[] = [
+  { expression: '2+2*2', status: 'done', outcome: '6' },
+  { expression: '100-58', status: 'done', outcome: '42' },
+  { expression: '0.1+0.2', status: 'done', outcome: '0.3' },
+  { expression: '1.5*4-0.25', status: 'done', outcome: '5.75' },
+  { expression: '7/4', status: 'done', outcome: '1.75' },
+  { expression: '-3*-(2+5)', status: 'done', outcome: '21' },
+  {
+    expression: Array.from({ length: 16 }, (_, i) => i + 1).join('+'),
+    status: 'done',
+    outcome: '136',
+  },
+  { expression: '1/(2-2)', status: 'error', outcome: 'EXPR_DIV_ZERO' },
+];
+
+/** Short operation times: the agents still sleep them, as real ones do. */
+const FAST_OPS = {
+  TIME_ADDITION_MS: '50',
+  TIME_SUBTRACTION_MS: '50',
+  TIME_MULTIPLICATIONS_MS: '50',
+  TIME_DIVISIONS_MS: '50',
+};
+const SLOW_OPS = {
+  TIME_ADDITION_MS: '500',
+  TIME_SUBTRACTION_MS: '500',
+  TIME_MULTIPLICATIONS_MS: '500',
+  TIME_DIVISIONS_MS: '500',
+};
+/**
+ * With string ids the orchestrator learns the id type from leases that expire unanswered; a short
+ * grace (the minimum is 100) makes that take about a second per lease instead of three.
+ */
+const STRING_AGENT_ENV = { ...FAST_OPS, LEASE_GRACE_MS: '1000' };
+const CORPUS_TIMEOUT_MS = 45_000;
+
+interface CourseAgent {
+  child: ChildProcess;
+  startedAt: number;
+  /** performance.now() of the first "accepted" log line, once there is one. */
+  firstAcceptedAt: () => number | undefined;
+  output: () => string;
+}
+
+const bins: Record<IdType, string> = { int: '', string: '' };
+const build = tempDir('course-agent-');
+let agents: CourseAgent[] = [];
+let orch: TestOrchestrator | undefined;
+
+/** Starts a compiled course agent with 2 goroutines, as `COMPUTING_POWER=2 ./agent` would. */
+function startCourseAgent(idType: IdType, url: string): CourseAgent {
+  const startedAt = performance.now();
+  const child = spawn(bins[idType], [], {
+    env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: url, COMPUTING_POWER: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let firstAcceptedAt: number | undefined;
+  const collect = (chunk: Buffer): void => {
+    out += chunk.toString();
+    if (firstAcceptedAt === undefined && out.includes(' accepted'))
+      firstAcceptedAt = performance.now();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const agent = { child, startedAt, firstAcceptedAt: () => firstAcceptedAt, output: () => out };
+  agents.push(agent);
+  return agent;
+}
+
+interface Outcome {
+  expression: string;
+  status: string;
+  outcome: string | null;
+}
+
+/**
+ * Submits the corpus and waits until every expression has ended (or the time is up), then returns
+ * each one's status with its exact value or error code, for one readable comparison.
+ */
+async function runCorpus(url: string, beforeAgents?: () => void): Promise<Outcome[]> {
+  const client = api(url);
+  const ids = await Promise.all(CORPUS.map((c) => client.submit(c.expression)));
+  beforeAgents?.();
+  const final = (v: ExpressionView): boolean => ['done', 'error', 'canceled'].includes(v.status);
+  let views: ExpressionView[] = [];
+  const deadline = Date.now() + CORPUS_TIMEOUT_MS;
+  do {
+    views = await Promise.all(ids.map((id) => client.expression(id)));
+    if (views.every(final)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } while (Date.now() < deadline);
+  return views.map((v) => ({
+    expression: v.expression,
+    status: v.status,
+    outcome: v.status === 'done' ? v.value : (v.error?.code ?? null),
+  }));
+}
+
+/** IPv6 loopback, for a second agent that should reach the orchestrator from another address. */
+async function hasIpv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(0, '::1', () => srv.close(() => resolve(true)));
+  });
+}
+
+describe.skipIf(!GO)('course agents written in Go', () => {
+  beforeAll(() => {
+    const env = {
+      ...process.env,
+      // A cache shared between runs but outside the user's home; stdlib only, so no downloads.
+      GOCACHE: process.env.GOCACHE ?? path.join(tmpdir(), 'expressionist-go-cache'),
+      GOPATH: process.env.GOPATH ?? path.join(tmpdir(), 'expressionist-go-path'),
+      GOFLAGS: '-mod=mod',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+    };
+    for (const idType of ['int', 'string'] as const) {
+      bins[idType] = path.join(build.dir, `course-agent-${idType}`);
+      const res = spawnSync(GO!, ['build', '-tags', `id${idType}`, '-o', bins[idType], '.'], {
+        cwd: FIXTURE,
+        env,
+        encoding: 'utf8',
+      });
+      if (res.status !== 0) throw new Error(`go build (id${idType}) failed:\n${res.stderr}`);
+    }
+  }, 180_000);
+
+  afterEach(async () => {
+    for (const { child } of agents) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    agents = [];
+    await orch?.close();
+    orch = undefined;
+  });
+
+  afterAll(() => build.remove());
+
+  const expected: Outcome[] = CORPUS.map(({ expression, status, outcome }) => ({
+    expression,
+    status,
+    outcome,
+  }));
+
+  it('an agent decoding the id as an int computes the corpus exactly', async () => {
+    orch = await startTestOrchestrator(FAST_OPS);
+    let agent: CourseAgent | undefined;
+    const outcomes = await runCorpus(orch.url, () => (agent = startCourseAgent('int', orch!.url)));
+    expect(outcomes, agent?.output()).toEqual(expected);
+    const first = agent!.firstAcceptedAt();
+    expect(first).toBeDefined();
+    console.log(
+      `course agent (int id): first result accepted ${Math.round(first! - agent!.startedAt)} ms after the process started`,
+    );
+  }, 60_000);
+
+  it('an agent decoding the id as a string computes the corpus exactly', async () => {
+    orch = await startTestOrchestrator(STRING_AGENT_ENV);
+    let agent: CourseAgent | undefined;
+    const outcomes = await runCorpus(
+      orch.url,
+      () => (agent = startCourseAgent('string', orch!.url)),
+    );
+    expect(outcomes, agent?.output()).toEqual(expected);
+  }, 60_000);
+
+  it('both kinds at once, from two addresses, compute the corpus exactly', async () => {
+    // Course agents send no identifying header, so the orchestrator tells them apart by address:
+    // two agents on two machines. Here: one over IPv4 loopback, one over IPv6 loopback.
+    const ipv6 = await hasIpv6Loopback();
+    if (!ipv6) console.warn('course-agents-go: no IPv6 loopback; both agents share 127.0.0.1');
+    // Slower operations than alone: the int agent alone needs about 6 s for the corpus, so the
+    // string agent, once it is sent ids it can decode (after its first leases expire, about 1 s),
+    // must get a share of the work.
+    orch = await startTestOrchestrator({
+      ...SLOW_OPS,
+      LEASE_GRACE_MS: '1000',
+      ...(ipv6 ? { HOST: '::' } : {}),
+    });
+    const url = orch.url;
+    const port = new URL(url).port;
+    const outcomes = await runCorpus(url, () => {
+      startCourseAgent('int', `http://127.0.0.1:${port}`);
+      startCourseAgent('string', ipv6 ? `http://[::1]:${port}` : url);
+    });
+    expect(outcomes, agents.map((a) => a.output()).join('\n---\n')).toEqual(expected);
+    const accepted = agents.map((a) => a.output().split(' accepted').length - 1);
+    console.log(`course agents together: int posted ${accepted[0]}, string posted ${accepted[1]}`);
+    expect(accepted[0], 'results the int-id agent posted').toBeGreaterThan(0);
+    expect(accepted[1], 'results the string-id agent posted').toBeGreaterThan(0);
+  }, 60_000);
+});
