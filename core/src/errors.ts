@@ -67,6 +67,7 @@ export const ERROR_CODES = {
     status: 403,
     message: 'This agent is quarantined: {reason}. An admin can release it.',
   },
+  AGENT_NOT_QUARANTINED: { status: 404, message: 'No quarantined agent with id "{id}".' },
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'The database is unreachable; {what} Retry later.',

@@ -314,6 +314,8 @@ export const ExpressionReplySchema = z.object({ expression: ExpressionViewSchema
 export const OperationsReplySchema = z.object({ operations: z.array(OperationViewSchema) });
 export const SettingsReplySchema = z.object({ settings: SettingsSchema });
 export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
+/** `POST /api/v1/agents/{id}/release`: the id whose quarantine was lifted. */
+export const ReleaseReplySchema = z.object({ released: z.string() });
 
 // ---------------------------------------------------------------- course protocol (/internal/task)
 

@@ -349,6 +349,21 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       expect(await store.getSettings()).toEqual(changed);
     });
 
+    it('records, replaces, lists and lifts quarantines', async () => {
+      expect(await store.listQuarantines()).toEqual([]);
+      const liar = { agentId: 'liar', name: 'Liar', kind: 'node' as const, reason: 'r1', at: 10 };
+      const other = { agentId: 'http-x', name: 'x', kind: 'http' as const, reason: 'r2', at: 5 };
+      await store.saveQuarantine(liar);
+      await store.saveQuarantine(other);
+      expect(await store.listQuarantines()).toEqual([other, liar]);
+      const again = { ...liar, reason: 'r3', at: 20 };
+      await store.saveQuarantine(again);
+      expect(await store.listQuarantines()).toEqual([other, again]);
+      expect(await store.deleteQuarantine('liar')).toBe(true);
+      expect(await store.deleteQuarantine('liar')).toBe(false);
+      expect(await store.listQuarantines()).toEqual([other]);
+    });
+
     it('keeps everything across close and reopen', async () => {
       const done = expr('keep-1', 100, { status: 'done', value: '3', opCount: 2, finishedAt: 150 });
       const pending = expr('keep-2', 200);
@@ -357,6 +372,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       await store.updateExpression('keep-2', { status: 'in_progress', startedAt: 210 });
       await store.saveOpResults([opResult('keep-2', 0), opResult('keep-2', 1)]);
       await store.saveSettings(SETTINGS);
+      const quarantine = { agentId: 'q', name: 'Q', kind: 'browser' as const, reason: 'x', at: 1 };
+      await store.saveQuarantine(quarantine);
       await store.close();
 
       const again = await h.reopen();
@@ -371,6 +388,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         opResult('keep-2', 1),
       ]);
       expect(await again.getSettings()).toEqual(SETTINGS);
+      expect(await again.listQuarantines()).toEqual([quarantine]);
       // The reopened store is fully usable: idempotency still holds against old data.
       expect(await again.insertExpression(expr('keep-1', 999))).toEqual({
         inserted: false,

@@ -159,6 +159,11 @@ export function createApp(deps: AppDeps): Express {
   api.get('/agents', (_req, res) => {
     res.json({ agents: scheduler.agentViews() });
   });
+  api.post('/agents/:id/release', async (req, res) => {
+    if (!(await scheduler.agents.release(req.params.id)))
+      throw ExpressionistError.of('AGENT_NOT_QUARANTINED', { id: req.params.id });
+    res.json({ released: req.params.id });
+  });
   api.use(openApiRouter());
   api.use((req, res) =>
     sendError(res, 'NOT_FOUND', { method: req.method, path: `${req.baseUrl}${req.path}` }),

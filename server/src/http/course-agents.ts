@@ -1,38 +1,53 @@
 /**
  * The course's standard agent protocol: `GET /internal/task` leases the next ready operation to a
- * pulling agent, `POST /internal/task` returns its result. Course agents send no identity and
- * decode the task id as a number or a string, so this module works out who is pulling and how to
- * speak to it, and talks to the scheduler only through its narrow `CourseWork` interface.
+ * pulling agent, `POST /internal/task` returns its result. It talks to the scheduler only through
+ * the narrow `CourseWork` interface.
+ *
+ * Course agents send no identity and decode the task id as a JSON number or a string, so this
+ * module works out who is pulling and how to speak to it:
+ *
+ * - **Identity.** An agent that sends `X-Agent-Id: <id>` is `http-<id>`: a name it keeps, which
+ *   quarantine sticks to. Without it, an agent is a *lease chain*: the keep-alive connection it
+ *   first got work on, plus every connection it later posts one of its own tasks on (a new
+ *   connection proves whose it is by the task id it answers). Such a guest is listed as
+ *   `<address> #n`; when its connections close with nothing in flight (its process died) it is
+ *   lost at once. A guest's wrong result is refused and retried elsewhere, but it is not
+ *   quarantined: it could shed that identity by reconnecting, and the next client from its
+ *   address must not pay for it.
+ * - **Id type.** Task ids are positive integers. In `auto` mode an agent first gets them as JSON
+ *   numbers; when a lease of one that never posted a result expires, it gets strings from then on
+ *   (and back, once, if that does not help either). That expiry is excused: neither a strike on
+ *   the agent nor an attempt of the operation. A new agent starts with the type that last worked
+ *   on its address.
+ * - **Fencing.** A result counts only from the agent holding the lease; anyone else's post (a
+ *   stale id from before a restart, another agent's id) is refused with 404 and blames nobody.
+ *   Ids never repeat across restarts.
  */
+import type { Socket } from 'node:net';
 import express, { type Request, type Router } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import {
   CourseResultSchema,
   decimalEquals,
-  type CourseTask,
   toJsonNumber,
   withinFloatRounding,
+  type CourseTask,
 } from '@expressionist/core';
+import { z } from 'zod';
+import type { CourseIdType, Lease } from '../scheduler/lease-table.js';
 import type { CourseWork } from '../scheduler/scheduler.js';
 import { describeIssue, sendError } from './errors.js';
 
 const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
 
-export type CourseResultOutcome = 'accepted' | 'unknown' | 'wrong' | 'quarantined';
-
-/** The course agent's identity: its `X-Agent-Id` header, or its address. */
-function agentKeyOf(req: Request): string {
-  const header = AgentKeySchema.safeParse(req.get('x-agent-id'));
-  if (header.success) return `http-${header.data}`;
-  return `http-${(req.ip ?? 'unknown').replace(/[^A-Za-z0-9.:-]/g, '')}`;
-}
+export type CourseIdMode = 'auto' | CourseIdType;
+export type CourseResultOutcome = 'accepted' | 'unknown' | 'wrong' | 'rejected';
 
 /**
  * Task ids that never repeat across restarts: microseconds since the epoch at issue, bumped past
  * the previous id. A restarted orchestrator starts above every id it issued before (unless it
- * issued more than a million per second, which is far beyond what it dispatches), with no store
- * round trip per task; the ids stay below 2^53, so they are exact as JSON numbers.
+ * issued more than a million per second, far beyond what it dispatches), with no store round
+ * trip per task; the ids stay below 2^53, so they are exact as JSON numbers.
  */
 export class CourseIds {
   private last = 0;
@@ -43,26 +58,74 @@ export class CourseIds {
   }
 }
 
+/** One TCP connection a course agent pulls on. */
+interface Conn {
+  /** The guest it belongs to, once it got work or posted a guest's task. */
+  key: string | null;
+  address: string;
+}
+
+/** What the protocol knows of one agent's id decoding. */
+interface IdState {
+  type: CourseIdType;
+  tried: Set<CourseIdType>;
+  /** It posted a result of a task sent with `type`. */
+  proven: boolean;
+  /** Both types went unanswered (logged once). */
+  silent: boolean;
+  address: string;
+}
+
+const other = (type: CourseIdType): CourseIdType => (type === 'number' ? 'string' : 'number');
+const isFirm = (key: string): boolean => key.startsWith('http-');
+
 export class CourseAgents {
   private readonly ids = new CourseIds();
+  private readonly conns = new WeakMap<Socket, Conn>();
+  /** Open connections per guest. */
+  private readonly open = new Map<string, number>();
+  private readonly idStates = new Map<string, IdState>();
+  /** The id type that last worked on each address: where a new agent starts. */
+  private readonly addressType = new Map<string, CourseIdType>();
+  private guests = 0;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly work: CourseWork,
     private readonly log: Logger,
-    private readonly idMode: 'auto' | 'number' | 'string' = 'auto',
-  ) {}
+    private readonly idMode: CourseIdMode = 'auto',
+  ) {
+    work.excuseExpiries((lease) => this.excuse(lease));
+    // Guests whose connections all closed while they held work are checked once a second; the
+    // check ends with the scheduler.
+    this.timer = setInterval(() => {
+      if (this.work.isAccepting) this.sweepGuests();
+      else clearInterval(this.timer);
+    }, 1000);
+    this.timer.unref();
+  }
 
   /** `GET /internal/task`: the next ready operation for the pulling agent, if any. */
-  lease(key: string): CourseTask | 'quarantined' | null {
+  lease(req: Request): CourseTask | 'quarantined' | 'unresponsive' | null {
     const now = Date.now();
-    const agent = this.work.pulled(key, now);
+    const conn = this.connOf(req);
+    let key = this.firmKey(req) ?? conn.key;
+    if (key === null) {
+      // A connection nobody owns yet becomes a guest only when there is work to give it.
+      if (!this.work.hasReady()) return null;
+      key = this.newGuest(conn);
+    }
+    const agent = this.work.pulled(key, this.nameOf(key, conn.address), now);
     if (agent === 'quarantined') return 'quarantined';
-    const leased = this.work.leaseNext(agent, this.ids.next(now), now);
+    if (agent.status === 'unresponsive') return 'unresponsive';
+    const idType = this.idTypeOf(key, conn.address);
+    const leased = this.work.leaseNext(agent, { id: this.ids.next(now), idType }, now);
     this.work.agentChanged(agent);
     if (!leased) return null;
     const { lease, task } = leased;
+    const id = lease.course!.id;
     return {
-      id: lease.courseId,
+      id: idType === 'string' ? String(id) : id,
       arg1: toJsonNumber(task.a),
       arg2: toJsonNumber(task.b),
       operation: task.op,
@@ -72,45 +135,68 @@ export class CourseAgents {
 
   /**
    * `POST /internal/task`: a float result within float64 rounding of the exact value is accepted
-   * and the exact value recorded. Only the agent holding the lease may answer it: anyone else's
-   * post (a stale id from before a restart, another agent's id) is refused and blames nobody.
-   * Resolves once the result is stored.
+   * and the exact value recorded. Resolves once the result is stored.
    */
   async submit(
-    key: string,
+    req: Request,
     courseId: number,
     result: number | string,
   ): Promise<CourseResultOutcome> {
+    const conn = this.connOf(req);
     const lease = this.work.lease(courseId);
-    if (!lease || lease.agent.id !== key) return 'unknown';
-    if (lease.agent.status === 'quarantined') return 'quarantined';
-    lease.agent.seen(Date.now());
+    if (!lease) return 'unknown';
+    const holder = lease.agent;
+    const sender = this.firmKey(req) ?? conn.key;
+    if (sender !== holder.id) {
+      // A guest's connections are pooled by its HTTP client and shared by its workers, so its
+      // answer may come on a connection first seen pulling for another of its workers, or on a
+      // new one: the task id it answers says whose connection it is now (a lease chain). A named
+      // agent must answer as itself, and nobody answers for a client at another address.
+      const address = this.idStates.get(holder.id)?.address;
+      if (this.firmKey(req) !== null || isFirm(holder.id) || address !== conn.address)
+        return 'unknown';
+      this.link(conn, holder.id);
+    }
+    holder.seen(Date.now());
+    const state = this.idStates.get(holder.id);
+    if (state && lease.course) {
+      state.proven = true;
+      this.addressType.set(state.address, lease.course.idType);
+    }
     const matches = (expected: string): boolean =>
       typeof result === 'number'
         ? withinFloatRounding(expected, result)
         : decimalEquals(expected, result);
     const verdict = await this.work.settle(lease, matches);
-    if (verdict === 'wrong') {
-      this.work.quarantine(lease.agent, `returned ${String(result)} for task ${courseId}`);
-      this.log.warn({ agent: key, courseId }, 'course agent quarantined for a wrong result');
+    if (verdict === 'accepted') return 'accepted';
+    if (!isFirm(holder.id)) {
+      this.log.warn(
+        { agent: holder.id, courseId },
+        'a guest returned a wrong result; retried elsewhere',
+      );
+      this.work.reject(lease);
+      return 'rejected';
     }
-    return verdict;
+    this.work.quarantine(holder, `returned ${String(result)} for task ${courseId}`);
+    return 'wrong';
   }
 
   /** The two routes, mounted at the app's root. */
   router(json: express.RequestHandler): Router {
     const router = express.Router();
     router.get('/internal/task', (req, res) => {
-      const task = this.lease(agentKeyOf(req));
+      const task = this.lease(req);
       if (task === 'quarantined') {
         sendError(res, 'AGENT_QUARANTINED', { reason: 'it returned a wrong result' });
-        return;
-      }
-      if (!task) {
+      } else if (task === 'unresponsive') {
+        sendError(res, 'TASK_NOT_FOUND', {
+          reason: 'Nothing for you right now: your earlier tasks expired unanswered (cool-down).',
+        });
+      } else if (!task) {
         sendError(res, 'TASK_NOT_FOUND', { reason: 'Nothing to do right now.' });
-        return;
+      } else {
+        res.json({ task });
       }
-      res.json({ task });
     });
     router.post('/internal/task', json, async (req, res) => {
       const body = CourseResultSchema.safeParse(req.body);
@@ -118,19 +204,137 @@ export class CourseAgents {
         sendError(res, 'TASK_RESULT_INVALID', { reason: describeIssue(body.error).message });
         return;
       }
-      const outcome = await this.submit(agentKeyOf(req), Number(body.data.id), body.data.result);
+      const id = body.data.id;
+      const outcome = await this.submit(req, Number(id), body.data.result);
       if (outcome === 'accepted') res.json({ ok: true });
       else if (outcome === 'unknown')
         sendError(res, 'TASK_NOT_FOUND', {
-          reason: `No task ${body.data.id} is leased to you (finished, reassigned, or never issued to you).`,
+          reason: `No task ${id} is leased to you (finished, reassigned, or never issued to you).`,
         });
-      else if (outcome === 'quarantined')
-        sendError(res, 'AGENT_QUARANTINED', { reason: 'it returned a wrong result' });
       else
         sendError(res, 'TASK_RESULT_WRONG', {
-          reason: 'The result does not match the verified value; this agent is quarantined.',
+          reason:
+            outcome === 'rejected'
+              ? 'The result does not match the verified value; the task goes to another agent.'
+              : 'The result does not match the verified value; this agent is quarantined.',
         });
     });
     return router;
+  }
+
+  // ---------------------------------------------------------------- identity
+
+  private firmKey(req: Request): string | null {
+    const header = AgentKeySchema.safeParse(req.get('x-agent-id'));
+    return header.success ? `http-${header.data}` : null;
+  }
+
+  private connOf(req: Request): Conn {
+    const socket = req.socket;
+    let conn = this.conns.get(socket);
+    if (!conn) {
+      conn = { key: null, address: (req.ip ?? 'unknown').replace(/^::ffff:/, '') };
+      this.conns.set(socket, conn);
+      const owned = conn;
+      socket.once('close', () => this.closed(owned));
+    }
+    return conn;
+  }
+
+  private newGuest(conn: Conn): string {
+    this.guests += 1;
+    const key = `guest:${conn.address}:${this.guests}`;
+    this.link(conn, key);
+    return key;
+  }
+
+  private nameOf(key: string, address: string): string {
+    if (isFirm(key)) return key;
+    return `${address} #${key.slice(key.lastIndexOf(':') + 1)}`;
+  }
+
+  /** Makes `conn` one of `key`'s connections (leaving the guest it belonged to before). */
+  private link(conn: Conn, key: string): void {
+    this.unlink(conn);
+    conn.key = key;
+    this.open.set(key, (this.open.get(key) ?? 0) + 1);
+  }
+
+  private unlink(conn: Conn): void {
+    const key = conn.key;
+    if (key === null) return;
+    conn.key = null;
+    const left = (this.open.get(key) ?? 1) - 1;
+    if (left > 0) this.open.set(key, left);
+    else this.open.delete(key);
+  }
+
+  private closed(conn: Conn): void {
+    const key = conn.key;
+    if (key === null || isFirm(key)) return;
+    this.unlink(conn);
+    if (!this.open.has(key)) this.leaveIfIdle(key);
+  }
+
+  /** A guest none of whose connections is open is gone once it holds nothing. */
+  private leaveIfIdle(key: string): void {
+    const agent = this.work.agent(key);
+    if (!agent) {
+      this.idStates.delete(key);
+      return;
+    }
+    if (agent.inFlight > 0) return;
+    this.work.leave(agent, 'its connections closed');
+    this.idStates.delete(key);
+  }
+
+  private sweepGuests(): void {
+    for (const key of this.idStates.keys()) {
+      if (!isFirm(key) && !this.open.has(key)) this.leaveIfIdle(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- id types
+
+  private idTypeOf(key: string, address: string): CourseIdType {
+    let state = this.idStates.get(key);
+    if (!state) {
+      const type =
+        this.idMode === 'auto' ? (this.addressType.get(address) ?? 'number') : this.idMode;
+      state = { type, tried: new Set([type]), proven: false, silent: false, address };
+      this.idStates.set(key, state);
+    }
+    return state.type;
+  }
+
+  /**
+   * Called for every expired lease: true excuses it (no strike, no attempt used) when the agent
+   * could not have decoded it — sent with an id type it has since moved away from, or the first
+   * type it never answered, which it now leaves.
+   */
+  private excuse(lease: Lease): boolean {
+    const state = this.idStates.get(lease.agent.id);
+    if (this.idMode !== 'auto' || !lease.course || !state) return false;
+    if (lease.course.idType !== state.type) return true;
+    if (state.proven) return false;
+    const next = other(state.type);
+    if (state.tried.has(next)) {
+      if (!state.silent) {
+        state.silent = true;
+        this.log.warn(
+          { agent: lease.agent.id },
+          'course agent answered no task, with number or string ids: it is silent, not confused',
+        );
+      }
+      return false;
+    }
+    this.log.warn(
+      { agent: lease.agent.id, from: state.type, to: next },
+      `course agent never answered a task sent with a ${state.type} id: it likely decodes the id as a ${next}; sending ${next} ids from now on`,
+    );
+    state.type = next;
+    state.tried.add(next);
+    this.addressType.set(state.address, next);
+    return true;
   }
 }

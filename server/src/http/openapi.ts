@@ -11,6 +11,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import {
   AgentsReplySchema,
+  ReleaseReplySchema,
   AgentViewSchema,
   CalculateBodySchema,
   CalculateReplySchema,
@@ -64,6 +65,7 @@ const COMPONENTS = {
   OperationsReply: OperationsReplySchema,
   SettingsReply: SettingsReplySchema,
   AgentsReply: AgentsReplySchema,
+  ReleaseReply: ReleaseReplySchema,
   CourseTask: CourseTaskSchema,
   CourseTaskReply: CourseTaskReplySchema,
   CourseAccepted: CourseAcceptedSchema,
@@ -243,6 +245,14 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: 'Connected agents, and lost ones until their retention ends.',
     tag: 'api',
     success: [{ status: 200, description: 'The agents.', body: 'AgentsReply' }],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/agents/{id}/release',
+    summary: 'Lift the quarantine of an agent: it may join (and compute) again.',
+    tag: 'api',
+    success: [{ status: 200, description: 'Released.', body: 'ReleaseReply' }],
+    errors: ['AGENT_NOT_QUARANTINED', 'NOT_FOUND'],
   },
   {
     method: 'get',

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ExpressionistError, type AgentHello, type Settings } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
 import {
   AgentRegistry,
   type Agent,
@@ -36,10 +37,15 @@ export class AgentLifecycle {
     private readonly metrics: Metrics,
     private readonly httpAgentTimeoutMs: number,
     private readonly policy: StrikePolicy,
+    private readonly store: Store,
   ) {}
 
-  /** Starts the once-a-second sweep: silent HTTP agents are lost, expired entries forgotten. */
-  start(): void {
+  /**
+   * Lists the quarantines recorded before this start (they stay refused) and starts the
+   * once-a-second sweep: silent HTTP agents are lost, cool-downs end, expired entries go.
+   */
+  async start(): Promise<void> {
+    for (const q of await this.store.listQuarantines()) this.registry.restoreQuarantine(q);
     this.timer = setInterval(() => this.sweep(), 1000);
     this.timer.unref();
   }
@@ -76,20 +82,21 @@ export class AgentLifecycle {
   }
 
   /** A pulling course HTTP agent made a request: joins it when new or lost. */
-  pulled(key: string, now: number): Agent | 'quarantined' {
+  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
     let agent = this.registry.get(key);
     if (agent?.status === 'quarantined') return 'quarantined';
     if (!agent || agent.status === 'lost') {
       agent = this.registry.join({
         id: key,
-        name: key,
+        name,
         kind: 'http',
         concurrency: 1,
         channel: null,
         now,
       });
-      this.log.info({ agent: agent.id, kind: 'http' }, 'agent joined');
-      this.refreshGauge();
+      this.log.info({ agent: agent.id, name, kind: 'http' }, 'agent joined');
+      this.changed(agent, true);
+      this.hooks.capacityChanged();
     }
     agent.seen(now);
     return agent;
@@ -99,6 +106,12 @@ export class AgentLifecycle {
   disconnect(agentId: string, channel: AgentChannel, reason: string): void {
     const agent = this.registry.get(agentId);
     if (!agent || agent.channel !== channel) return;
+    this.lose(agent, 'lost', reason);
+  }
+
+  /** A pulling agent is gone: its connections closed and it holds nothing. */
+  leave(agent: Agent, reason: string): void {
+    if (agent.status === 'lost' || agent.status === 'quarantined') return;
     this.lose(agent, 'lost', reason);
   }
 
@@ -115,12 +128,39 @@ export class AgentLifecycle {
     this.changed(agent, false);
   }
 
-  /** Cuts an agent off for a wrong result; its other work goes back to the queue. */
+  /**
+   * Cuts an agent off for a wrong result; its other work goes back to the queue. The quarantine
+   * is stored, so it holds across restarts until an admin releases it.
+   */
   quarantine(agent: Agent, reason: string): void {
     if (agent.status === 'quarantined') return;
     const channel = agent.channel;
     this.lose(agent, 'quarantined', reason);
     channel?.quarantine(reason);
+    const record = {
+      agentId: agent.id,
+      name: agent.name,
+      kind: agent.kind,
+      reason,
+      at: Date.now(),
+    };
+    this.store.saveQuarantine(record).catch((err: unknown) => {
+      this.log.warn(
+        { err, agent: agent.id },
+        'storing a quarantine failed; it holds until restart',
+      );
+    });
+  }
+
+  /** Lifts the quarantine of `agentId`: forgotten, so it may join again. False if none. */
+  async release(agentId: string): Promise<boolean> {
+    const agent = this.registry.get(agentId);
+    const stored = await this.store.deleteQuarantine(agentId);
+    if (agent?.status !== 'quarantined') return stored;
+    this.registry.remove(agentId);
+    this.log.info({ agent: agentId }, 'quarantine released');
+    this.hooks.agentRemoved(agentId);
+    return true;
   }
 
   /**
@@ -150,7 +190,9 @@ export class AgentLifecycle {
   private lose(agent: Agent, status: 'lost' | 'quarantined', reason: string): void {
     const leases = this.leases.ofAgent(agent);
     const wasDraining = agent.status === 'draining';
-    agent.gone(status, Date.now() + this.hooks.settings().lostAgentRetentionMs, reason);
+    const expiresAt =
+      status === 'quarantined' ? null : Date.now() + this.hooks.settings().lostAgentRetentionMs;
+    agent.gone(status, expiresAt, reason);
     // Losing a connection is no fault of the operation: the retry does not use up an attempt.
     for (const lease of leases)
       this.hooks.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);

@@ -1,4 +1,5 @@
 import type { AgentKind, AgentStatus, AgentView, Settings, Task } from '@expressionist/core';
+import type { StoredQuarantine } from '../store/store.js';
 
 /** How the scheduler talks to one connected agent (a socket, or nothing for pull-based HTTP). */
 export interface AgentChannel {
@@ -196,8 +197,8 @@ export class Agent {
     return true;
   }
 
-  /** → lost or quarantined; it stays listed until `expiresAt`. */
-  gone(status: 'lost' | 'quarantined', expiresAt: number, reason: string | null): void {
+  /** → lost or quarantined; it stays listed until `expiresAt` (null: until released). */
+  gone(status: 'lost' | 'quarantined', expiresAt: number | null, reason: string | null): void {
     this.statusNow = status;
     this.link = null;
     this.expires = expiresAt;
@@ -250,6 +251,25 @@ export class AgentRegistry {
     const agent = new Agent(init, this.agents.get(init.id)?.completed ?? 0);
     this.agents.set(init.id, agent);
     return agent;
+  }
+
+  /** Lists a quarantine recorded before this process started (refused until released). */
+  restoreQuarantine(q: StoredQuarantine): Agent {
+    const agent = this.join({
+      id: q.agentId,
+      name: q.name,
+      kind: q.kind,
+      concurrency: 0,
+      channel: null,
+      now: q.at,
+    });
+    agent.gone('quarantined', null, q.reason);
+    return agent;
+  }
+
+  /** Forgets an agent at once. */
+  remove(id: string): boolean {
+    return this.agents.delete(id);
   }
 
   /** Agents that can take socket-pushed work now, with `depth` tasks in flight per slot. */

@@ -1,6 +1,15 @@
 import type { Agent } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';
 
+/** The JSON type a course agent decodes task ids as. */
+export type CourseIdType = 'number' | 'string';
+
+/** How a course HTTP agent knows its task: the id, and the JSON type it was sent as. */
+export interface CourseTicket {
+  id: number;
+  idType: CourseIdType;
+}
+
 /** A leased attempt of one operation: who holds it, until when, and which attempt it is. */
 export interface Lease {
   readonly taskId: string;
@@ -10,8 +19,8 @@ export interface Lease {
   readonly agent: Agent;
   readonly deadline: number;
   readonly dispatchedAt: number;
-  /** Id the course HTTP protocol knows the task by (0 for socket agents). */
-  readonly courseId: number;
+  /** How a course HTTP agent knows the task (null for socket agents). */
+  readonly course: CourseTicket | null;
 }
 
 /**
@@ -31,7 +40,7 @@ export class LeaseTable {
 
   add(lease: Lease): void {
     this.byTask.set(lease.taskId, lease);
-    if (lease.courseId !== 0) this.byCourseId.set(lease.courseId, lease);
+    if (lease.course) this.byCourseId.set(lease.course.id, lease);
     lease.agent.hold(lease.taskId);
   }
 
@@ -57,7 +66,7 @@ export class LeaseTable {
   release(lease: Lease): void {
     if (this.byTask.get(lease.taskId) !== lease) return;
     this.byTask.delete(lease.taskId);
-    if (lease.courseId !== 0) this.byCourseId.delete(lease.courseId);
+    if (lease.course) this.byCourseId.delete(lease.course.id);
     lease.agent.drop(lease.taskId);
   }
 

@@ -24,7 +24,7 @@ import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
 import { Intake, cacheableError, divZeroError, type SubmitOutcome } from './intake.js';
-import { LeaseTable, type Lease } from './lease-table.js';
+import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { ResultWriter } from './result-writer.js';
@@ -57,14 +57,26 @@ export interface SchedulerOptions {
 /** The narrow interface the course HTTP protocol works through (see http/course-agents.ts). */
 export interface CourseWork {
   readonly isAccepting: boolean;
+  /** Whether any operation is waiting for an agent. */
+  hasReady(): boolean;
   /** Joins/refreshes a pulling agent by its key. */
-  pulled(key: string, now: number): Agent | 'quarantined';
-  /** Leases the next ready operation to `agent` under `courseId`. */
-  leaseNext(agent: Agent, courseId: number, now: number): { lease: Lease; task: Task } | undefined;
+  pulled(key: string, name: string, now: number): Agent | 'quarantined';
+  /** The agent with this key, if known. */
+  agent(key: string): Agent | undefined;
+  /** Leases the next ready operation `agent` may take, under `ticket`. */
+  leaseNext(
+    agent: Agent,
+    ticket: CourseTicket,
+    now: number,
+  ): { lease: Lease; task: Task } | undefined;
   /** Checks a posted result; resolves once an accepted one is stored. */
   settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'>;
   lease(courseId: number): Lease | undefined;
+  /** A wrong result from an agent whose identity cannot be held to account: retried elsewhere. */
+  reject(lease: Lease): void;
   quarantine(agent: Agent, reason: string): void;
+  /** The agent is gone (its connections closed with nothing in flight). */
+  leave(agent: Agent, reason: string): void;
   agentChanged(agent: Agent): void;
   /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
   excuseExpiries(excuse: (lease: Lease) => boolean): void;
@@ -122,10 +134,11 @@ export class Scheduler implements CourseWork {
       o.metrics,
       o.httpAgentTimeoutMs,
       o.strikes,
+      o.store,
     );
     this.dispatcher = new Dispatcher(this.ring, this.agents.registry, {
       settings: () => this.current,
-      assign: (run, opId, agent, now) => this.assign(run, opId, agent, now, 0).task,
+      assign: (run, opId, agent, now) => this.assign(run, opId, agent, now, null).task,
       agentChanged: (agent) => this.agentChanged(agent),
     });
     this.results = new ResultPath(this.leaseTable, this.resultWriter, o.metrics, o.log, (l, v) =>
@@ -155,7 +168,7 @@ export class Scheduler implements CourseWork {
     });
     this.dispatcher.schedule();
     this.leaseTable.startChecker(STALLED_CHECK_MS, (expired, now) => this.onExpired(expired, now));
-    this.agents.start();
+    await this.agents.start();
   }
 
   /** Stops taking work; waits (bounded) for pending writes. Agents are told by the caller. */
@@ -228,13 +241,13 @@ export class Scheduler implements CourseWork {
     this.listener?.operationsChanged(run.id, [opId]);
   }
 
-  /** Leases `opId` to `agent` (socket push, or a course pull under `courseId`). */
+  /** Leases `opId` to `agent` (socket push, or a course pull under `course`). */
   private assign(
     run: ExpressionRun,
     opId: number,
     agent: Agent,
     now: number,
-    courseId: number,
+    course: CourseTicket | null,
   ): { lease: Lease; task: Task } {
     const op = run.op(opId);
     const durationMs = durationOf(op.op, this.current);
@@ -247,7 +260,7 @@ export class Scheduler implements CourseWork {
       agent,
       deadline: now + durationMs + this.o.leaseGraceMs,
       dispatchedAt: now,
-      courseId,
+      course,
     };
     this.leaseTable.add(lease);
     this.o.metrics.opsDispatched.inc({ kind: agent.kind });
@@ -444,13 +457,37 @@ export class Scheduler implements CourseWork {
 
   // ------------------------------------------------------------------ course protocol (CourseWork)
 
-  pulled(key: string, now: number): Agent | 'quarantined' {
-    return this.agents.pulled(key, now);
+  hasReady(): boolean {
+    return !this.ring.isEmpty;
   }
 
-  leaseNext(agent: Agent, courseId: number, now: number): { lease: Lease; task: Task } | undefined {
-    const next = this.open ? this.ring.take() : undefined;
-    return next && this.assign(next.run, next.opId, agent, now, courseId);
+  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
+    return this.agents.pulled(key, name, now);
+  }
+
+  agent(key: string): Agent | undefined {
+    return this.agents.registry.get(key);
+  }
+
+  leaseNext(
+    agent: Agent,
+    ticket: CourseTicket,
+    now: number,
+  ): { lease: Lease; task: Task } | undefined {
+    if (!this.open || !agent.canPull()) return undefined;
+    const registry = this.agents.registry;
+    const next = this.ring.takeFor(agent.id, (avoid) => registry.someoneElse(avoid));
+    return next && this.assign(next.run, next.opId, agent, now, ticket);
+  }
+
+  reject(lease: Lease): void {
+    this.o.metrics.opsRejected.inc({ reason: 'wrong_value' });
+    this.requeue(lease, 'wrong_result', true, lease.agent.id);
+    this.agentChanged(lease.agent);
+  }
+
+  leave(agent: Agent, reason: string): void {
+    this.agents.leave(agent, reason);
   }
 
   lease(courseId: number): Lease | undefined {

@@ -9,6 +9,7 @@ import type {
   Store,
   StoredExpression,
   StoredOpResult,
+  StoredQuarantine,
 } from './store.js';
 
 export interface MongoStoreOptions {
@@ -39,6 +40,14 @@ interface OpResultDoc {
   agentId: string;
   attempt: number;
   finishedAt: number;
+}
+
+interface QuarantineDoc {
+  _id: string;
+  name: string;
+  kind: StoredQuarantine['kind'];
+  reason: string;
+  at: number;
 }
 
 interface SettingsDoc {
@@ -124,6 +133,7 @@ export class MongoStore implements Store {
   private readonly expressions: Collection<ExpressionDoc>;
   private readonly opResults: Collection<OpResultDoc>;
   private readonly settings: Collection<SettingsDoc>;
+  private readonly quarantines: Collection<QuarantineDoc>;
   private readonly connectTimeoutMs: number;
   private closed = false;
 
@@ -147,6 +157,7 @@ export class MongoStore implements Store {
     this.expressions = this.db.collection<ExpressionDoc>('expressions');
     this.opResults = this.db.collection<OpResultDoc>('op_results');
     this.settings = this.db.collection<SettingsDoc>('settings');
+    this.quarantines = this.db.collection<QuarantineDoc>('quarantines');
   }
 
   async init(): Promise<void> {
@@ -316,5 +327,28 @@ export class MongoStore implements Store {
 
   async saveSettings(settings: Settings): Promise<void> {
     await this.settings.replaceOne({ _id: 'settings' }, { value: settings }, { upsert: true });
+  }
+
+  async saveQuarantine(q: StoredQuarantine): Promise<void> {
+    await this.quarantines.replaceOne(
+      { _id: q.agentId },
+      { name: q.name, kind: q.kind, reason: q.reason, at: q.at },
+      { upsert: true },
+    );
+  }
+
+  async deleteQuarantine(agentId: string): Promise<boolean> {
+    return (await this.quarantines.deleteOne({ _id: agentId })).deletedCount > 0;
+  }
+
+  async listQuarantines(): Promise<StoredQuarantine[]> {
+    const docs = await this.quarantines.find({}).sort({ at: 1, _id: 1 }).toArray();
+    return docs.map((d) => ({
+      agentId: d._id,
+      name: d.name,
+      kind: d.kind,
+      reason: d.reason,
+      at: d.at,
+    }));
   }
 }

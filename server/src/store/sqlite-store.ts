@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+import type { AgentKind, ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
   InsertOutcome,
@@ -9,6 +9,7 @@ import type {
   Store,
   StoredExpression,
   StoredOpResult,
+  StoredQuarantine,
 } from './store.js';
 
 /** File name of the database inside the data directory. */
@@ -47,6 +48,14 @@ CREATE TABLE IF NOT EXISTS op_results (
 CREATE TABLE IF NOT EXISTS settings (
   id   INTEGER PRIMARY KEY CHECK (id = 1),
   data TEXT    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS quarantines (
+  agent_id TEXT    PRIMARY KEY NOT NULL,
+  name     TEXT    NOT NULL,
+  kind     TEXT    NOT NULL,
+  reason   TEXT    NOT NULL,
+  at       INTEGER NOT NULL
 );
 `;
 
@@ -102,6 +111,17 @@ interface Statements {
   getOpResults: Statement<[string], OpResultRow>;
   getSettings: Statement<[], { data: string }>;
   saveSettings: Statement<[string]>;
+  saveQuarantine: Statement<QuarantineRow>;
+  deleteQuarantine: Statement<[string]>;
+  listQuarantines: Statement<[], QuarantineRow>;
+}
+
+interface QuarantineRow {
+  agent_id: string;
+  name: string;
+  kind: string;
+  reason: string;
+  at: number;
 }
 
 function toRow(e: StoredExpression): ExpressionRow {
@@ -305,6 +325,32 @@ export class SqliteStore implements Store {
     this.statements().saveSettings.run(JSON.stringify(settings));
   }
 
+  async saveQuarantine(q: StoredQuarantine): Promise<void> {
+    this.statements().saveQuarantine.run({
+      agent_id: q.agentId,
+      name: q.name,
+      kind: q.kind,
+      reason: q.reason,
+      at: q.at,
+    });
+  }
+
+  async deleteQuarantine(agentId: string): Promise<boolean> {
+    return this.statements().deleteQuarantine.run(agentId).changes > 0;
+  }
+
+  async listQuarantines(): Promise<StoredQuarantine[]> {
+    return this.statements()
+      .listQuarantines.all()
+      .map((r) => ({
+        agentId: r.agent_id,
+        name: r.name,
+        kind: r.kind as AgentKind,
+        reason: r.reason,
+        at: r.at,
+      }));
+  }
+
   private statements(): Statements {
     if (!this.stmts) throw new Error('SqliteStore is not open: call init() first');
     return this.stmts;
@@ -363,6 +409,16 @@ function prepare(db: Database.Database): Statements {
     saveSettings: db.prepare<[string]>(
       `INSERT INTO settings (id, data) VALUES (1, ?)
        ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
+    ),
+    saveQuarantine: db.prepare<QuarantineRow>(
+      `INSERT INTO quarantines (agent_id, name, kind, reason, at)
+       VALUES (@agent_id, @name, @kind, @reason, @at)
+       ON CONFLICT (agent_id) DO UPDATE SET
+         name = excluded.name, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
+    ),
+    deleteQuarantine: db.prepare<[string]>('DELETE FROM quarantines WHERE agent_id = ?'),
+    listQuarantines: db.prepare<[], QuarantineRow>(
+      'SELECT agent_id, name, kind, reason, at FROM quarantines ORDER BY at, agent_id',
     ),
   };
 }

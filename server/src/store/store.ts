@@ -1,4 +1,4 @@
-import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+import type { AgentKind, ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
 
 /** An expression as persisted. Times are epoch milliseconds. */
 export interface StoredExpression {
@@ -39,6 +39,15 @@ export interface StoredOpResult {
 export interface ListCursor {
   createdAt: number;
   id: string;
+}
+
+/** An agent cut off for a wrong result; it stays refused until an admin releases it. */
+export interface StoredQuarantine {
+  agentId: string;
+  name: string;
+  kind: AgentKind;
+  reason: string;
+  at: number;
 }
 
 export type InsertOutcome = { inserted: true } | { inserted: false; existing: StoredExpression };
@@ -82,4 +91,11 @@ export interface Store {
 
   getSettings(): Promise<Settings | null>;
   saveSettings(settings: Settings): Promise<void>;
+
+  /** Records a quarantine (replacing an earlier one of the same agent). */
+  saveQuarantine(quarantine: StoredQuarantine): Promise<void>;
+  /** Lifts a quarantine; resolves true when there was one. */
+  deleteQuarantine(agentId: string): Promise<boolean>;
+  /** Every quarantine in force, oldest first. */
+  listQuarantines(): Promise<StoredQuarantine[]>;
 }
