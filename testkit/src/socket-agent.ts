@@ -63,14 +63,21 @@ export async function manualAgent(
   return agent;
 }
 
-/** Makes a hand-driven agent answer every task at once, honestly (through core's `execute`). */
-export function answerHonestly(agent: { socket: AgentSocket }): void {
-  agent.socket.on('tasks', (tasks) => {
+/**
+ * Makes a hand-driven agent answer every task at once, honestly (through core's `execute`),
+ * including the tasks it received before this was called (the orchestrator may push work the
+ * moment the agent connects).
+ */
+export function answerHonestly(agent: { socket: AgentSocket; tasks?: readonly Task[] }): void {
+  const answer = (tasks: readonly Task[]): void => {
+    if (tasks.length === 0) return;
     agent.socket.emit(
       'results',
       tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, value: execute(t.op, t.a, t.b) })),
     );
-  });
+  };
+  answer(agent.tasks ?? []);
+  agent.socket.on('tasks', answer);
 }
 
 /**
