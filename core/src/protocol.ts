@@ -190,8 +190,11 @@ export const ExpressionViewSchema = z.object({
   cached: z.boolean(),
   /** Expected finish time while running (ISO), from the plan's bound and the free slots. */
   estimatedFinishAt: IsoDate.nullable(),
-  /** Why a running expression makes no progress now (no agent, or none responsive), else null. */
-  waiting: z.string().nullable(),
+  /**
+   * Why a running expression makes no progress now, else null: no agent is connected
+   * (`no_agent`), or every connected one is in its unresponsive cool-down (`no_responsive_agent`).
+   */
+  waiting: z.enum(['no_agent', 'no_responsive_agent']).nullable(),
 });
 export type ExpressionView = z.infer<typeof ExpressionViewSchema>;
 

@@ -26,6 +26,7 @@ function expr(n: number, patch: Partial<ExpressionView> = {}): ExpressionView {
     progress: { done: 0, total: 1 },
     cached: false,
     estimatedFinishAt: null,
+    waiting: null,
     ...patch,
   };
 }
@@ -39,6 +40,9 @@ function agent(id: string, patch: Partial<AgentView> = {}): AgentView {
     concurrency: 2,
     running: [],
     completed: 0,
+    window: 2,
+    strikes: 0,
+    reason: null,
     connectedAt: new Date(T0).toISOString(),
     lastSeenAt: new Date(T0).toISOString(),
     expiresAt: null,

@@ -131,12 +131,12 @@ export class SchedulerViews {
   }
 
   /** Why ready work is not being taken: nobody could take it now. */
-  private waitingReason(): string | null {
+  private waitingReason(): ExpressionView['waiting'] {
     const agents = this.src.agents;
     if (agents.hasResponsive()) return null;
     for (const agent of agents.all())
-      if (agent.status === 'unresponsive') return 'waiting for a responsive agent';
-    return 'waiting for an agent';
+      if (agent.status === 'unresponsive') return 'no_responsive_agent';
+    return 'no_agent';
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   ExpressionPageSchema,
   ExpressionReplySchema,
   OperationsReplySchema,
+  ReleaseReplySchema,
   SettingsReplySchema,
   type AgentView,
   type ExpressionView,
@@ -127,6 +128,13 @@ export async function putSettings(patch: SettingsPatch): Promise<Settings> {
     body: JSON.stringify(patch),
   });
   return reply.settings;
+}
+
+/** Lifts an agent's quarantine. */
+export async function releaseAgent(id: string): Promise<void> {
+  await request(`/agents/${encodeURIComponent(id)}/release`, ReleaseReplySchema, {
+    method: 'POST',
+  });
 }
 
 export async function getAgents(): Promise<AgentView[]> {
