@@ -14,6 +14,7 @@ const BENCHES = [
   'capacity',
   'settings',
   'store-throughput',
+  'silent-agent',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {
