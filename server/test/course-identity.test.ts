@@ -27,6 +27,7 @@ import {
   type ManualAgent,
   type OrchestratorProcess,
 } from '@expressionist/testkit';
+import { MongoStore } from '../src/store/mongo-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 // ---------------------------------------------------------------- a course client
@@ -341,6 +342,29 @@ describe('an operation that fails on every attempt', () => {
       requeuedBefore + maxAttempts - 1,
     );
   });
+
+  it('an agent’s error message does not become a metrics label', async () => {
+    // Expected to fail on split@7873067: Scheduler.agentFailed (scheduler.ts:389) passes
+    // `agent error ${code}: ${message}` as the requeue reason, and requeue (scheduler.ts:293,
+    // :305) uses the reason as the `reason` label of the requeued/failed counters, so every
+    // distinct message an agent sends (up to 1000 characters) is a new time series.
+    orch = await startTestOrchestrator({ MAX_ATTEMPTS: '2' });
+    const failing = await socketAgent(orch.url, 'failing');
+    failing.socket.on('tasks', (tasks) => {
+      failing.socket.emit(
+        'results',
+        tasks.map((t) => ({
+          taskId: t.taskId,
+          attempt: t.attempt,
+          error: { code: 'INTERNAL', message: `disk full at ${t.taskId}#${t.attempt}` },
+        })),
+      );
+    });
+    const id = await api(orch.url).submit('6*7');
+    expect((await api(orch.url).finished(id)).error?.code).toBe('EXPR_OP_FAILED');
+    const metrics = await (await fetch(`${orch.url}/metrics`)).text();
+    expect(metrics).not.toContain('disk full');
+  });
 });
 
 // ---------------------------------------------------------------- restarts
@@ -429,6 +453,15 @@ if (process.env.MONGODB_URI) {
   console.log('course-identity: MongoDB quarantine test skipped (set MONGODB_URI to enable)');
 }
 
+/** Drops the test's MongoDB database, when the scenario ran on one. */
+async function dropMongoDb(env: Record<string, string>): Promise<void> {
+  if (!env.MONGODB_URI || !env.MONGODB_DB) return;
+  const store = new MongoStore(env.MONGODB_URI, env.MONGODB_DB);
+  await store.init();
+  await store.dropDatabase();
+  await store.close();
+}
+
 describe.each(stores)('quarantines across a restart ($name)', ({ env: storeEnv }) => {
   it('stay in force for HTTP and socket agents until released', async () => {
     const server = await restartable(storeEnv);
@@ -513,6 +546,7 @@ describe.each(stores)('quarantines across a restart ($name)', ({ env: storeEnv }
       expect(final.get('sock-q')?.status).toBe('active');
     } finally {
       server.remove();
+      await dropMongoDb(storeEnv);
     }
   });
 });
