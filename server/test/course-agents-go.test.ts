@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ExpressionView } from '@expressionist/core';
-import { ROOT, api, tempDir } from '@expressionist/testkit';
+import { compile, evaluatePlan, type ExpressionView } from '@expressionist/core';
+import { ROOT, api, sleep, tempDir, waitFor } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 const FIXTURE = path.join(ROOT, 'server/test/fixtures/course-agent');
@@ -76,11 +76,11 @@ const build = tempDir('course-agent-');
 let agents: CourseAgent[] = [];
 let orch: TestOrchestrator | undefined;
 
-/** Starts a compiled course agent with 2 goroutines, as `COMPUTING_POWER=2 ./agent` would. */
-function startCourseAgent(idType: IdType, url: string): CourseAgent {
+/** Starts a compiled course agent with `power` goroutines, as `COMPUTING_POWER=2 ./agent` would. */
+function startCourseAgent(idType: IdType, url: string, power = 2): CourseAgent {
   const startedAt = performance.now();
   const child = spawn(bins[idType], [], {
-    env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: url, COMPUTING_POWER: '2' },
+    env: { PATH: process.env.PATH ?? '', ORCHESTRATOR_URL: url, COMPUTING_POWER: String(power) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -211,4 +211,84 @@ describe.skipIf(!GO)('course agents written in Go', () => {
     expect(accepted[0], 'results the int-id agent posted').toBeGreaterThan(0);
     expect(accepted[1], 'results the string-id agent posted').toBeGreaterThan(0);
   }, 60_000);
+
+  it('three agents from one address, one SIGKILLed: its guests are lost, the others keep computing', async () => {
+    // Guests are per connection chain: one process shows as one or more `127.0.0.1 #n` entries,
+    // and a surviving process's entries may change as Go's pool hands its connections between
+    // goroutines. So the killed process's guests are those that stop being active: within
+    // HTTP_AGENT_TIMEOUT_MS (plus the once-a-second sweep and a lease's grace) no guest may stay
+    // active without having been seen since the kill, and at least one that was active must be
+    // lost; the two survivors must go on posting, and every expression must end exact.
+    const timeoutMs = 3000;
+    orch = await startTestOrchestrator({
+      TIME_ADDITION_MS: '100',
+      TIME_SUBTRACTION_MS: '100',
+      TIME_MULTIPLICATIONS_MS: '100',
+      TIME_DIVISIONS_MS: '100',
+      HTTP_AGENT_TIMEOUT_MS: String(timeoutMs),
+    });
+    const url = orch.url;
+    const client = api(url);
+    const submitted: { id: string; source: string }[] = [];
+    let streaming = true;
+    const stream = (async () => {
+      // Distinct expressions (no cache hits), two operations each, about 20 operations a second.
+      for (let i = 1; streaming; i += 1) {
+        const source = `${i}*${i + 1}+${i + 2}`;
+        submitted.push({ id: await client.submit(source), source });
+        await sleep(100);
+      }
+    })();
+    const posted = (agent: CourseAgent): number => agent.output().split(' accepted').length - 1;
+    try {
+      const workers = [0, 1, 2].map(() => startCourseAgent('int', url, 2));
+      await waitFor(
+        () => workers.every((w) => posted(w) > 0),
+        20_000,
+        'all three course agents to post results',
+      );
+      const guests = async () =>
+        (await client.agents()).filter((a) => a.kind === 'http' && a.id.startsWith('guest:'));
+      const activeBefore = new Set(
+        (await guests()).filter((g) => g.status === 'active').map((g) => g.id),
+      );
+      const [victim, ...survivors] = workers;
+      const killedAt = Date.now();
+      victim!.child.kill('SIGKILL');
+      const postedAtKill = survivors.map(posted);
+
+      const settled = await waitFor(
+        async () => {
+          const now = await guests();
+          const lost = now.filter((g) => activeBefore.has(g.id) && g.status === 'lost');
+          const active = now.filter((g) => g.status === 'active');
+          const stale = active.filter((g) => Date.parse(g.lastSeenAt) <= killedAt);
+          return lost.length > 0 && active.length > 0 && stale.length === 0
+            ? { lost, active }
+            : null;
+        },
+        timeoutMs + 4000,
+        'the killed agent’s guests to be lost and only live guests to stay active',
+        100,
+      );
+      for (const g of settled.lost) expect(g.running, g.id).toEqual([]);
+      console.log(
+        `three course agents, one killed: ${activeBefore.size} guests active before, ${settled.lost.length} of them lost, ${settled.active.length} active after; settled ${Date.now() - killedAt} ms after the kill`,
+      );
+      await waitFor(
+        () => survivors.every((w, i) => posted(w) > postedAtKill[i]!),
+        15_000,
+        'both surviving agents to post results after the kill',
+      );
+    } finally {
+      streaming = false;
+      await stream;
+    }
+    expect(submitted.length).toBeGreaterThan(0);
+    for (const { id, source } of submitted) {
+      const view = await client.finished(id, 30_000);
+      expect(view.status, source).toBe('done');
+      expect(view.value, source).toBe(evaluatePlan(compile(source).plan));
+    }
+  }, 90_000);
 });
