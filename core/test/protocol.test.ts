@@ -46,6 +46,7 @@ describe('view schemas', () => {
     progress: { done: 0, total: 1 },
     cached: false,
     estimatedFinishAt: null,
+    waiting: null,
   };
 
   it('reads an error code newer than the reader as INTERNAL instead of dropping the view', () => {

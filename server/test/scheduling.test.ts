@@ -92,8 +92,17 @@ describe('with real agent processes', () => {
   });
 
   it('runs independent operations in parallel up to the slot count', async () => {
-    await client.settings({ additionMs: 300 });
     await agents(2, 4);
+    // Slow start: a new agent earns its slots with accepted results (two at first, +1 each), so
+    // the agents prove themselves on instant work before the measured expression.
+    while (!orch.scheduler.agentViews().every((a) => a.status !== 'active' || a.window === 4)) {
+      await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          client.submit(`${i}+1+2+3+4+5+6+7+8`).then((id) => client.finished(id)),
+        ),
+      );
+    }
+    await client.settings({ additionMs: 300 });
     const source = Array.from({ length: 16 }, (_, i) => String(i + 1)).join('+');
     const plan = compile(source).plan;
     expect(plan.criticalPathOps).toBe(4);

@@ -126,7 +126,7 @@ describe('a silent socket agent', () => {
     const agent = await unresponsive('silent-alone');
     expect(agent.reason).toMatch(new RegExp(`^${K} leases expired in a row without a result`));
     expect(agent.running).toEqual([]);
-    // Its strikes halved the window: 16 (the initial cap for 256 slots) → 8 → 4 → 2.
+    // Slow start gave it two tasks, and its strikes halved that.
     expect(agent.window).toBeLessThanOrEqual(2);
     const received = silent.tasks.length;
 
@@ -135,8 +135,9 @@ describe('a silent socket agent', () => {
     do {
       for (const [i, id] of ids.entries()) {
         const view = await client.expression(id);
-        expect(view.status, sources[i]).toBe('in_progress');
-        expect(view.waiting, sources[i]).toBe('waiting for a responsive agent');
+        // Never `error`: `in_progress`, or `pending` if no attempt of it ever started.
+        expect(['pending', 'in_progress'], sources[i]).toContain(view.status);
+        expect(view.waiting, sources[i]).toBe('no_responsive_agent');
       }
       await sleep(100);
     } while (Date.now() < watchUntil);
@@ -157,7 +158,10 @@ describe('a silent socket agent', () => {
     await agentProcess('honest-proc', 4);
     const batch = (tag: number): string[] =>
       Array.from({ length: 8 }, (_, i) => `(${tag}${i}+${i + 1})*(${i + 2}-0.5)+${tag}/${i + 4}`);
-    const firstSources = batch(1);
+    // Enough work to keep the honest agent busy for a while: once struck, the silent agent gets
+    // work only while agents without strikes are full (slow start gave it two tasks at first).
+    const long = Array.from({ length: 400 }, (_, i) => String(i + 1)).join('+');
+    const firstSources = [...batch(1), long];
     const firstIds = await Promise.all(firstSources.map((s) => client.submit(s)));
     await waitFor(() => silent.tasks.length > 0, 5000, 'work for the silent agent');
 
@@ -244,13 +248,11 @@ describe('a silent socket agent', () => {
     expect(agent?.status).toBe('active');
   });
 
-  // KNOWN BUG, expected to fail until fixed (reported with issue 15): the README says an agent
-  // that answers some of its tasks is throttled, not banned. With 8 slots, the tasks it ignores
-  // pile up (every answer frees a slot that is refilled at once) and their leases, dispatched
-  // milliseconds apart, expire in the same 200 ms checker tick. Scheduler.onExpired strikes the
-  // agent once per expired lease, with no accepted result possible in between, so K of them in one
-  // tick make it unresponsive: it is banned after its first round, the window never gets to act.
-  it.fails('answering every other task with 8 slots: throttled, never unresponsive', async () => {
+  // The tasks it ignores pile up (every answer frees a slot that is refilled at once) and their
+  // leases, sent milliseconds apart, expire at the same check: for an agent that has shown it
+  // works, that is one loss event — one strike, one halving — not one strike per lease, so
+  // the answers between checks keep forgiving it.
+  it('answering every other task with 8 slots: throttled, never unresponsive', async () => {
     const run = await runHalfAnswering(8);
     expect([...run.statuses]).toEqual(['active']);
     expect(run.lowestWindow).toBeLessThan(8);

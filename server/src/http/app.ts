@@ -171,7 +171,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
-  app.use(new CourseAgents(scheduler, log, deps.courseTaskId).router(json));
+  app.use(new CourseAgents(scheduler.course, log, deps.courseTaskId).router(json));
 
   const webDir = deps.webDir;
   if (webDir && existsSync(path.join(webDir, 'index.html'))) {

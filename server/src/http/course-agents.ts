@@ -35,7 +35,7 @@ import {
 } from '@expressionist/core';
 import { z } from 'zod';
 import type { CourseIdType, Lease } from '../scheduler/lease-table.js';
-import type { CourseWork } from '../scheduler/scheduler.js';
+import type { CourseWork } from '../scheduler/course-port.js';
 import { describeIssue, sendError } from './errors.js';
 
 const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
@@ -177,7 +177,7 @@ export class CourseAgents {
       this.work.reject(lease);
       return 'rejected';
     }
-    this.work.quarantine(holder, `returned ${String(result)} for task ${courseId}`);
+    await this.work.quarantine(holder, `returned ${String(result)} for task ${courseId}`);
     return 'wrong';
   }
 
@@ -313,8 +313,13 @@ export class CourseAgents {
    * type it never answered, which it now leaves.
    */
   private excuse(lease: Lease): boolean {
-    const state = this.idStates.get(lease.agent.id);
-    if (this.idMode !== 'auto' || !lease.course || !state) return false;
+    if (!lease.course) return false;
+    const key = lease.agent.id;
+    // A guest whose connections all closed is gone (its process died): like a socket agent's
+    // disconnect, what it held says nothing about the operation or about a live agent.
+    if (!isFirm(key) && !this.open.has(key)) return true;
+    const state = this.idStates.get(key);
+    if (this.idMode !== 'auto' || !state) return false;
     if (lease.course.idType !== state.type) return true;
     if (state.proven) return false;
     const next = other(state.type);

@@ -132,7 +132,7 @@ export class AgentLifecycle {
    * Cuts an agent off for a wrong result; its other work goes back to the queue. The quarantine
    * is stored, so it holds across restarts until an admin releases it.
    */
-  quarantine(agent: Agent, reason: string): void {
+  async quarantine(agent: Agent, reason: string): Promise<void> {
     if (agent.status === 'quarantined') return;
     const channel = agent.channel;
     this.lose(agent, 'quarantined', reason);
@@ -144,12 +144,14 @@ export class AgentLifecycle {
       reason,
       at: Date.now(),
     };
-    this.store.saveQuarantine(record).catch((err: unknown) => {
+    try {
+      await this.store.saveQuarantine(record);
+    } catch (err) {
       this.log.warn(
         { err, agent: agent.id },
         'storing a quarantine failed; it holds until restart',
       );
-    });
+    }
   }
 
   /** Lifts the quarantine of `agentId`: forgotten, so it may join again. False if none. */
@@ -168,9 +170,11 @@ export class AgentLifecycle {
    * is taken back at once (no strike on the operations) and it gets nothing until its cool-down
    * ends.
    */
-  strike(agent: Agent, now: number): void {
-    this.metrics.agentStrikes.inc({ kind: agent.kind });
-    if (!agent.strike(now, this.policy)) return;
+  strike(agent: Agent, now: number, sentAt: readonly number[]): void {
+    const before = agent.strikes;
+    const became = agent.strike(now, this.policy, sentAt);
+    this.metrics.agentStrikes.inc({ kind: agent.kind }, Math.max(0, agent.strikes - before));
+    if (!became) return;
     const leases = this.leases.ofAgent(agent);
     if (leases.length > 0) agent.channel?.revoke(leases.map((l) => l.taskId));
     for (const lease of leases) this.hooks.requeue(lease, 'agent_unresponsive', false, agent.id);

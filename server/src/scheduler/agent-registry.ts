@@ -11,13 +11,13 @@ export interface AgentChannel {
 }
 
 /**
- * A socket agent starts with at most this many tasks in flight, however many slots it claims:
- * an agent that takes work and never answers then holds back little before its leases expire.
- * Each accepted result widens the window by one, up to its concurrency.
+ * Slow start: an agent that has not had a result accepted yet may hold at most this many tasks,
+ * however many slots it claims, so an agent that takes work and never answers holds back little
+ * before its leases expire. Each accepted result widens the window by one (doubling it per round
+ * trip, as in TCP's slow start) up to its concurrency, so an honest agent is at full width after
+ * its first few results.
  */
-const INITIAL_WINDOW = 16;
-/** A course HTTP agent (which declares nothing) starts with this many tasks in flight. */
-const INITIAL_PULL_WINDOW = 4;
+const INITIAL_WINDOW = 2;
 const MAX_PULL_WINDOW = 256;
 
 /** When a silent agent counts as unresponsive, and for how long it then gets no work. */
@@ -58,6 +58,8 @@ export class Agent {
   /** Lease expiries since its last accepted result. */
   private strikesInRow = 0;
   private strikesTotal = 0;
+  /** When it was last struck: leases handed out before then belong to that loss event. */
+  private lastStrikeAt = -1;
   private until: number | null = null;
   private why: string | null = null;
   private link: AgentChannel | null;
@@ -73,7 +75,7 @@ export class Agent {
     this.kind = init.kind;
     this.slots = init.concurrency;
     this.window =
-      init.channel === null ? INITIAL_PULL_WINDOW : Math.min(init.concurrency, INITIAL_WINDOW);
+      init.channel === null ? INITIAL_WINDOW : Math.min(init.concurrency, INITIAL_WINDOW);
     this.link = init.channel;
     this.connectedAt = init.now;
     this.lastSeen = init.now;
@@ -142,12 +144,20 @@ export class Agent {
   }
 
   /**
-   * A lease it held expired without an answer: the window halves, and after `policy.limit`
-   * expiries in a row it is unresponsive for `policy.cooldownMs`. True when it just became so.
+   * Leases of it ran out unanswered at one check; `sentAt` says when each was handed out. As in
+   * TCP, that is one loss event: the window halves once, and leases it held from before its last
+   * strike are part of an event already counted. For an agent that has shown it works the event
+   * is one strike — a burst of tasks sent together expires together — but for one that never
+   * answered anything each fresh lease is a strike. After `policy.limit` strikes in a row it is
+   * unresponsive for `policy.cooldownMs`. True when it just became so.
    */
-  strike(now: number, policy: StrikePolicy): boolean {
-    this.strikesInRow += 1;
-    this.strikesTotal += 1;
+  strike(now: number, policy: StrikePolicy, sentAt: readonly number[]): boolean {
+    const fresh = sentAt.filter((at) => at > this.lastStrikeAt).length;
+    if (fresh === 0) return false;
+    const strikes = this.proven ? 1 : fresh;
+    this.strikesInRow += strikes;
+    this.strikesTotal += strikes;
+    this.lastStrikeAt = now;
     this.window = Math.max(1, Math.floor(this.window / 2));
     if (this.statusNow !== 'active' || this.strikesInRow < policy.limit) return false;
     this.statusNow = 'unresponsive';

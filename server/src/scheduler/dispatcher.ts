@@ -138,11 +138,41 @@ export class Dispatcher {
     if (free.length === 0) return;
     const batches = new Map<Agent, Task[]>();
     const deferred: { run: ExpressionRun; opId: number }[] = [];
+    // Agents with strikes in a row get work only once those without are full.
+    this.fill(
+      free.filter((a) => a.strikes === 0),
+      free,
+      depth,
+      batches,
+      deferred,
+    );
+    this.fill(
+      free.filter((a) => a.strikes > 0),
+      free,
+      depth,
+      batches,
+      deferred,
+    );
+    this.ring.putBack(deferred);
+    for (const [agent, tasks] of batches) {
+      agent.channel?.sendTasks(tasks);
+      this.target.agentChanged(agent);
+    }
+  }
+
+  /** Round-robin over `agents`, one task per agent per round, until they are full or no work. */
+  private fill(
+    agents: readonly Agent[],
+    free: readonly Agent[],
+    depth: number,
+    batches: Map<Agent, Task[]>,
+    deferred: { run: ExpressionRun; opId: number }[],
+  ): void {
     const now = Date.now();
     let progressed = true;
     while (progressed) {
       progressed = false;
-      for (const candidate of free) {
+      for (const candidate of agents) {
         if (!candidate.canTake(depth)) continue;
         const next = this.ring.take();
         if (!next) break;
@@ -157,11 +187,6 @@ export class Dispatcher {
         if (!batch) batches.set(agent, (batch = []));
         batch.push(this.target.assign(next.run, next.opId, agent, now));
       }
-    }
-    this.ring.putBack(deferred);
-    for (const [agent, tasks] of batches) {
-      agent.channel?.sendTasks(tasks);
-      this.target.agentChanged(agent);
     }
   }
 

@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
-import { ExpressionistError, execute } from '@expressionist/core';
+import {
+  ExpressionistError,
+  decimalEquals,
+  execute,
+  isDeterministicFailure,
+  type TaskResult,
+} from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
+import type { Agent } from './agent-registry.js';
 import type { LeaseTable, Lease } from './lease-table.js';
 import type { ResultWriter } from './result-writer.js';
 
@@ -8,6 +15,17 @@ import type { ResultWriter } from './result-writer.js';
 export type Recomputed = { value: string } | { error: ExpressionistError };
 
 export type Verdict = 'accepted' | 'wrong' | { fails: ExpressionistError };
+
+/** What the write path does with the outcomes. */
+export interface ResultHooks {
+  /** The verified value is durable. */
+  onStored(lease: Lease, value: string): void;
+  /** The agent reported an error that a retry may fix (`detail` is its report). */
+  retry(lease: Lease, detail: string): void;
+  /** No agent and no retry can ever produce this result. */
+  failDeterministic(lease: Lease, err: ExpressionistError): void;
+  quarantine(agent: Agent, reason: string): void;
+}
 
 /**
  * Results of leased attempts: each is verified by recomputing it with core's `execute` (agents
@@ -20,9 +38,54 @@ export class ResultPath {
     private readonly writer: ResultWriter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    /** Called once the verified value is durable. */
-    private readonly onStored: (lease: Lease, value: string) => void,
+    private readonly hooks: ResultHooks,
   ) {}
+
+  /**
+   * A batch of results from a socket agent. Only the current attempt of a lease the agent holds
+   * counts (fencing); an error report is retried, unless recomputation confirms no retry can
+   * help; a wrong value quarantines the agent and ends the batch.
+   */
+  acceptBatch(agent: Agent, results: readonly TaskResult[]): void {
+    agent.seen(Date.now());
+    for (const result of results) {
+      const lease = this.leases.current(result.taskId, agent, result.attempt);
+      if (!lease) {
+        // A late answer of an attempt that was taken back, or a duplicate.
+        this.metrics.opsRejected.inc({ reason: 'stale' });
+        continue;
+      }
+      if ('error' in result) {
+        this.metrics.opsRejected.inc({ reason: 'agent_error' });
+        this.agentFailed(lease, result.error);
+        continue;
+      }
+      const verdict = this.check(
+        lease,
+        (expected) => expected === result.value || decimalEquals(expected, result.value),
+      );
+      if (verdict === 'wrong') {
+        this.hooks.quarantine(agent, `returned ${result.value} for task ${lease.taskId}`);
+        return;
+      }
+      if (verdict !== 'accepted') this.hooks.failDeterministic(lease, verdict.fails);
+    }
+  }
+
+  /**
+   * An agent reported an error. A failure the orchestrator's own recomputation confirms can never
+   * succeed ends the expression at once; anything else is retried and counts as an attempt.
+   */
+  private agentFailed(lease: Lease, error: { code: string; message: string }): void {
+    if (isDeterministicFailure(error.code)) {
+      const recomputed = this.recompute(lease);
+      if ('error' in recomputed) {
+        this.hooks.failDeterministic(lease, recomputed.error);
+        return;
+      }
+    }
+    this.hooks.retry(lease, `agent error ${error.code}: ${error.message}`);
+  }
 
   /** The attempt's right answer, or the deterministic failure it must end in. */
   recompute(lease: Lease): Recomputed {
@@ -71,7 +134,7 @@ export class ResultPath {
         finishedAt: now,
       },
       () => {
-        this.onStored(lease, value);
+        this.hooks.onStored(lease, value);
         then?.();
       },
     );

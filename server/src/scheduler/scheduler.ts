@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import {
   ExpressionistError,
-  decimalEquals,
   durationOf,
   errorInfo,
   findZeroDivisor,
-  isDeterministicFailure,
   type AgentView,
   type ExpressionView,
   type ParseLimits,
@@ -19,6 +17,7 @@ import type { Metrics } from '../metrics.js';
 import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
 import { AgentLifecycle } from './agent-lifecycle.js';
+import { CoursePort } from './course-port.js';
 import type { Agent, StrikePolicy } from './agent-registry.js';
 import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
@@ -54,34 +53,6 @@ export interface SchedulerOptions {
   httpAgentTimeoutMs: number;
 }
 
-/** The narrow interface the course HTTP protocol works through (see http/course-agents.ts). */
-export interface CourseWork {
-  readonly isAccepting: boolean;
-  /** Whether any operation is waiting for an agent. */
-  hasReady(): boolean;
-  /** Joins/refreshes a pulling agent by its key. */
-  pulled(key: string, name: string, now: number): Agent | 'quarantined';
-  /** The agent with this key, if known. */
-  agent(key: string): Agent | undefined;
-  /** Leases the next ready operation `agent` may take, under `ticket`. */
-  leaseNext(
-    agent: Agent,
-    ticket: CourseTicket,
-    now: number,
-  ): { lease: Lease; task: Task } | undefined;
-  /** Checks a posted result; resolves once an accepted one is stored. */
-  settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'>;
-  lease(courseId: number): Lease | undefined;
-  /** A wrong result from an agent whose identity cannot be held to account: retried elsewhere. */
-  reject(lease: Lease): void;
-  quarantine(agent: Agent, reason: string): void;
-  /** The agent is gone (its connections closed with nothing in flight). */
-  leave(agent: Agent, reason: string): void;
-  agentChanged(agent: Agent): void;
-  /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
-  excuseExpiries(excuse: (lease: Lease) => boolean): void;
-}
-
 const RECENT_RUNS = 200;
 const STALLED_CHECK_MS = 200;
 
@@ -93,9 +64,11 @@ const STALLED_CHECK_MS = 200;
  * results (verify, store before release), recovery, agent lifecycle — and the read model is
  * `views`.
  */
-export class Scheduler implements CourseWork {
+export class Scheduler {
   readonly views: SchedulerViews;
   readonly agents: AgentLifecycle;
+  /** What the course HTTP protocol works through. */
+  readonly course: CoursePort;
   private readonly runs = new Map<string, ExpressionRun>();
   /** Finished runs kept briefly so live detail views can show their last state. */
   private readonly recent = new Map<string, ExpressionRun>();
@@ -110,7 +83,6 @@ export class Scheduler implements CourseWork {
   private current: Settings;
   private listener: SchedulerListener | null = null;
   private open = true;
-  private expiryExcuse: ((lease: Lease) => boolean) | undefined;
 
   constructor(private readonly o: SchedulerOptions) {
     this.current = o.settings;
@@ -141,9 +113,25 @@ export class Scheduler implements CourseWork {
       assign: (run, opId, agent, now) => this.assign(run, opId, agent, now, null).task,
       agentChanged: (agent) => this.agentChanged(agent),
     });
-    this.results = new ResultPath(this.leaseTable, this.resultWriter, o.metrics, o.log, (l, v) =>
-      this.onStored(l.run, l.opId, v),
-    );
+    this.results = new ResultPath(this.leaseTable, this.resultWriter, o.metrics, o.log, {
+      onStored: (l, v) => this.onStored(l.run, l.opId, v),
+      // The agent's words go to the expression's message, never into a metric label.
+      retry: (lease, detail) => this.requeue(lease, 'agent_error', true, lease.agent.id, detail),
+      failDeterministic: (lease, err) => this.failDeterministic(lease, err),
+      quarantine: (agent, reason) => void this.agents.quarantine(agent, reason),
+    });
+    this.course = new CoursePort({
+      isOpen: () => this.open,
+      ring: this.ring,
+      agents: this.agents,
+      leases: this.leaseTable,
+      results: this.results,
+      assign: (run, opId, agent, now, ticket) => this.assign(run, opId, agent, now, ticket),
+      requeue: (lease, reason, avoid) => this.requeue(lease, reason, true, avoid),
+      failDeterministic: (lease, err) => this.failDeterministic(lease, err),
+      dispatchSoon: () => this.dispatcher.schedule(),
+      agentChanged: (agent) => this.agentChanged(agent),
+    });
     this.views = new SchedulerViews({
       store: o.store,
       agents: this.agents.registry,
@@ -283,7 +271,13 @@ export class Scheduler implements CourseWork {
    * operation's attempts (a timeout or an error does; losing the agent's connection does not,
    * since that is no fault of the operation).
    */
-  private requeue(lease: Lease, reason: string, counts: boolean, avoid?: string): void {
+  private requeue(
+    lease: Lease,
+    reason: string,
+    counts: boolean,
+    avoid?: string,
+    detail = reason,
+  ): void {
     this.leaseTable.release(lease);
     const { run, opId } = lease;
     if (run.finished) return;
@@ -291,12 +285,12 @@ export class Scheduler implements CourseWork {
     if (counts && failures >= this.o.maxAttempts) {
       const op = run.op(opId);
       this.o.metrics.opsFailed.inc({ reason });
-      this.o.log.info({ taskId: lease.taskId, attempts: failures, reason }, 'operation failed');
+      this.o.log.info({ taskId: lease.taskId, attempts: failures, detail }, 'operation failed');
       this.finish(run, {
         status: 'error',
         error: errorInfo(
           'EXPR_OP_FAILED',
-          { op: op.op, column: op.opPos, attempts: failures, reason },
+          { op: op.op, column: op.opPos, attempts: failures, reason: detail },
           op.opPos,
         ),
       });
@@ -314,21 +308,23 @@ export class Scheduler implements CourseWork {
    * the course protocol excuses (an id type the agent could not decode) is neither.
    */
   private onExpired(expired: Lease[], now: number): void {
+    const strikes = new Map<Agent, number[]>();
     for (const lease of expired) {
       if (this.leaseTable.get(lease.taskId) !== lease) continue;
       const agent = lease.agent;
       this.o.metrics.leasesExpired.inc({ kind: agent.kind });
       agent.channel?.revoke([lease.taskId]);
-      const excused = this.expiryExcuse?.(lease) ?? false;
+      const excused = this.course.excused(lease);
       const distinct = !lease.run.avoidedBy(lease.opId)?.includes(agent.id);
       this.o.log.info(
         { taskId: lease.taskId, attempt: lease.attempt, agent: agent.name, excused },
         'lease expired',
       );
       this.requeue(lease, 'lease_expired', distinct && !excused, agent.id);
-      if (!excused) this.agents.strike(agent, now);
+      if (!excused) strikes.set(agent, [...(strikes.get(agent) ?? []), lease.dispatchedAt]);
       this.agentChanged(agent);
     }
+    for (const [agent, sentAt] of strikes) this.agents.strike(agent, now, sentAt);
   }
 
   /** Expressions with ready work re-render: whether they wait for an agent may have changed. */
@@ -347,46 +343,9 @@ export class Scheduler implements CourseWork {
   handleResults(agentId: string, results: TaskResult[]): void {
     const agent = this.agents.registry.get(agentId);
     if (!agent) return;
-    agent.seen(Date.now());
-    for (const result of results) {
-      const lease = this.leaseTable.current(result.taskId, agent, result.attempt);
-      if (!lease) {
-        // Fencing: a late answer of an attempt that was taken back, or a duplicate.
-        this.o.metrics.opsRejected.inc({ reason: 'stale' });
-        continue;
-      }
-      if ('error' in result) {
-        this.o.metrics.opsRejected.inc({ reason: 'agent_error' });
-        this.agentFailed(lease, result.error);
-        continue;
-      }
-      const verdict = this.results.check(
-        lease,
-        (expected) => expected === result.value || decimalEquals(expected, result.value),
-      );
-      if (verdict === 'wrong') {
-        this.agents.quarantine(agent, `returned ${result.value} for task ${lease.taskId}`);
-        return;
-      }
-      if (verdict !== 'accepted') this.failDeterministic(lease, verdict.fails);
-    }
+    this.results.acceptBatch(agent, results);
     this.agentChanged(agent);
     this.dispatcher.schedule();
-  }
-
-  /**
-   * An agent reported an error. A failure the orchestrator's own recomputation confirms can never
-   * succeed ends the expression at once; anything else is retried and counts as an attempt.
-   */
-  private agentFailed(lease: Lease, error: { code: string; message: string }): void {
-    if (isDeterministicFailure(error.code)) {
-      const recomputed = this.results.recompute(lease);
-      if ('error' in recomputed) {
-        this.failDeterministic(lease, recomputed.error);
-        return;
-      }
-    }
-    this.requeue(lease, `agent error ${error.code}: ${error.message}`, true, lease.agent.id);
   }
 
   /** Ends the expression of `lease` with a failure no retry can change (a result too large). */
@@ -455,70 +414,7 @@ export class Scheduler implements CourseWork {
     this.dispatcher.schedule();
   }
 
-  // ------------------------------------------------------------------ course protocol (CourseWork)
-
-  hasReady(): boolean {
-    return !this.ring.isEmpty;
-  }
-
-  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
-    return this.agents.pulled(key, name, now);
-  }
-
-  agent(key: string): Agent | undefined {
-    return this.agents.registry.get(key);
-  }
-
-  leaseNext(
-    agent: Agent,
-    ticket: CourseTicket,
-    now: number,
-  ): { lease: Lease; task: Task } | undefined {
-    if (!this.open || !agent.canPull()) return undefined;
-    const registry = this.agents.registry;
-    const next = this.ring.takeFor(agent.id, (avoid) => registry.someoneElse(avoid));
-    return next && this.assign(next.run, next.opId, agent, now, ticket);
-  }
-
-  reject(lease: Lease): void {
-    this.o.metrics.opsRejected.inc({ reason: 'wrong_value' });
-    this.requeue(lease, 'wrong_result', true, lease.agent.id);
-    this.agentChanged(lease.agent);
-  }
-
-  leave(agent: Agent, reason: string): void {
-    this.agents.leave(agent, reason);
-  }
-
-  lease(courseId: number): Lease | undefined {
-    return this.leaseTable.byCourse(courseId);
-  }
-
-  settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'> {
-    return new Promise((resolve) => {
-      const verdict = this.results.check(lease, matches, () => resolve('accepted'));
-      if (verdict === 'wrong') {
-        resolve('wrong');
-        return;
-      }
-      if (verdict !== 'accepted') {
-        this.failDeterministic(lease, verdict.fails);
-        resolve('accepted');
-      }
-      this.agentChanged(lease.agent);
-      this.dispatcher.schedule();
-    });
-  }
-
-  quarantine(agent: Agent, reason: string): void {
-    this.agents.quarantine(agent, reason);
-  }
-
-  excuseExpiries(excuse: (lease: Lease) => boolean): void {
-    this.expiryExcuse = excuse;
-  }
-
-  agentChanged(agent: Agent): void {
+  private agentChanged(agent: Agent): void {
     this.listener?.agentChanged(agent.id);
   }
 

@@ -1,0 +1,141 @@
+import type { ExpressionistError, Task } from '@expressionist/core';
+import type { AgentLifecycle } from './agent-lifecycle.js';
+import type { Agent } from './agent-registry.js';
+import type { ReadyRing } from './dispatcher.js';
+import type { ExpressionRun } from './expression-run.js';
+import type { CourseTicket, Lease, LeaseTable } from './lease-table.js';
+import type { ResultPath } from './results.js';
+
+/** The narrow interface the course HTTP protocol works through (see http/course-agents.ts). */
+export interface CourseWork {
+  readonly isAccepting: boolean;
+  /** Whether any operation is waiting for an agent. */
+  hasReady(): boolean;
+  /** Joins/refreshes a pulling agent by its key. */
+  pulled(key: string, name: string, now: number): Agent | 'quarantined';
+  /** The agent with this key, if known. */
+  agent(key: string): Agent | undefined;
+  /** Leases the next ready operation `agent` may take, under `ticket`. */
+  leaseNext(
+    agent: Agent,
+    ticket: CourseTicket,
+    now: number,
+  ): { lease: Lease; task: Task } | undefined;
+  /** Checks a posted result; resolves once an accepted one is stored. */
+  settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'>;
+  lease(courseId: number): Lease | undefined;
+  /** A wrong result from an agent whose identity cannot be held to account: retried elsewhere. */
+  reject(lease: Lease): void;
+  /** Resolves once the quarantine is stored. */
+  quarantine(agent: Agent, reason: string): Promise<void>;
+  /** The agent is gone (its connections closed with nothing in flight). */
+  leave(agent: Agent, reason: string): void;
+  agentChanged(agent: Agent): void;
+  /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
+  excuseExpiries(excuse: (lease: Lease) => boolean): void;
+}
+
+/** The parts of the write path the course protocol reaches. */
+export interface CourseEngine {
+  isOpen(): boolean;
+  ring: ReadyRing;
+  agents: AgentLifecycle;
+  leases: LeaseTable;
+  results: ResultPath;
+  assign(
+    run: ExpressionRun,
+    opId: number,
+    agent: Agent,
+    now: number,
+    ticket: CourseTicket,
+  ): { lease: Lease; task: Task };
+  /** Back to the ready queue as a failed attempt, to be retried away from `avoid`. */
+  requeue(lease: Lease, reason: string, avoid: string): void;
+  failDeterministic(lease: Lease, err: ExpressionistError): void;
+  dispatchSoon(): void;
+  agentChanged(agent: Agent): void;
+}
+
+/**
+ * The scheduler as pulling course agents see it: lease the next operation, settle a posted
+ * result. Pull and push share the ready ring, the lease table and verification; only the way a
+ * task travels differs.
+ */
+export class CoursePort implements CourseWork {
+  private excuse: ((lease: Lease) => boolean) | undefined;
+
+  constructor(private readonly e: CourseEngine) {}
+
+  get isAccepting(): boolean {
+    return this.e.isOpen();
+  }
+
+  hasReady(): boolean {
+    return !this.e.ring.isEmpty;
+  }
+
+  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
+    return this.e.agents.pulled(key, name, now);
+  }
+
+  agent(key: string): Agent | undefined {
+    return this.e.agents.registry.get(key);
+  }
+
+  leaseNext(
+    agent: Agent,
+    ticket: CourseTicket,
+    now: number,
+  ): { lease: Lease; task: Task } | undefined {
+    if (!this.e.isOpen() || !agent.canPull()) return undefined;
+    const registry = this.e.agents.registry;
+    const next = this.e.ring.takeFor(agent.id, (avoid) => registry.someoneElse(avoid));
+    return next && this.e.assign(next.run, next.opId, agent, now, ticket);
+  }
+
+  lease(courseId: number): Lease | undefined {
+    return this.e.leases.byCourse(courseId);
+  }
+
+  settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'> {
+    return new Promise((resolve) => {
+      const verdict = this.e.results.check(lease, matches, () => resolve('accepted'));
+      if (verdict === 'wrong') {
+        resolve('wrong');
+        return;
+      }
+      if (verdict !== 'accepted') {
+        this.e.failDeterministic(lease, verdict.fails);
+        resolve('accepted');
+      }
+      this.e.agentChanged(lease.agent);
+      this.e.dispatchSoon();
+    });
+  }
+
+  reject(lease: Lease): void {
+    this.e.requeue(lease, 'wrong_result', lease.agent.id);
+    this.e.agentChanged(lease.agent);
+  }
+
+  quarantine(agent: Agent, reason: string): Promise<void> {
+    return this.e.agents.quarantine(agent, reason);
+  }
+
+  leave(agent: Agent, reason: string): void {
+    this.e.agents.leave(agent, reason);
+  }
+
+  agentChanged(agent: Agent): void {
+    this.e.agentChanged(agent);
+  }
+
+  excuseExpiries(excuse: (lease: Lease) => boolean): void {
+    this.excuse = excuse;
+  }
+
+  /** Whether the course protocol excuses this expiry (see `excuseExpiries`). */
+  excused(lease: Lease): boolean {
+    return this.excuse?.(lease) ?? false;
+  }
+}
