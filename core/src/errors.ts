@@ -68,6 +68,17 @@ export const ERROR_CODES = {
     message: 'This agent is quarantined: {reason}. An admin can release it.',
   },
   AGENT_NOT_QUARANTINED: { status: 404, message: 'No quarantined agent with id "{id}".' },
+  UNAUTHENTICATED: { status: 401, message: 'Sign in first: {reason}' },
+  FORBIDDEN: { status: 403, message: 'Only an admin may {action}.' },
+  LOGIN_FAILED: { status: 401, message: 'Wrong login or password.' },
+  LOGIN_TAKEN: { status: 409, message: 'The login "{login}" is taken.' },
+  ACCOUNT_INVALID: { status: 422, message: '{reason}' },
+  SETUP_INVALID: {
+    status: 403,
+    message: 'The setup link is not valid (already used, or an admin exists).',
+  },
+  CREDENTIAL_NOT_FOUND: { status: 404, message: 'No agent credential with id "{id}".' },
+  RATE_LIMITED: { status: 429, message: 'Too many {what}; retry in {seconds} s.' },
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'The database is unreachable; {what} Retry later.',

@@ -2,6 +2,7 @@ export * from './types.js';
 export * from './errors.js';
 export * from './settings.js';
 export * from './protocol.js';
+export * from './accounts.js';
 export * from './grammar.js';
 export * from './arith.js';
 export * from './plan.js';

@@ -3,6 +3,7 @@
  * Socket.IO event maps used by the orchestrator, the Node agent, the browser agent and the UI.
  */
 import { z } from 'zod';
+import { AgentTrustSchema } from './accounts.js';
 import { ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.js';
 import { SETTINGS_FIELDS, type SettingsField } from './settings.js';
 
@@ -86,6 +87,11 @@ export const AgentHelloSchema = z.object({
   name: z.string().min(1).max(64),
   kind: z.enum(['node', 'browser']),
   concurrency: z.number().int().min(1).max(256),
+  /**
+   * Who vouches for it (accounts mode): an admin-issued agent token, or a signed-in user's JWT
+   * (a browser tab). Without one it is a guest, when guests are allowed.
+   */
+  token: z.string().max(4096).optional(),
 });
 export type AgentHello = z.infer<typeof AgentHelloSchema>;
 
@@ -249,6 +255,8 @@ export const AgentViewSchema = z.object({
   strikes: z.number().int().min(0),
   /** Why it is unresponsive or quarantined. */
   reason: z.string().nullable(),
+  /** How far it is trusted (see `AgentTrustSchema`); `open` mode lists everyone as `credential`. */
+  trust: AgentTrustSchema,
   connectedAt: IsoDate,
   lastSeenAt: IsoDate,
   /** When a lost/quarantined agent will disappear from the list. */

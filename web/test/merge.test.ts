@@ -43,6 +43,7 @@ function agent(id: string, patch: Partial<AgentView> = {}): AgentView {
     window: 2,
     strikes: 0,
     reason: null,
+    trust: 'credential',
     connectedAt: new Date(T0).toISOString(),
     lastSeenAt: new Date(T0).toISOString(),
     expiresAt: null,

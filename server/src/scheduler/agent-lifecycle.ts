@@ -93,6 +93,7 @@ export class AgentLifecycle {
         concurrency: 1,
         channel: null,
         now,
+        trust: key.startsWith('guest:') ? 'guest' : 'credential',
       });
       this.log.info({ agent: agent.id, name, kind: 'http' }, 'agent joined');
       this.changed(agent, true);

@@ -1,4 +1,11 @@
-import type { AgentKind, AgentStatus, AgentView, Settings, Task } from '@expressionist/core';
+import type {
+  AgentKind,
+  AgentStatus,
+  AgentTrust,
+  AgentView,
+  Settings,
+  Task,
+} from '@expressionist/core';
 import type { StoredQuarantine } from '../store/store.js';
 
 /** How the scheduler talks to one connected agent (a socket, or nothing for pull-based HTTP). */
@@ -35,6 +42,8 @@ export interface AgentInit {
   concurrency: number;
   channel: AgentChannel | null;
   now: number;
+  /** How far it is trusted; open mode trusts everyone as if it held a credential. */
+  trust?: AgentTrust;
 }
 
 /**
@@ -47,6 +56,7 @@ export class Agent {
   readonly name: string;
   readonly kind: AgentKind;
   readonly connectedAt: number;
+  readonly trust: AgentTrust;
   private statusNow: AgentStatus = 'active';
   private slots: number;
   /**
@@ -78,6 +88,7 @@ export class Agent {
       init.channel === null ? INITIAL_WINDOW : Math.min(init.concurrency, INITIAL_WINDOW);
     this.link = init.channel;
     this.connectedAt = init.now;
+    this.trust = init.trust ?? 'credential';
     this.lastSeen = init.now;
     this.completedCount = completed;
   }
@@ -233,6 +244,7 @@ export class Agent {
       window: this.window,
       strikes: this.strikesTotal,
       reason: this.why,
+      trust: this.trust,
       connectedAt: new Date(this.connectedAt).toISOString(),
       lastSeenAt: new Date(this.lastSeen).toISOString(),
       expiresAt: this.expires === null ? null : new Date(this.expires).toISOString(),
