@@ -40,10 +40,16 @@ export class Intake {
   ) {}
 
   /** Parses, plans and stores a new expression; a known client id returns the existing one. */
-  async accept(expression: string, clientId?: string): Promise<Accepted> {
+  async accept(expression: string, clientId?: string, owner?: string): Promise<Accepted> {
     const compiled = compile(expression, this.limits);
     const now = Date.now();
-    const id = clientId ?? newExpressionId(now);
+    // Idempotency ids are per user: the same client id from two users names two expressions.
+    const id =
+      clientId === undefined
+        ? newExpressionId(now)
+        : owner === undefined
+          ? clientId
+          : `${owner}.${clientId}`;
     const base: StoredExpression = {
       id,
       expression,
@@ -56,6 +62,7 @@ export class Intake {
       finishedAt: null,
       opCount: compiled.plan.ops.length,
       cached: false,
+      owner: owner ?? null,
     };
     const immediate = this.immediateOutcome(compiled.plan, compiled.normalized, expression);
     const stored: StoredExpression = immediate
@@ -79,7 +86,7 @@ export class Intake {
       });
     }
     if (!outcome.inserted) {
-      if (outcome.existing.expression !== expression)
+      if (outcome.existing.expression !== expression || outcome.existing.owner !== (owner ?? null))
         throw ExpressionistError.of('IDEMPOTENCY_CONFLICT', { id });
       return { kind: 'existing', id };
     }

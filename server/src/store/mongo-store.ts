@@ -9,7 +9,9 @@ import type {
   Store,
   StoredExpression,
   StoredOpResult,
+  StoredCredential,
   StoredQuarantine,
+  StoredUser,
 } from './store.js';
 
 export interface MongoStoreOptions {
@@ -29,6 +31,24 @@ interface ExpressionDoc {
   finishedAt: number | null;
   opCount: number;
   cached: boolean;
+  owner?: string | null;
+}
+
+interface UserDoc {
+  _id: string;
+  login: string;
+  passwordHash: string;
+  role: StoredUser['role'];
+  createdAt: number;
+}
+
+interface CredentialDoc {
+  _id: string;
+  name: string;
+  tokenHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
 }
 
 interface OpResultDoc {
@@ -90,6 +110,7 @@ function fromDoc(d: ExpressionDoc): StoredExpression {
     finishedAt: d.finishedAt ?? null,
     opCount: d.opCount,
     cached: d.cached,
+    owner: d.owner ?? null,
   };
 }
 
@@ -106,6 +127,7 @@ function toDoc(e: StoredExpression): ExpressionDoc {
     finishedAt: e.finishedAt,
     opCount: e.opCount,
     cached: e.cached,
+    owner: e.owner,
   };
 }
 
@@ -134,6 +156,8 @@ export class MongoStore implements Store {
   private readonly opResults: Collection<OpResultDoc>;
   private readonly settings: Collection<SettingsDoc>;
   private readonly quarantines: Collection<QuarantineDoc>;
+  private readonly users: Collection<UserDoc>;
+  private readonly credentials: Collection<CredentialDoc>;
   private readonly connectTimeoutMs: number;
   private closed = false;
 
@@ -158,6 +182,8 @@ export class MongoStore implements Store {
     this.opResults = this.db.collection<OpResultDoc>('op_results');
     this.settings = this.db.collection<SettingsDoc>('settings');
     this.quarantines = this.db.collection<QuarantineDoc>('quarantines');
+    this.users = this.db.collection<UserDoc>('users');
+    this.credentials = this.db.collection<CredentialDoc>('credentials');
   }
 
   async init(): Promise<void> {
@@ -186,6 +212,11 @@ export class MongoStore implements Store {
     await this.expressions.createIndex({ createdAt: -1, _id: -1 }, { name: 'by_created' });
     await this.expressions.createIndex({ status: 1 }, { name: 'by_status' });
     await this.opResults.createIndex({ expressionId: 1 }, { name: 'by_expression' });
+    await this.expressions.createIndex(
+      { owner: 1, createdAt: -1, _id: -1 },
+      { name: 'by_owner_created' },
+    );
+    await this.users.createIndex({ login: 1 }, { name: 'by_login', unique: true });
   }
 
   /** Drops the whole database (test isolation and `--reset`-style tooling). */
@@ -245,7 +276,11 @@ export class MongoStore implements Store {
     return doc ? fromDoc(doc) : null;
   }
 
-  async listExpressions(limit: number, cursor?: ListCursor): Promise<StoredExpression[]> {
+  async listExpressions(
+    limit: number,
+    cursor?: ListCursor,
+    owner?: string,
+  ): Promise<StoredExpression[]> {
     // limit(0) means "no limit" to MongoDB.
     if (!(limit >= 1)) return [];
     const filter: Filter<ExpressionDoc> = cursor
@@ -256,6 +291,7 @@ export class MongoStore implements Store {
           ],
         }
       : {};
+    if (owner !== undefined) filter.owner = owner;
     const docs = await this.expressions
       .find(filter)
       .sort({ createdAt: -1, _id: -1 })
@@ -351,4 +387,86 @@ export class MongoStore implements Store {
       at: d.at,
     }));
   }
+
+  async createUser(u: StoredUser): Promise<'created' | 'taken'> {
+    try {
+      await this.users.insertOne({
+        _id: u.id,
+        login: u.login.toLowerCase(),
+        passwordHash: u.passwordHash,
+        role: u.role,
+        createdAt: u.createdAt,
+      });
+      return 'created';
+    } catch (err) {
+      if (isDuplicateKey(err)) return 'taken';
+      throw err;
+    }
+  }
+
+  async getUserByLogin(login: string): Promise<StoredUser | null> {
+    const doc = await this.users.findOne({ login: login.toLowerCase() });
+    return doc ? fromUserDoc(doc) : null;
+  }
+
+  async getUser(id: string): Promise<StoredUser | null> {
+    const doc = await this.users.findOne({ _id: id });
+    return doc ? fromUserDoc(doc) : null;
+  }
+
+  async hasAdmin(): Promise<boolean> {
+    return (await this.users.findOne({ role: 'admin' })) !== null;
+  }
+
+  async saveCredential(c: StoredCredential): Promise<void> {
+    await this.credentials.replaceOne(
+      { _id: c.id },
+      {
+        name: c.name,
+        tokenHash: c.tokenHash,
+        createdAt: c.createdAt,
+        lastUsedAt: c.lastUsedAt,
+        revokedAt: c.revokedAt,
+      },
+      { upsert: true },
+    );
+  }
+
+  async getCredential(id: string): Promise<StoredCredential | null> {
+    const doc = await this.credentials.findOne({ _id: id });
+    return doc ? fromCredentialDoc(doc) : null;
+  }
+
+  async listCredentials(): Promise<StoredCredential[]> {
+    const docs = await this.credentials.find({}).sort({ createdAt: 1, _id: 1 }).toArray();
+    return docs.map(fromCredentialDoc);
+  }
+
+  async updateCredential(
+    id: string,
+    patch: Partial<Pick<StoredCredential, 'lastUsedAt' | 'revokedAt'>>,
+  ): Promise<void> {
+    await this.credentials.updateOne({ _id: id }, { $set: patch });
+  }
+}
+
+function fromUserDoc(d: UserDoc): StoredUser {
+  return {
+    id: d._id,
+    login: d.login,
+    passwordHash: d.passwordHash,
+    role: d.role,
+    createdAt: d.createdAt,
+  };
+}
+
+function fromCredentialDoc(d: CredentialDoc): StoredCredential {
+  return {
+    id: d._id,
+    name: d.name,
+    tokenHash: d.tokenHash,
+    createdAt: d.createdAt,
+    lastUsedAt: d.lastUsedAt ?? null,
+    revokedAt: d.revokedAt ?? null,
+  };
 }

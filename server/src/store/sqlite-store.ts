@@ -9,14 +9,16 @@ import type {
   Store,
   StoredExpression,
   StoredOpResult,
+  StoredCredential,
   StoredQuarantine,
+  StoredUser,
 } from './store.js';
 
 /** File name of the database inside the data directory. */
 export const SQLITE_FILE_NAME = 'expressionist.db';
 
 /** Bumped when the schema changes; stored in `PRAGMA user_version`. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS expressions (
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS expressions (
   started_at  INTEGER,
   finished_at INTEGER,
   op_count    INTEGER NOT NULL,
-  cached      INTEGER NOT NULL
+  cached      INTEGER NOT NULL,
+  owner       TEXT
 );
 CREATE INDEX IF NOT EXISTS expressions_by_created ON expressions (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS expressions_by_status ON expressions (status, created_at, id);
@@ -50,6 +53,23 @@ CREATE TABLE IF NOT EXISTS settings (
   data TEXT    NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS users (
+  id            TEXT    PRIMARY KEY NOT NULL,
+  login         TEXT    NOT NULL UNIQUE,
+  password_hash TEXT    NOT NULL,
+  role          TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS credentials (
+  id           TEXT    PRIMARY KEY NOT NULL,
+  name         TEXT    NOT NULL,
+  token_hash   TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at   INTEGER
+);
+
 CREATE TABLE IF NOT EXISTS quarantines (
   agent_id TEXT    PRIMARY KEY NOT NULL,
   name     TEXT    NOT NULL,
@@ -58,6 +78,33 @@ CREATE TABLE IF NOT EXISTS quarantines (
   at       INTEGER NOT NULL
 );
 `;
+
+/** Changes to tables that exist since an earlier schema version. */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(expressions)').all();
+  if (!columns.some((c) => c.name === 'owner'))
+    db.exec('ALTER TABLE expressions ADD COLUMN owner TEXT');
+  db.exec(
+    'CREATE INDEX IF NOT EXISTS expressions_by_owner ON expressions (owner, created_at DESC, id DESC)',
+  );
+}
+
+interface UserRow {
+  id: string;
+  login: string;
+  password_hash: string;
+  role: string;
+  created_at: number;
+}
+
+interface CredentialRow {
+  id: string;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
 
 interface ExpressionRow {
   id: string;
@@ -71,6 +118,7 @@ interface ExpressionRow {
   finished_at: number | null;
   op_count: number;
   cached: number;
+  owner: string | null;
 }
 
 interface OpResultRow {
@@ -114,6 +162,36 @@ interface Statements {
   saveQuarantine: Statement<QuarantineRow>;
   deleteQuarantine: Statement<[string]>;
   listQuarantines: Statement<[], QuarantineRow>;
+  listOwnFirst: Statement<[string, number], ExpressionRow>;
+  listOwnAfter: Statement<[string, number, string, number], ExpressionRow>;
+  insertUser: Statement<UserRow>;
+  getUserByLogin: Statement<[string], UserRow>;
+  getUser: Statement<[string], UserRow>;
+  anyAdmin: Statement<[], { id: string }>;
+  saveCredential: Statement<CredentialRow>;
+  getCredential: Statement<[string], CredentialRow>;
+  listCredentials: Statement<[], CredentialRow>;
+}
+
+function fromUserRow(r: UserRow): StoredUser {
+  return {
+    id: r.id,
+    login: r.login,
+    passwordHash: r.password_hash,
+    role: r.role === 'admin' ? 'admin' : 'user',
+    createdAt: r.created_at,
+  };
+}
+
+function fromCredentialRow(r: CredentialRow): StoredCredential {
+  return {
+    id: r.id,
+    name: r.name,
+    tokenHash: r.token_hash,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
 }
 
 interface QuarantineRow {
@@ -137,6 +215,7 @@ function toRow(e: StoredExpression): ExpressionRow {
     finished_at: e.finishedAt,
     op_count: e.opCount,
     cached: e.cached ? 1 : 0,
+    owner: e.owner,
   };
 }
 
@@ -153,6 +232,7 @@ function fromRow(r: ExpressionRow): StoredExpression {
     finishedAt: r.finished_at,
     opCount: r.op_count,
     cached: r.cached !== 0,
+    owner: r.owner ?? null,
   };
 }
 
@@ -205,6 +285,7 @@ export class SqliteStore implements Store {
         );
       }
       db.exec(SCHEMA);
+      migrate(db);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.stmts = prepare(db);
     } catch (err) {
@@ -269,14 +350,76 @@ export class SqliteStore implements Store {
     return row ? fromRow(row) : null;
   }
 
-  async listExpressions(limit: number, cursor?: ListCursor): Promise<StoredExpression[]> {
+  async listExpressions(
+    limit: number,
+    cursor?: ListCursor,
+    owner?: string,
+  ): Promise<StoredExpression[]> {
     const s = this.statements();
     if (!(limit >= 1)) return [];
     limit = Math.floor(limit);
-    const rows = cursor
-      ? s.listAfter.all(cursor.createdAt, cursor.id, limit)
-      : s.listFirst.all(limit);
+    let rows: ExpressionRow[];
+    if (owner === undefined)
+      rows = cursor ? s.listAfter.all(cursor.createdAt, cursor.id, limit) : s.listFirst.all(limit);
+    else
+      rows = cursor
+        ? s.listOwnAfter.all(owner, cursor.createdAt, cursor.id, limit)
+        : s.listOwnFirst.all(owner, limit);
     return rows.map(fromRow);
+  }
+
+  async createUser(u: StoredUser): Promise<'created' | 'taken'> {
+    const { changes } = this.statements().insertUser.run({
+      id: u.id,
+      login: u.login.toLowerCase(),
+      password_hash: u.passwordHash,
+      role: u.role,
+      created_at: u.createdAt,
+    });
+    return changes > 0 ? 'created' : 'taken';
+  }
+
+  async getUserByLogin(login: string): Promise<StoredUser | null> {
+    const row = this.statements().getUserByLogin.get(login.toLowerCase());
+    return row ? fromUserRow(row) : null;
+  }
+
+  async getUser(id: string): Promise<StoredUser | null> {
+    const row = this.statements().getUser.get(id);
+    return row ? fromUserRow(row) : null;
+  }
+
+  async hasAdmin(): Promise<boolean> {
+    return this.statements().anyAdmin.get() !== undefined;
+  }
+
+  async saveCredential(c: StoredCredential): Promise<void> {
+    this.statements().saveCredential.run({
+      id: c.id,
+      name: c.name,
+      token_hash: c.tokenHash,
+      created_at: c.createdAt,
+      last_used_at: c.lastUsedAt,
+      revoked_at: c.revokedAt,
+    });
+  }
+
+  async getCredential(id: string): Promise<StoredCredential | null> {
+    const row = this.statements().getCredential.get(id);
+    return row ? fromCredentialRow(row) : null;
+  }
+
+  async listCredentials(): Promise<StoredCredential[]> {
+    return this.statements().listCredentials.all().map(fromCredentialRow);
+  }
+
+  async updateCredential(
+    id: string,
+    patch: Partial<Pick<StoredCredential, 'lastUsedAt' | 'revokedAt'>>,
+  ): Promise<void> {
+    const current = await this.getCredential(id);
+    if (!current) return;
+    await this.saveCredential({ ...current, ...patch });
   }
 
   async listUnfinished(): Promise<StoredExpression[]> {
@@ -358,14 +501,14 @@ export class SqliteStore implements Store {
 }
 
 const EXPRESSION_COLUMNS =
-  'id, expression, normalized, status, value, error, created_at, started_at, finished_at, op_count, cached';
+  'id, expression, normalized, status, value, error, created_at, started_at, finished_at, op_count, cached, owner';
 
 function prepare(db: Database.Database): Statements {
   return {
     insertExpression: db.prepare<ExpressionRow>(
       `INSERT OR IGNORE INTO expressions (${EXPRESSION_COLUMNS})
        VALUES (@id, @expression, @normalized, @status, @value, @error, @created_at, @started_at,
-               @finished_at, @op_count, @cached)`,
+               @finished_at, @op_count, @cached, @owner)`,
     ),
     getExpression: db.prepare<[string], ExpressionRow>(
       `SELECT ${EXPRESSION_COLUMNS} FROM expressions WHERE id = ?`,
@@ -417,6 +560,40 @@ function prepare(db: Database.Database): Statements {
          name = excluded.name, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
     ),
     deleteQuarantine: db.prepare<[string]>('DELETE FROM quarantines WHERE agent_id = ?'),
+    listOwnFirst: db.prepare<[string, number], ExpressionRow>(
+      `SELECT ${EXPRESSION_COLUMNS} FROM expressions WHERE owner = ?
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    listOwnAfter: db.prepare<[string, number, string, number], ExpressionRow>(
+      `SELECT ${EXPRESSION_COLUMNS} FROM expressions
+       WHERE owner = ? AND (created_at, id) < (?, ?)
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    insertUser: db.prepare<UserRow>(
+      `INSERT OR IGNORE INTO users (id, login, password_hash, role, created_at)
+       VALUES (@id, @login, @password_hash, @role, @created_at)`,
+    ),
+    getUserByLogin: db.prepare<[string], UserRow>(
+      'SELECT id, login, password_hash, role, created_at FROM users WHERE login = ?',
+    ),
+    getUser: db.prepare<[string], UserRow>(
+      'SELECT id, login, password_hash, role, created_at FROM users WHERE id = ?',
+    ),
+    anyAdmin: db.prepare<[], { id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1"),
+    saveCredential: db.prepare<CredentialRow>(
+      `INSERT INTO credentials (id, name, token_hash, created_at, last_used_at, revoked_at)
+       VALUES (@id, @name, @token_hash, @created_at, @last_used_at, @revoked_at)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
+         last_used_at = excluded.last_used_at, revoked_at = excluded.revoked_at`,
+    ),
+    getCredential: db.prepare<[string], CredentialRow>(
+      `SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM credentials
+       WHERE id = ?`,
+    ),
+    listCredentials: db.prepare<[], CredentialRow>(
+      `SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM credentials
+       ORDER BY created_at, id`,
+    ),
     listQuarantines: db.prepare<[], QuarantineRow>(
       'SELECT agent_id, name, kind, reason, at FROM quarantines ORDER BY at, agent_id',
     ),

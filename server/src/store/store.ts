@@ -1,4 +1,4 @@
-import type { AgentKind, ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+import type { AgentKind, ErrorInfo, ExpressionStatus, Role, Settings } from '@expressionist/core';
 
 /** An expression as persisted. Times are epoch milliseconds. */
 export interface StoredExpression {
@@ -18,6 +18,8 @@ export interface StoredExpression {
   opCount: number;
   /** True when answered from the result cache. */
   cached: boolean;
+  /** The user who submitted it (accounts mode); null in open mode. */
+  owner: string | null;
 }
 
 /** Fields of an expression that change after it is created. */
@@ -39,6 +41,26 @@ export interface StoredOpResult {
 export interface ListCursor {
   createdAt: number;
   id: string;
+}
+
+/** A user account. `login` is stored lower-case and is unique. */
+export interface StoredUser {
+  id: string;
+  login: string;
+  /** `scrypt$…` (see auth/passwords.ts); the password itself is never stored. */
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+}
+
+/** An admin-issued agent credential; only a hash of its token is kept. */
+export interface StoredCredential {
+  id: string;
+  name: string;
+  tokenHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
 }
 
 /** An agent cut off for a wrong result; it stays refused until an admin releases it. */
@@ -69,8 +91,11 @@ export interface Store {
   /** Applies a patch to one expression (a no-op for an unknown id). */
   updateExpression(id: string, patch: ExpressionPatch): Promise<void>;
   getExpression(id: string): Promise<StoredExpression | null>;
-  /** Newest first (createdAt desc, id desc), strictly after `cursor` when given. */
-  listExpressions(limit: number, cursor?: ListCursor): Promise<StoredExpression[]>;
+  /**
+   * Newest first (createdAt desc, id desc), strictly after `cursor` when given; only `owner`'s
+   * when given.
+   */
+  listExpressions(limit: number, cursor?: ListCursor, owner?: string): Promise<StoredExpression[]>;
   /** Every expression whose status is `pending` or `in_progress`, oldest first. */
   listUnfinished(): Promise<StoredExpression[]>;
   /** Count of expressions per status. */
@@ -98,4 +123,21 @@ export interface Store {
   deleteQuarantine(agentId: string): Promise<boolean>;
   /** Every quarantine in force, oldest first. */
   listQuarantines(): Promise<StoredQuarantine[]>;
+
+  /** Creates a user; `taken` when the login exists (logins are unique, compared lower-case). */
+  createUser(user: StoredUser): Promise<'created' | 'taken'>;
+  getUserByLogin(login: string): Promise<StoredUser | null>;
+  getUser(id: string): Promise<StoredUser | null>;
+  /** Whether any admin exists. */
+  hasAdmin(): Promise<boolean>;
+
+  saveCredential(credential: StoredCredential): Promise<void>;
+  getCredential(id: string): Promise<StoredCredential | null>;
+  /** Every credential, revoked ones included, oldest first. */
+  listCredentials(): Promise<StoredCredential[]>;
+  /** Sets `lastUsedAt`/`revokedAt` of a credential (a no-op for an unknown id). */
+  updateCredential(
+    id: string,
+    patch: Partial<Pick<StoredCredential, 'lastUsedAt' | 'revokedAt'>>,
+  ): Promise<void>;
 }
