@@ -48,6 +48,18 @@ export const EnvSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEB_DIR: z.string().optional(),
+  AUTH_MODE: z.enum(['accounts', 'open']).default('accounts'),
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_TTL_S: int(60, 30 * 24 * 3600).default(12 * 3600),
+  ADMIN_LOGIN: z.string().min(3).max(64).optional(),
+  ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
+  GUEST_AGENTS: z.enum(['on', 'off']).default('on'),
+  GUEST_MAX_SLOTS: int(1, 256).default(4),
+  CORS_ORIGINS: z.string().optional(),
+  LOGIN_FREE_FAILURES: int(1, 1000).default(5),
+  SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
+  MAX_UNFINISHED_PER_USER: int(1, 10_000_000).default(1000),
+  MAX_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(256),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -79,6 +91,21 @@ export interface Config {
   bodyLimitBytes: number;
   logLevel: Env['LOG_LEVEL'];
   webDir: string | undefined;
+  /** Accounts and trust (see README, Security). */
+  auth: {
+    mode: Env['AUTH_MODE'];
+    jwtSecret: string | undefined;
+    jwtTtlSeconds: number;
+    admin: { login: string; password: string } | undefined;
+    guestAgents: boolean;
+    guestMaxSlots: number;
+    /** Origins allowed besides the orchestrator's own (HTTP and Socket.IO). */
+    corsOrigins: string[];
+    loginFreeFailures: number;
+    submissionsPerMinute: number;
+    maxUnfinishedPerUser: number;
+    maxSocketsPerAddress: number;
+  };
 }
 
 /** A configuration problem, reported at start-up with every offending variable. */
@@ -108,6 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if ((e.ADMIN_LOGIN === undefined) !== (e.ADMIN_PASSWORD === undefined))
+    throw new ConfigError(['ADMIN_LOGIN and ADMIN_PASSWORD: set both, or neither']);
   const initialSettings = SettingsSchema.parse(
     Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, e[f.env] ?? f.default])),
   );
@@ -135,5 +164,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     logLevel: e.LOG_LEVEL,
     webDir: e.WEB_DIR,
+    auth: {
+      mode: e.AUTH_MODE,
+      jwtSecret: e.JWT_SECRET,
+      jwtTtlSeconds: e.JWT_TTL_S,
+      admin:
+        e.ADMIN_LOGIN && e.ADMIN_PASSWORD
+          ? { login: e.ADMIN_LOGIN, password: e.ADMIN_PASSWORD }
+          : undefined,
+      guestAgents: e.GUEST_AGENTS === 'on',
+      guestMaxSlots: e.GUEST_MAX_SLOTS,
+      corsOrigins: (e.CORS_ORIGINS ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+      loginFreeFailures: e.LOGIN_FREE_FAILURES,
+      submissionsPerMinute: e.SUBMISSIONS_PER_MINUTE,
+      maxUnfinishedPerUser: e.MAX_UNFINISHED_PER_USER,
+      maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+    },
   };
 }

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { Server } from 'socket.io';
 import type { IoServer } from './realtime/io.js';
 import type { Config } from './config.js';
+import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
 import { attachAgentNamespace } from './realtime/agents-namespace.js';
@@ -19,6 +20,9 @@ export interface Orchestrator {
   url: string;
   port: number;
   scheduler: Scheduler;
+  auth: AuthService;
+  /** The one-time setup link's token while no admin exists (accounts mode), else null. */
+  setupToken: string | null;
   store: Store;
   log: Logger;
   /** Graceful stop: refuse new work, tell agents, flush the store, close. */
@@ -60,11 +64,22 @@ export async function startOrchestrator(
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
   });
+  const auth = new AuthService(store, {
+    mode: config.auth.mode,
+    secret: loadJwtSecret(config.dataDir, config.auth.jwtSecret),
+    ttlSeconds: config.auth.jwtTtlSeconds,
+    guestAgents: config.auth.guestAgents,
+    loginFreeFailures: config.auth.loginFreeFailures,
+    log,
+  });
+  const setupToken = await auth.start(config.auth.admin);
   const app = createApp({
     scheduler,
     store,
     metrics,
     log,
+    auth,
+    config,
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
@@ -114,5 +129,5 @@ export async function startOrchestrator(
     })();
     return stopping;
   };
-  return { url, port, scheduler, store, log, stop };
+  return { url, port, scheduler, auth, setupToken, store, log, stop };
 }

@@ -126,6 +126,8 @@ export async function spawnOrchestrator(
       // point every orchestrator at a shared database (and its stored settings).
       MONGODB_URI: '',
       WEB_DIR: path.join(dataDir, 'no-web'),
+      // Benches, chaos and the engine's suites run anonymous; accounts suites pass their own.
+      AUTH_MODE: 'open',
       ...env,
       PORT: String(port),
       DATA_DIR: dataDir,

@@ -11,6 +11,8 @@ import {
   SettingsPatchSchema,
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
+import type { AuthService } from '../auth/service.js';
+import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
 import { CourseAgents } from './course-agents.js';
@@ -19,6 +21,9 @@ import { openApiRouter } from './openapi.js';
 
 export interface AppDeps {
   scheduler: Scheduler;
+  /** Accounts and agent credentials; `config.auth` holds the limits. */
+  auth: AuthService;
+  config: Pick<Config, 'auth' | 'host'>;
   store: Store;
   metrics: Metrics;
   log: Logger;

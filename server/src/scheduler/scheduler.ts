@@ -70,6 +70,7 @@ export class Scheduler {
   /** What the course HTTP protocol works through. */
   readonly course: CoursePort;
   private readonly runs = new Map<string, ExpressionRun>();
+  private readonly unfinished = new Map<string, number>();
   /** Finished runs kept briefly so live detail views can show their last state. */
   private readonly recent = new Map<string, ExpressionRun>();
   private readonly ring = new ReadyRing();
@@ -150,7 +151,7 @@ export class Scheduler {
   /** Reloads unfinished expressions and starts the lease and retention checkers. */
   async start(): Promise<void> {
     await recoverUnfinished(this.o.store, this.expressionWriter, this.o.log, (run, rootValue) => {
-      this.runs.set(run.id, run);
+      this.track(run);
       if (rootValue !== undefined) this.finish(run, { status: 'done', value: rootValue });
       else for (const opId of run.computable()) this.makeReady(run, opId);
     });
@@ -176,10 +177,13 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ expressions
 
-  /** Parses, plans and stores a new expression; a known client id returns the existing one. */
-  async submit(expression: string, clientId?: string): Promise<SubmitOutcome> {
+  /**
+   * Parses, plans and stores a new expression owned by `owner` (a user id; none in open mode);
+   * a known client id returns the existing one.
+   */
+  async submit(expression: string, clientId?: string, owner?: string): Promise<SubmitOutcome> {
     if (!this.open) throw ExpressionistError.of('SHUTTING_DOWN', {});
-    const accepted = await this.intake.accept(expression, clientId);
+    const accepted = await this.intake.accept(expression, clientId, owner);
     if (accepted.kind === 'existing') return { created: false, id: accepted.id };
     this.o.metrics.expressionsSubmitted.inc({ cached: String(accepted.stored.cached) });
     if (accepted.kind === 'immediate') {
@@ -187,7 +191,7 @@ export class Scheduler {
       this.listener?.expressionChanged(accepted.stored.id);
     } else {
       const run = new ExpressionRun(accepted.stored, accepted.plan);
-      this.runs.set(run.id, run);
+      this.track(run);
       for (const opId of run.computable()) this.makeReady(run, opId);
       this.listener?.expressionChanged(run.id);
       this.dispatcher.schedule();
@@ -195,12 +199,21 @@ export class Scheduler {
     return { created: true, id: accepted.stored.id };
   }
 
-  /** Cancels an unfinished expression: drops its queued work and revokes running attempts. */
-  async cancel(id: string): Promise<ExpressionView> {
+  /**
+   * Cancels an unfinished expression: drops its queued work and revokes running attempts.
+   * `visible(owner)` false answers as if it did not exist.
+   */
+  async cancel(
+    id: string,
+    visible: (owner: string | null) => boolean = () => true,
+  ): Promise<ExpressionView> {
     const run = this.runs.get(id);
+    if (run && !visible(run.stored.owner))
+      throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id });
     if (!run) {
       const stored = await this.o.store.getExpression(id);
-      if (!stored) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id });
+      if (!stored || !visible(stored.owner))
+        throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id });
       throw ExpressionistError.of('ALREADY_FINISHED', { id, status: stored.status });
     }
     this.finish(run, { status: 'canceled', error: errorInfo('EXPR_CANCELED', {}) });
@@ -407,6 +420,12 @@ export class Scheduler {
     });
     this.o.metrics.expressionLatency.observe((now - stored.createdAt) / 1000);
     this.runs.delete(run.id);
+    const owner = stored.owner;
+    if (owner !== null) {
+      const left = (this.unfinished.get(owner) ?? 1) - 1;
+      if (left > 0) this.unfinished.set(owner, left);
+      else this.unfinished.delete(owner);
+    }
     this.recent.set(run.id, run);
     if (this.recent.size > RECENT_RUNS) this.recent.delete(this.recent.keys().next().value!);
     if (changed.length > 0) this.listener?.operationsChanged(run.id, changed);
@@ -416,6 +435,18 @@ export class Scheduler {
 
   private agentChanged(agent: Agent): void {
     this.listener?.agentChanged(agent.id);
+  }
+
+  /** Unfinished expressions of `owner` (for the per-user limit). */
+  unfinishedOf(owner: string): number {
+    return this.unfinished.get(owner) ?? 0;
+  }
+
+  /** Holds a run in memory until it finishes (counted per owner). */
+  private track(run: ExpressionRun): void {
+    this.runs.set(run.id, run);
+    const owner = run.stored.owner;
+    if (owner !== null) this.unfinished.set(owner, (this.unfinished.get(owner) ?? 0) + 1);
   }
 
   // ------------------------------------------------------------------ settings

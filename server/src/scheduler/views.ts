@@ -82,11 +82,25 @@ export class SchedulerViews {
 
   constructor(private readonly src: ViewSource) {}
 
-  async expressionView(id: string): Promise<ExpressionView | null> {
+  /**
+   * The expression `id`, or null when it does not exist or `visible(owner)` says the caller may
+   * not see it (the API answers both with the same 404).
+   */
+  async expressionView(
+    id: string,
+    visible: (owner: string | null) => boolean = () => true,
+  ): Promise<ExpressionView | null> {
     const run = this.src.runOf(id);
-    if (run) return this.ofRun(run);
+    if (run) return visible(run.stored.owner) ? this.ofRun(run) : null;
     const stored = await this.src.store.getExpression(id);
-    return stored ? this.ofStored(stored) : null;
+    return stored && visible(stored.owner) ? this.ofStored(stored) : null;
+  }
+
+  /** Who owns `id` (null: nobody, open mode); undefined when there is no such expression. */
+  async ownerOf(id: string): Promise<string | null | undefined> {
+    const run = this.src.runOf(id);
+    if (run) return run.stored.owner;
+    return (await this.src.store.getExpression(id))?.owner;
   }
 
   /** A view for an id that changed (live or recently finished), or null if not in memory. */
@@ -95,8 +109,13 @@ export class SchedulerViews {
     return run ? this.ofRun(run) : null;
   }
 
-  async listExpressions(limit: number, cursor?: ListCursor): Promise<ExpressionView[]> {
-    const stored = await this.src.store.listExpressions(limit, cursor);
+  /** Newest first; only `owner`'s when given. */
+  async listExpressions(
+    limit: number,
+    cursor?: ListCursor,
+    owner?: string,
+  ): Promise<ExpressionView[]> {
+    const stored = await this.src.store.listExpressions(limit, cursor, owner);
     return stored.map((s) => {
       const run = this.src.runOf(s.id);
       return run ? this.ofRun(run) : this.ofStored(s);
@@ -169,12 +188,18 @@ export class SchedulerViews {
     return eta;
   }
 
-  /** Operations of an expression, live or rebuilt from the store. */
-  async operations(id: string): Promise<OperationView[] | null> {
+  /** Operations of an expression, live or rebuilt from the store (null: none, or not visible). */
+  async operations(
+    id: string,
+    visible: (owner: string | null) => boolean = () => true,
+  ): Promise<OperationView[] | null> {
     const run = this.src.runOf(id);
-    if (run) return run.plan.ops.map((op) => this.operationView(run, op.id));
+    if (run)
+      return visible(run.stored.owner)
+        ? run.plan.ops.map((op) => this.operationView(run, op.id))
+        : null;
     const stored = await this.src.store.getExpression(id);
-    if (!stored) return null;
+    if (!stored || !visible(stored.owner)) return null;
     // A cached answer ran no operation at all: an empty list says so better than idle nodes.
     if (stored.cached) return [];
     const plan = compile(stored.expression, UNLIMITED).plan;
