@@ -86,6 +86,10 @@ export const CreateCredentialReplySchema = z.object({
   credential: AgentCredentialViewSchema,
   token: z.string(),
 });
+/** `POST /api/v1/agent-credentials/:id/revoke` → the credential, now revoked. */
+export const CredentialReplySchema = z.object({ credential: AgentCredentialViewSchema });
+/** `POST /api/v1/agents/:id/kick` → the id of the agent that was disconnected. */
+export const KickReplySchema = z.object({ kicked: z.string() });
 export const CredentialsReplySchema = z.object({
   credentials: z.array(AgentCredentialViewSchema),
 });

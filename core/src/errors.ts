@@ -68,6 +68,7 @@ export const ERROR_CODES = {
     message: 'This agent is quarantined: {reason}. An admin can release it.',
   },
   AGENT_NOT_QUARANTINED: { status: 404, message: 'No quarantined agent with id "{id}".' },
+  AGENT_NOT_CONNECTED: { status: 404, message: 'No connected agent with id "{id}".' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in first: {reason}' },
   FORBIDDEN: { status: 403, message: 'Only an admin may {action}.' },
   LOGIN_FAILED: { status: 401, message: 'Wrong login or password.' },

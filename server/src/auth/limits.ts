@@ -4,6 +4,18 @@
  * window. (Several orchestrators would keep them in Redis.)
  */
 
+import { ExpressionistError, errorMessage } from '@expressionist/core';
+
+/** RATE_LIMITED that knows how long to wait: the HTTP layer sends it as `Retry-After`. */
+export class RateLimitedError extends ExpressionistError {
+  constructor(
+    what: string,
+    readonly seconds: number,
+  ) {
+    super('RATE_LIMITED', errorMessage('RATE_LIMITED', { what, seconds }));
+  }
+}
+
 /** At most `max` events per key in each fixed window of `windowMs`. */
 export class RateWindow {
   private readonly counts = new Map<string, { start: number; n: number }>();
@@ -38,7 +50,7 @@ export class RateWindow {
  * slowed at all.
  */
 export class FailureThrottle {
-  private readonly entries = new Map<string, { failures: number; until: number }>();
+  private readonly entries = new Map<string, { failures: number; until: number; last: number }>();
 
   constructor(
     private readonly free: number,
@@ -51,13 +63,35 @@ export class FailureThrottle {
     return entry && entry.until > now ? Math.ceil((entry.until - now) / 1000) : 0;
   }
 
+  /**
+   * Counts one failure. Failures are forgotten `maxLockMs` after the last one, so a shared
+   * address that fails now and then is never locked for good.
+   */
   fail(key: string, now = Date.now()): void {
-    const entry = this.entries.get(key) ?? { failures: 0, until: 0 };
+    let entry = this.entries.get(key);
+    if (!entry || now - entry.last > this.maxLockMs) entry = { failures: 0, until: 0, last: now };
     entry.failures += 1;
+    entry.last = now;
     const over = entry.failures - this.free;
     if (over > 0) entry.until = now + Math.min(this.maxLockMs, 1000 * 2 ** (over - 1));
-    if (this.entries.size > 100_000) this.entries.clear();
+    // Prune only what is forgotten anyway: clearing everything would let an attacker wipe a
+    // victim's lock by failing on enough other keys.
+    if (this.entries.size > 100_000) this.prune(now);
     this.entries.set(key, entry);
+  }
+
+  private prune(now: number): void {
+    for (const [key, entry] of this.entries)
+      if (now - entry.last > this.maxLockMs) this.entries.delete(key);
+  }
+
+  /** Takes back one failure counted ahead of a check that then succeeded. */
+  forgive(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.failures -= 1;
+    if (entry.failures <= this.free) entry.until = 0;
+    if (entry.failures <= 0) this.entries.delete(key);
   }
 
   succeed(key: string): void {

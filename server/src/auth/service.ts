@@ -20,7 +20,7 @@ import {
   type UserView,
 } from '@expressionist/core';
 import type { Store, StoredCredential, StoredUser } from '../store/store.js';
-import { FailureThrottle, RateWindow } from './limits.js';
+import { FailureThrottle, RateLimitedError, RateWindow } from './limits.js';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Principal } from './policy.js';
 
@@ -130,8 +130,7 @@ export class AuthService {
   /** `POST /api/v1/register`: a new user (role `user`). */
   async register(body: CredentialsBody, address: string): Promise<UserView> {
     const wait = this.registrations.hit(address);
-    if (wait > 0)
-      throw ExpressionistError.of('RATE_LIMITED', { what: 'registrations', seconds: wait });
+    if (wait > 0) throw new RateLimitedError('registrations', wait);
     return userView(await this.createUser(body, 'user'));
   }
 
@@ -144,17 +143,18 @@ export class AuthService {
       this.failuresByLogin.lockedFor(byLogin),
       this.failuresByAddress.lockedFor(byAddress),
     );
-    if (wait > 0)
-      throw ExpressionistError.of('RATE_LIMITED', { what: 'failed sign-ins', seconds: wait });
+    if (wait > 0) throw new RateLimitedError('failed sign-ins', wait);
+    // Counted as a failure before the (slow) check and cleared on success: otherwise a burst of
+    // parallel guesses all pass the lock check while the first ones are still hashing.
+    this.failuresByLogin.fail(byLogin);
+    this.failuresByAddress.fail(byAddress);
     const user = await this.store.getUserByLogin(login);
     const ok = await verifyPassword(body.password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok) {
-      this.failuresByLogin.fail(byLogin);
-      this.failuresByAddress.fail(byAddress);
-      throw ExpressionistError.of('LOGIN_FAILED', {});
-    }
+    if (!user || !ok) throw ExpressionistError.of('LOGIN_FAILED', {});
+    // The login's count is cleared; the address only gets this attempt back: clearing it would
+    // let an attacker reset it by signing in to an account of their own between guesses.
     this.failuresByLogin.succeed(byLogin);
-    this.failuresByAddress.succeed(byAddress);
+    this.failuresByAddress.forgive(byAddress);
     return this.sign(user);
   }
 
@@ -167,8 +167,16 @@ export class AuthService {
       !timingSafeEqual(Buffer.from(body.token), Buffer.from(expected))
     )
       throw ExpressionistError.of('SETUP_INVALID', {});
+    // Taken at once (two concurrent uses create one admin), given back if the account is refused
+    // (a weak password must not burn the only link).
     this.setupToken = null;
-    const user = await this.createUser(body, 'admin');
+    let user: StoredUser;
+    try {
+      user = await this.createUser(body, 'admin');
+    } catch (err) {
+      this.setupToken = expected;
+      throw err;
+    }
     this.adminExists = true;
     this.o.log.info({ login: user.login }, 'admin account created from the setup link');
     return this.sign(user);

@@ -6,18 +6,24 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   CalculateBodySchema,
+  CreateCredentialBodySchema,
+  CredentialsBodySchema,
   ExpressionListQuerySchema,
   ExpressionistError,
   SettingsPatchSchema,
+  SetupBodySchema,
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { AuthService } from '../auth/service.js';
+import { RateLimitedError, RateWindow } from '../auth/limits.js';
+import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
 import { CourseAgents } from './course-agents.js';
 import { describeIssue, errorHandler, sendError } from './errors.js';
 import { openApiRouter } from './openapi.js';
+import { corsPolicy, isLoopback, isLoopbackHost, securityHeaders } from './security.js';
 
 export interface AppDeps {
   scheduler: Scheduler;
@@ -52,9 +58,40 @@ function decodeCursor(raw: string): ListCursor {
   }
 }
 
+/** Kicking an agent off (disconnect); see `kickerOf`. */
+interface AgentKick {
+  kick(agentId: string): boolean;
+}
+
+/**
+ * `AgentLifecycle.kick` comes with the realtime side; until it is there, `POST
+ * /agents/:id/kick` answers AGENT_NOT_CONNECTED for every id.
+ */
+function canKick(agents: object): agents is AgentKick {
+  return 'kick' in agents && typeof agents.kick === 'function';
+}
+
+/** Who is calling, as the auth middleware found it. */
+const principals = new WeakMap<Request, Principal>();
+function principalOf(req: Request): Principal {
+  return principals.get(req) ?? { kind: 'anonymous' };
+}
+
+/** The token of `Authorization: Bearer <token>`, if any. */
+function bearer(req: Request): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+  return match?.[1];
+}
+
+/** The client's address (behind a proxy on loopback: the one it forwarded). */
+const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
 export function createApp(deps: AppDeps): Express {
-  const { scheduler, store, metrics, log } = deps;
+  const { scheduler, store, metrics, log, auth } = deps;
+  const limits = deps.config.auth;
+  const submissions = new RateWindow(limits.submissionsPerMinute, 60_000);
+  const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -77,6 +114,8 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  app.use(securityHeaders(deps.webDir, limits.corsOrigins));
+  app.use(corsPolicy(limits.corsOrigins));
   const json = express.json({ limit: deps.bodyLimitBytes, strict: false });
 
   app.get('/healthz', async (_req, res) => {
@@ -88,7 +127,10 @@ export function createApp(deps: AppDeps): Express {
     const ready = storeOk && scheduler.isAccepting;
     res.status(ready ? 200 : 503).json({ ready, store: storeOk, accepting: scheduler.isAccepting });
   });
-  app.get('/metrics', async (_req, res) => {
+  // Admins, or anything on this machine: a local Prometheus or sidecar scrapes without a token.
+  // Behind a reverse proxy on loopback, `req.ip` is the forwarded client, not the proxy.
+  app.get('/metrics', async (req, res) => {
+    if (!isLoopback(req.ip)) authorize(await auth.principalOf(bearer(req)), 'read-metrics');
     try {
       const counts = await store.countByStatus();
       for (const status of ['pending', 'in_progress', 'done', 'error', 'canceled'] as const) {
@@ -103,6 +145,53 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const api = express.Router();
+
+  // Accounts: public, and the bearer header (if any) is not looked at.
+  api.post('/register', json, async (req, res) => {
+    const body = CredentialsBodySchema.safeParse(req.body);
+    if (!body.success) {
+      const { field, message } = describeIssue(body.error);
+      sendError(res, 'ACCOUNT_INVALID', { reason: message }, field ? { field } : {});
+      return;
+    }
+    res.json({ user: await auth.register(body.data, addressOf(req)) });
+  });
+  api.post('/login', json, async (req, res) => {
+    // A malformed body is a failed sign-in like any other (no hint which rule it broke).
+    const body = CredentialsBodySchema.safeParse(req.body);
+    if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
+    res.json({ token: await auth.login(body.data, addressOf(req)) });
+  });
+  api.post('/setup', json, async (req, res) => {
+    const body = SetupBodySchema.safeParse(req.body);
+    if (!body.success) {
+      const { field, message } = describeIssue(body.error);
+      if (field === 'token' || !auth.setupPending) throw ExpressionistError.of('SETUP_INVALID', {});
+      sendError(res, 'ACCOUNT_INVALID', { reason: message }, { field });
+      return;
+    }
+    res.json({ token: await auth.setup(body.data) });
+  });
+
+  // Everything below: who is calling (an invalid, expired or forged token is 401, not anonymous).
+  api.use(async (req, _res, next) => {
+    principals.set(req, await auth.principalOf(bearer(req)));
+    next();
+  });
+  api.get('/me', async (req, res) => {
+    res.json(await auth.me(principalOf(req), exposed));
+  });
+  api.use((req, _res, next) => {
+    // The document describes the API; reading it needs no account.
+    if (!(req.method === 'GET' && req.path === '/openapi.json')) authorize(principalOf(req), 'use');
+    next();
+  });
+  /** `visible(owner)` for the scheduler's views: the caller's own, or all for admins. */
+  const visibleTo = (req: Request) => {
+    const p = principalOf(req);
+    return (owner: string | null) => canSee(p, owner);
+  };
+
   api.post('/calculate', json, async (req: Request, res: Response) => {
     const body = CalculateBodySchema.safeParse(req.body);
     if (!body.success) {
@@ -110,7 +199,14 @@ export function createApp(deps: AppDeps): Express {
       sendError(res, 'BODY_INVALID', { reason: message }, field ? { field } : {});
       return;
     }
-    const outcome = await scheduler.submit(body.data.expression, body.data.id);
+    const owner = ownerOf(principalOf(req));
+    if (owner !== undefined) {
+      const wait = submissions.hit(owner);
+      if (wait > 0) throw new RateLimitedError('submissions per minute', wait);
+      if (scheduler.unfinishedOf(owner) >= limits.maxUnfinishedPerUser)
+        throw new RateLimitedError('unfinished expressions (wait for some to finish)', 5);
+    }
+    const outcome = await scheduler.submit(body.data.expression, body.data.id, owner);
     res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
   });
   api.get('/expressions', async (req, res) => {
@@ -124,6 +220,7 @@ export function createApp(deps: AppDeps): Express {
     const expressions = await scheduler.views.listExpressions(
       limit,
       cursor === undefined ? undefined : decodeCursor(cursor),
+      visibleOwner(principalOf(req)),
     );
     const last = expressions.at(-1);
     const nextCursor =
@@ -133,22 +230,23 @@ export function createApp(deps: AppDeps): Express {
     res.json({ expressions, nextCursor });
   });
   api.get('/expressions/:id', async (req, res) => {
-    const expression = await scheduler.views.expressionView(req.params.id);
+    const expression = await scheduler.views.expressionView(req.params.id, visibleTo(req));
     if (!expression) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({ expression });
   });
   api.get('/expressions/:id/operations', async (req, res) => {
-    const operations = await scheduler.views.operations(req.params.id);
+    const operations = await scheduler.views.operations(req.params.id, visibleTo(req));
     if (!operations) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({ operations });
   });
   api.post('/expressions/:id/cancel', async (req, res) => {
-    res.json({ expression: await scheduler.cancel(req.params.id) });
+    res.json({ expression: await scheduler.cancel(req.params.id, visibleTo(req)) });
   });
   api.get('/settings', (_req, res) => {
     res.json({ settings: scheduler.getSettings() });
   });
   api.put('/settings', json, async (req, res) => {
+    authorize(principalOf(req), 'change-settings');
     const patch = SettingsPatchSchema.safeParse(req.body);
     if (!patch.success) {
       const { field, message } = describeIssue(patch.error);
@@ -165,9 +263,36 @@ export function createApp(deps: AppDeps): Express {
     res.json({ agents: scheduler.agentViews() });
   });
   api.post('/agents/:id/release', async (req, res) => {
+    authorize(principalOf(req), 'manage-agents');
     if (!(await scheduler.agents.release(req.params.id)))
       throw ExpressionistError.of('AGENT_NOT_QUARANTINED', { id: req.params.id });
     res.json({ released: req.params.id });
+  });
+  api.post('/agents/:id/kick', (req, res) => {
+    authorize(principalOf(req), 'manage-agents');
+    const agents = scheduler.agents;
+    if (!canKick(agents) || !agents.kick(req.params.id))
+      throw ExpressionistError.of('AGENT_NOT_CONNECTED', { id: req.params.id });
+    log.info({ agent: req.params.id }, 'agent kicked by an admin');
+    res.json({ kicked: req.params.id });
+  });
+  api.get('/agent-credentials', (req, res) => {
+    authorize(principalOf(req), 'manage-credentials');
+    res.json({ credentials: auth.listCredentials() });
+  });
+  api.post('/agent-credentials', json, async (req, res) => {
+    authorize(principalOf(req), 'manage-credentials');
+    const body = CreateCredentialBodySchema.safeParse(req.body);
+    if (!body.success) {
+      const { field, message } = describeIssue(body.error);
+      sendError(res, 'BODY_INVALID', { reason: message }, field ? { field } : {});
+      return;
+    }
+    res.status(201).json(await auth.issueCredential(body.data.name));
+  });
+  api.post('/agent-credentials/:id/revoke', async (req, res) => {
+    authorize(principalOf(req), 'manage-credentials');
+    res.json({ credential: await auth.revokeCredential(req.params.id) });
   });
   api.use(openApiRouter());
   api.use((req, res) =>

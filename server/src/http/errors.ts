@@ -8,12 +8,24 @@ import {
 } from '@expressionist/core';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { RateLimitedError } from '../auth/limits.js';
 
 type Extra = { position?: number; field?: string };
 
-/** Writes the one error shape `{"error": {code, message, position?, field?}}`. */
-function writeError(res: Response, code: ErrorCode, message: string, extra: Extra): void {
-  res.status(ERROR_CODES[code].status).json({ error: { code, message, ...extra } });
+/**
+ * Writes the one error shape `{"error": {code, message, position?, field?}}`. Every 429 carries
+ * `Retry-After` (seconds): the wait when known, else one second.
+ */
+function writeError(
+  res: Response,
+  code: ErrorCode,
+  message: string,
+  extra: Extra,
+  retryAfterS?: number,
+): void {
+  const status = ERROR_CODES[code].status;
+  if (status === 429) res.setHeader('retry-after', String(Math.max(1, retryAfterS ?? 1)));
+  res.status(status).json({ error: { code, message, ...extra } });
 }
 
 /** Answers with `code`, its message filled in from the registry's template. */
@@ -23,7 +35,14 @@ export function sendError<C extends ErrorCode>(
   params: ErrorParams<C>,
   extra: Extra = {},
 ): void {
-  writeError(res, code, errorMessage(code, params), extra);
+  const seconds = (params as Record<string, unknown>)['seconds'];
+  writeError(
+    res,
+    code,
+    errorMessage(code, params),
+    extra,
+    typeof seconds === 'number' ? seconds : undefined,
+  );
 }
 
 /** zod failure → the first issue as `field: message`. */
@@ -49,6 +68,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         err.code,
         err.message,
         err.position === undefined ? {} : { position: err.position },
+        err instanceof RateLimitedError ? err.seconds : undefined,
       );
       return;
     }

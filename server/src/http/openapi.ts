@@ -10,7 +10,19 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import {
+  AgentCredentialViewSchema,
   AgentsReplySchema,
+  CreateCredentialBodySchema,
+  CreateCredentialReplySchema,
+  CredentialReplySchema,
+  CredentialsBodySchema,
+  CredentialsReplySchema,
+  KickReplySchema,
+  LoginReplySchema,
+  MeReplySchema,
+  RegisterReplySchema,
+  SetupBodySchema,
+  UserViewSchema,
   ReleaseReplySchema,
   AgentViewSchema,
   CalculateBodySchema,
@@ -66,6 +78,15 @@ const COMPONENTS = {
   SettingsReply: SettingsReplySchema,
   AgentsReply: AgentsReplySchema,
   ReleaseReply: ReleaseReplySchema,
+  KickReply: KickReplySchema,
+  UserView: UserViewSchema,
+  RegisterReply: RegisterReplySchema,
+  LoginReply: LoginReplySchema,
+  MeReply: MeReplySchema,
+  AgentCredentialView: AgentCredentialViewSchema,
+  CredentialsReply: CredentialsReplySchema,
+  CreateCredentialReply: CreateCredentialReplySchema,
+  CredentialReply: CredentialReplySchema,
   CourseTask: CourseTaskSchema,
   CourseTaskReply: CourseTaskReplySchema,
   CourseAccepted: CourseAcceptedSchema,
@@ -139,13 +160,26 @@ export interface RouteDoc {
   /** OpenAPI path template, e.g. `/api/v1/expressions/{id}`. */
   path: string;
   summary: string;
-  tag: 'api' | 'course' | 'ops';
+  tag: 'api' | 'accounts' | 'course' | 'ops';
   query?: Record<string, { schema: JsonSchema; description: string }>;
   body?: z.ZodType;
   success: Success[];
   /** Codes this route can answer with, beside INTERNAL (every route can). */
   errors?: ErrorCode[];
+  /**
+   * Who may call it (accounts mode; in AUTH_MODE=open everyone may): nobody needs a token
+   * (absent), a token is read when sent (`optional`), any signed-in user (`user`), an admin
+   * (`admin`), or an admin or a caller on this machine (`local-or-admin`).
+   */
+  auth?: 'optional' | 'user' | 'admin' | 'local-or-admin';
 }
+
+const AUTH_ERRORS: Record<NonNullable<RouteDoc['auth']>, ErrorCode[]> = {
+  optional: ['UNAUTHENTICATED'],
+  user: ['UNAUTHENTICATED'],
+  admin: ['UNAUTHENTICATED', 'FORBIDDEN'],
+  'local-or-admin': ['UNAUTHENTICATED', 'FORBIDDEN'],
+};
 
 const idParam = {
   name: 'id',
@@ -160,7 +194,9 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'post',
     path: '/api/v1/calculate',
-    summary: 'Submit an expression; it is planned and stored before the answer.',
+    auth: 'user',
+    summary:
+      'Submit an expression (owned by the caller); it is planned and stored before the answer. Client ids are per user. Limited per user: SUBMISSIONS_PER_MINUTE, MAX_UNFINISHED_PER_USER.',
     tag: 'api',
     body: CalculateBodySchema,
     success: [
@@ -175,6 +211,7 @@ export const ROUTES: readonly RouteDoc[] = [
       ...BODY_ERRORS,
       ...PARSE_ERRORS,
       'IDEMPOTENCY_CONFLICT',
+      'RATE_LIMITED',
       'STORE_UNAVAILABLE',
       'SHUTTING_DOWN',
     ],
@@ -182,7 +219,8 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/expressions',
-    summary: 'List expressions, newest first, one page at a time.',
+    auth: 'user',
+    summary: "List the caller's expressions (an admin: everyone's), newest first, one page at a time.",
     tag: 'api',
     query: {
       limit: {
@@ -200,7 +238,8 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/expressions/{id}',
-    summary: 'One expression.',
+    auth: 'user',
+    summary: "One expression; another user's answers 404 like a missing id.",
     tag: 'api',
     success: [{ status: 200, description: 'The expression.', body: 'ExpressionReply' }],
     errors: ID_ERRORS,
@@ -208,6 +247,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/expressions/{id}/operations',
+    auth: 'user',
     summary: "An expression's operations (its DAG) with their states.",
     tag: 'api',
     success: [{ status: 200, description: 'The operations.', body: 'OperationsReply' }],
@@ -216,6 +256,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'post',
     path: '/api/v1/expressions/{id}/cancel',
+    auth: 'user',
     summary: 'Cancel a pending or running expression.',
     tag: 'api',
     success: [{ status: 200, description: 'The canceled expression.', body: 'ExpressionReply' }],
@@ -224,6 +265,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/settings',
+    auth: 'user',
     summary: 'Current operation durations and agent retention.',
     tag: 'api',
     success: [{ status: 200, description: 'The settings.', body: 'SettingsReply' }],
@@ -231,6 +273,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'put',
     path: '/api/v1/settings',
+    auth: 'admin',
     summary: 'Change any subset of the settings; stored, then pushed to agents and dashboards.',
     tag: 'api',
     body: SettingsPatchSchema,
@@ -242,6 +285,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/agents',
+    auth: 'user',
     summary: 'Connected agents, and lost ones until their retention ends.',
     tag: 'api',
     success: [{ status: 200, description: 'The agents.', body: 'AgentsReply' }],
@@ -249,10 +293,86 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'post',
     path: '/api/v1/agents/{id}/release',
+    auth: 'admin',
     summary: 'Lift the quarantine of an agent: it may join (and compute) again.',
     tag: 'api',
     success: [{ status: 200, description: 'Released.', body: 'ReleaseReply' }],
     errors: ['AGENT_NOT_QUARANTINED', 'NOT_FOUND'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/agents/{id}/kick',
+    auth: 'admin',
+    summary: 'Disconnect a connected agent (its work goes back to the queue; it may reconnect).',
+    tag: 'api',
+    success: [{ status: 200, description: 'Disconnected.', body: 'KickReply' }],
+    errors: ['AGENT_NOT_CONNECTED', 'NOT_FOUND'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/register',
+    summary: 'Create an account (role `user`). Limited per address.',
+    tag: 'accounts',
+    body: CredentialsBodySchema,
+    success: [{ status: 200, description: 'The new user.', body: 'RegisterReply' }],
+    errors: [...BODY_ERRORS, 'ACCOUNT_INVALID', 'LOGIN_TAKEN', 'RATE_LIMITED'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/login',
+    summary:
+      'Sign in: a JWT for `Authorization: Bearer`. Failed attempts lock the login and the address for growing times (`Retry-After`).',
+    tag: 'accounts',
+    body: CredentialsBodySchema,
+    success: [{ status: 200, description: 'A token.', body: 'LoginReply' }],
+    errors: [...BODY_ERRORS, 'LOGIN_FAILED', 'RATE_LIMITED'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/setup',
+    summary:
+      'Create the first admin with the one-time token of the setup link the orchestrator prints; signs in.',
+    tag: 'accounts',
+    body: SetupBodySchema,
+    success: [{ status: 200, description: 'The admin is created; a token.', body: 'LoginReply' }],
+    errors: [...BODY_ERRORS, 'SETUP_INVALID', 'ACCOUNT_INVALID', 'LOGIN_TAKEN'],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/me',
+    auth: 'optional',
+    summary: 'How this orchestrator is run (mode, guests, setup pending) and who the caller is.',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The caller and the mode.', body: 'MeReply' }],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/agent-credentials',
+    auth: 'admin',
+    summary: 'Agent credentials, revoked ones included (never their tokens).',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The credentials.', body: 'CredentialsReply' }],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/agent-credentials',
+    auth: 'admin',
+    summary: 'Issue an agent credential; its token is in this answer only (stored hashed).',
+    tag: 'accounts',
+    body: CreateCredentialBodySchema,
+    success: [
+      { status: 201, description: 'The credential and its token.', body: 'CreateCredentialReply' },
+    ],
+    errors: [...BODY_ERRORS],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/agent-credentials/{id}/revoke',
+    auth: 'admin',
+    summary: 'Revoke an agent credential: agents holding it are disconnected and refused.',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The revoked credential.', body: 'CredentialReply' }],
+    errors: ['CREDENTIAL_NOT_FOUND', 'NOT_FOUND'],
   },
   {
     method: 'get',
@@ -314,6 +434,7 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/metrics',
+    auth: 'local-or-admin',
     summary: 'Prometheus metrics.',
     tag: 'ops',
     success: [
@@ -390,10 +511,21 @@ function operation(route: RouteDoc): Record<string, unknown> {
     );
     responses[String(status)] = { description, content };
   }
-  Object.assign(responses, errorResponses(route.errors ?? []));
+  Object.assign(
+    responses,
+    errorResponses([...(route.errors ?? []), ...(route.auth ? AUTH_ERRORS[route.auth] : [])]),
+  );
+  // `{}` in a security list: the route may also be called without a token.
+  const security =
+    route.auth === undefined
+      ? []
+      : route.auth === 'user' || route.auth === 'admin'
+        ? [{ bearer: [] }]
+        : [{}, { bearer: [] }];
   return {
     summary: route.summary,
     tags: [route.tag],
+    security,
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body
       ? {
@@ -413,7 +545,7 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description: string };
   tags: { name: string; description: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, unknown> };
 }
 
 /** Builds the document from `ROUTES` and the core schemas. */
@@ -428,15 +560,30 @@ export function buildOpenApiDocument(): OpenApiDocument {
       title: 'Expressionist',
       version: '1',
       description:
-        'Distributed arithmetic calculator. Every failed call answers `{"error": {code, message, position?, field?}}` with a code from the registry.',
+        'Distributed arithmetic calculator. Calls carry `Authorization: Bearer <token>` (from /api/v1/login) unless AUTH_MODE=open. Every failed call answers `{"error": {code, message, position?, field?}}` with a code from the registry.',
     },
     tags: [
       { name: 'api', description: 'REST API v1.' },
+      {
+        name: 'accounts',
+        description:
+          'Accounts, the first admin, agent credentials (AUTH_MODE=accounts; see README, Security).',
+      },
       { name: 'course', description: "The course's standard HTTP agent protocol." },
       { name: 'ops', description: 'Health, readiness, metrics and the dashboard.' },
     ],
     paths,
-    components: { schemas: componentSchemas() },
+    components: {
+      schemas: componentSchemas(),
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'POST /api/v1/login answers the token. Not needed in AUTH_MODE=open.',
+        },
+      },
+    },
   };
 }
 
