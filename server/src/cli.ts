@@ -2,9 +2,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
-import { startOrchestrator } from './main.js';
+import { startOrchestrator, type Orchestrator } from './main.js';
+import { isLoopbackHost } from './http/security.js';
 
 const AGENT_CLI = fileURLToPath(new URL('../../agent-node/dist/cli.js', import.meta.url));
+/** The credential `npm start` gives its own agent processes (a new one per start). */
+const LOCAL_AGENTS_CREDENTIAL = 'npm start (local agents)';
+
+/**
+ * A fresh agent credential for the local agents, the previous starts' ones revoked: their
+ * tokens lived only in the environment of processes that are gone.
+ */
+async function localAgentToken(orchestrator: Orchestrator): Promise<string> {
+  const { auth } = orchestrator;
+  for (const c of auth.listCredentials())
+    if (c.name === LOCAL_AGENTS_CREDENTIAL && c.revokedAt === null)
+      await auth.revokeCredential(c.id);
+  return (await auth.issueCredential(LOCAL_AGENTS_CREDENTIAL)).token;
+}
 
 /**
  * `npm start`: the orchestrator plus AGENTS local agent processes. The first Ctrl-C (or SIGTERM)
@@ -23,6 +38,21 @@ async function main(): Promise<void> {
   }
   const orchestrator = await startOrchestrator(config);
   const { log } = orchestrator;
+  const local = orchestrator.url.replace('127.0.0.1', 'localhost');
+  if (orchestrator.setupToken) {
+    const line = `Open ${local}/setup#${orchestrator.setupToken} to create the admin account`;
+    process.stdout.write(`${line}\n`);
+    log.info(line);
+  }
+  if (config.auth.mode === 'open' && !isLoopbackHost(config.host))
+    log.warn(
+      { host: config.host },
+      'AUTH_MODE=open on a non-loopback address: anyone who can reach this port can submit, read everything, change settings and run agents. Use AUTH_MODE=accounts (the default) or HOST=127.0.0.1.',
+    );
+  const agentEnv =
+    config.auth.mode === 'accounts' && config.agents > 0
+      ? { AGENT_TOKEN: await localAgentToken(orchestrator) }
+      : {};
   const children: ChildProcess[] = [];
   for (let i = 1; i <= config.agents; i += 1) {
     const child = spawn(
@@ -42,7 +72,11 @@ async function main(): Promise<void> {
         // The IPC channel closes when the orchestrator dies, so no agent outlives it.
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel },
+        env: {
+          ...process.env,
+          LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? config.logLevel,
+          ...agentEnv,
+        },
       },
     );
     child.on('exit', (code, signal) =>
@@ -52,7 +86,7 @@ async function main(): Promise<void> {
   }
   if (config.agents > 0)
     log.info({ agents: config.agents, concurrency: config.computingPower }, 'started local agents');
-  log.info(`dashboard: ${orchestrator.url.replace('127.0.0.1', 'localhost')}/`);
+  log.info(`dashboard: ${local}/`);
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
