@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { createApp } from '../src/http/app.js';
 import { buildOpenApiDocument, type OpenApiDocument } from '../src/http/openapi.js';
 import { Metrics } from '../src/metrics.js';
-import { answerHonestly, api, manualAgent, tempDir } from '@expressionist/testkit';
+import { loadConfig } from '../src/config.js';
+import { answerHonestly, api, manualAgent, request, tempDir } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 // ------------------------------------------------------------------ the app's real routes
@@ -144,6 +145,8 @@ describe('OpenAPI document', () => {
           store: orch.store,
           metrics: new Metrics(),
           log: pino({ level: 'silent' }),
+          auth: orch.auth,
+          config: { auth: loadConfig({}).auth, host: '127.0.0.1' },
           bodyLimitBytes: 4096,
           courseTaskId: 'auto',
           webDir,
@@ -275,5 +278,76 @@ describe('real responses match the document', () => {
       expect(res.headers.get('content-type')).toMatch(mediaType);
       conforms('GET', template, res.status, await res.text(), mediaType);
     }
+  });
+});
+
+describe('accounts: real responses match the document', () => {
+  let accounts: TestOrchestrator;
+  beforeAll(async () => {
+    accounts = await startTestOrchestrator({
+      AUTH_MODE: 'accounts',
+      ADMIN_LOGIN: 'root',
+      ADMIN_PASSWORD: 'correct horse battery',
+      LOGIN_FREE_FAILURES: '1',
+    });
+  });
+  afterAll(async () => accounts.close());
+
+  async function as(
+    token: string | undefined,
+    method: string,
+    template: string,
+    opts: { id?: string; body?: unknown } = {},
+  ): Promise<{ status: number; json: unknown }> {
+    const url = template.replace('{id}', encodeURIComponent(opts.id ?? ''));
+    const res = await request(accounts.url, method, url, {
+      json: opts.body,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    conforms(method, template, res.status, res.json);
+    return res;
+  }
+  const tokenOf = (json: unknown): string => z.object({ token: z.string() }).parse(json).token;
+
+  it('register, login, me, setup, credentials, kick, 401/403/429', async () => {
+    const body = { login: 'docuser', password: 'a good passphrase' };
+    expect((await as(undefined, 'POST', '/api/v1/register', { body })).status).toBe(200);
+    expect((await as(undefined, 'POST', '/api/v1/register', { body })).status).toBe(409);
+    const weak = { login: 'other', password: '123456789' };
+    expect((await as(undefined, 'POST', '/api/v1/register', { body: weak })).status).toBe(422);
+    const user = tokenOf((await as(undefined, 'POST', '/api/v1/login', { body })).json);
+    const adminBody = { login: 'root', password: 'correct horse battery' };
+    const admin = tokenOf((await as(undefined, 'POST', '/api/v1/login', { body: adminBody })).json);
+    expect((await as(undefined, 'GET', '/api/v1/me')).status).toBe(200);
+    expect((await as(user, 'GET', '/api/v1/me')).status).toBe(200);
+    expect((await as('forged', 'GET', '/api/v1/me')).status).toBe(401);
+    const setup = { ...body, token: 'x'.repeat(32) };
+    expect((await as(undefined, 'POST', '/api/v1/setup', { body: setup })).status).toBe(403);
+
+    expect((await as(undefined, 'GET', '/api/v1/expressions')).status).toBe(401);
+    expect((await as(user, 'GET', '/api/v1/expressions')).status).toBe(200);
+    expect((await as(user, 'PUT', '/api/v1/settings', { body: { additionMs: 1 } })).status).toBe(
+      403,
+    );
+    expect((await as(user, 'GET', '/api/v1/agent-credentials')).status).toBe(403);
+    const issued = await as(admin, 'POST', '/api/v1/agent-credentials', { body: { name: 'doc' } });
+    expect(issued.status).toBe(201);
+    const id = z.object({ credential: z.object({ id: z.string() }) }).parse(issued.json)
+      .credential.id;
+    expect((await as(admin, 'POST', '/api/v1/agent-credentials', { body: {} })).status).toBe(400);
+    expect((await as(admin, 'GET', '/api/v1/agent-credentials')).status).toBe(200);
+    expect((await as(admin, 'POST', '/api/v1/agent-credentials/{id}/revoke', { id })).status).toBe(
+      200,
+    );
+    expect(
+      (await as(admin, 'POST', '/api/v1/agent-credentials/{id}/revoke', { id: 'nope' })).status,
+    ).toBe(404);
+    expect((await as(admin, 'POST', '/api/v1/agents/{id}/kick', { id: 'ghost' })).status).toBe(404);
+    expect((await as(user, 'POST', '/api/v1/agents/{id}/kick', { id: 'ghost' })).status).toBe(403);
+
+    const wrong = { login: 'docuser', password: 'not the passphrase' };
+    expect((await as(undefined, 'POST', '/api/v1/login', { body: wrong })).status).toBe(401);
+    expect((await as(undefined, 'POST', '/api/v1/login', { body: wrong })).status).toBe(401);
+    expect((await as(undefined, 'POST', '/api/v1/login', { body: wrong })).status).toBe(429);
   });
 });
