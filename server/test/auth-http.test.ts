@@ -46,7 +46,11 @@ function call(
 }
 
 /** Registers `login` (from its own address, so the per-address limit is not in the way). */
-async function register(base: string, login: string, password = 'a good passphrase'): Promise<string> {
+async function register(
+  base: string,
+  login: string,
+  password = 'a good passphrase',
+): Promise<string> {
   const reg = await request(base, 'POST', '/api/v1/register', {
     json: { login, password },
     headers: { 'x-forwarded-for': `198.51.100.${login.length}` },
@@ -191,7 +195,7 @@ describe('forged and stale tokens', () => {
   });
 });
 
-describe("each user sees only their own expressions", () => {
+describe('each user sees only their own expressions', () => {
   it("A cannot list, read, get operations of, or cancel B's; admins see all", async () => {
     const b = await call('POST', '/api/v1/calculate', bob, { expression: '2*3*4' });
     expect(b.status).toBe(201);
@@ -230,13 +234,16 @@ describe("each user sees only their own expressions", () => {
     const b1 = await call('POST', '/api/v1/calculate', bob, { expression: '6+6', id: 'mine-1' });
     expect([a1.status, b1.status]).toEqual([201, 201]);
     expect(IdSchema.parse(a1.json).id).not.toBe(IdSchema.parse(b1.json).id);
-    const again = await call('POST', '/api/v1/calculate', alice, { expression: '5+5', id: 'mine-1' });
+    const again = await call('POST', '/api/v1/calculate', alice, {
+      expression: '5+5',
+      id: 'mine-1',
+    });
     expect(again.status).toBe(200);
     expect(IdSchema.parse(again.json).id).toBe(IdSchema.parse(a1.json).id);
     // Bob cannot read Alice's by guessing her client id either.
-    expect((await call('GET', `/api/v1/expressions/${IdSchema.parse(a1.json).id}`, bob)).status).toBe(
-      404,
-    );
+    expect(
+      (await call('GET', `/api/v1/expressions/${IdSchema.parse(a1.json).id}`, bob)).status,
+    ).toBe(404);
   });
 
   it('submissions are limited per user: unfinished, then per minute, with Retry-After', async () => {
@@ -264,7 +271,9 @@ describe("each user sees only their own expressions", () => {
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Others are not affected.
-    expect((await call('POST', '/api/v1/calculate', alice, { expression: '9*9' })).status).toBe(201);
+    expect((await call('POST', '/api/v1/calculate', alice, { expression: '9*9' })).status).toBe(
+      201,
+    );
   });
 });
 
@@ -379,7 +388,9 @@ describe('browser hardening', () => {
     expect(good.headers.get('access-control-allow-origin')).toBe('https://allowed.example');
     expect(good.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
     expect(good.headers.get('access-control-allow-credentials')).toBeNull();
-    const get = await fetch(`${orch.url}/api/v1/me`, { headers: { origin: 'https://evil.example' } });
+    const get = await fetch(`${orch.url}/api/v1/me`, {
+      headers: { origin: 'https://evil.example' },
+    });
     expect(get.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

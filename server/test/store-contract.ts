@@ -5,7 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExpressionStatus, Settings } from '@expressionist/core';
-import type { Store, StoredExpression, StoredOpResult } from '../src/store/store.js';
+import type {
+  Store,
+  StoredCredential,
+  StoredExpression,
+  StoredOpResult,
+  StoredUser,
+} from '../src/store/store.js';
 
 export interface StoreHarness {
   store: Store;
@@ -31,6 +37,7 @@ export function expr(
     finishedAt: null,
     opCount: 2,
     cached: false,
+    owner: null,
     ...overrides,
   };
 }
@@ -395,6 +402,82 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         existing: done,
       });
       expect(await again.saveOpResults([opResult('keep-2', 1), opResult('keep-2', 2)])).toBe(1);
+    });
+
+    it('users: unique logins, lookup by login and id, admin presence, survives reopen', async () => {
+      const user = (id: string, login: string, role: StoredUser['role']): StoredUser => ({
+        id,
+        login,
+        passwordHash: `scrypt$32768$8$1$salt-${id}$hash-${id}`,
+        role,
+        createdAt: 1_700_000_000_000,
+      });
+      expect(await store.hasAdmin()).toBe(false);
+      expect(await store.createUser(user('u1', 'ada', 'user'))).toBe('created');
+      expect(await store.createUser(user('u2', 'ada', 'admin'))).toBe('taken');
+      expect(await store.hasAdmin()).toBe(false);
+      expect(await store.createUser(user('u3', 'root', 'admin'))).toBe('created');
+      expect(await store.hasAdmin()).toBe(true);
+      expect(await store.getUserByLogin('ada')).toEqual(user('u1', 'ada', 'user'));
+      expect(await store.getUser('u3')).toEqual(user('u3', 'root', 'admin'));
+      expect(await store.getUserByLogin('nobody')).toBeNull();
+      expect(await store.getUser('nope')).toBeNull();
+      const again = await h.reopen();
+      expect(await again.getUserByLogin('root')).toEqual(user('u3', 'root', 'admin'));
+      expect(await again.hasAdmin()).toBe(true);
+    });
+
+    it('credentials: saved, listed oldest first, updated, survive reopen', async () => {
+      const cred = (id: string, createdAt: number): StoredCredential => ({
+        id,
+        name: `rack ${id}`,
+        tokenHash: 'ab'.repeat(32),
+        createdAt,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      await store.saveCredential(cred('c2', 2000));
+      await store.saveCredential(cred('c1', 1000));
+      expect((await store.listCredentials()).map((c) => c.id)).toEqual(['c1', 'c2']);
+      await store.updateCredential('c1', { lastUsedAt: 1500 });
+      await store.updateCredential('c1', { revokedAt: 1600 });
+      await store.updateCredential('unknown', { revokedAt: 1 });
+      expect(await store.getCredential('c1')).toEqual({
+        ...cred('c1', 1000),
+        lastUsedAt: 1500,
+        revokedAt: 1600,
+      });
+      expect(await store.getCredential('unknown')).toBeNull();
+      const again = await h.reopen();
+      expect((await again.listCredentials()).map((c) => [c.id, c.revokedAt])).toEqual([
+        ['c1', 1600],
+        ['c2', null],
+      ]);
+    });
+
+    it("expressions keep their owner; listing by owner shows only that owner's", async () => {
+      await store.insertExpression(expr('o-1', 1000, { owner: 'u1' }));
+      await store.insertExpression(expr('o-2', 2000, { owner: 'u2' }));
+      await store.insertExpression(expr('o-3', 3000, { owner: 'u1' }));
+      await store.insertExpression(expr('o-4', 4000));
+      expect((await store.getExpression('o-2'))?.owner).toBe('u2');
+      expect((await store.getExpression('o-4'))?.owner).toBeNull();
+      expect((await store.listExpressions(10, undefined, 'u1')).map((e) => e.id)).toEqual([
+        'o-3',
+        'o-1',
+      ]);
+      const page = await store.listExpressions(1, undefined, 'u1');
+      expect(page.map((e) => e.id)).toEqual(['o-3']);
+      expect(
+        (await store.listExpressions(10, { createdAt: 3000, id: 'o-3' }, 'u1')).map((e) => e.id),
+      ).toEqual(['o-1']);
+      expect((await store.listExpressions(10)).map((e) => e.id)).toEqual([
+        'o-4',
+        'o-3',
+        'o-2',
+        'o-1',
+      ]);
+      expect(await store.listExpressions(10, undefined, 'nobody')).toEqual([]);
     });
   });
 }

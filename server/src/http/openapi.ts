@@ -220,7 +220,8 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'get',
     path: '/api/v1/expressions',
     auth: 'user',
-    summary: "List the caller's expressions (an admin: everyone's), newest first, one page at a time.",
+    summary:
+      "List the caller's expressions (an admin: everyone's), newest first, one page at a time.",
     tag: 'api',
     query: {
       limit: {
