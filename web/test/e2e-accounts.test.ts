@@ -172,6 +172,8 @@ describe.skipIf(!process.env.E2E_ACCOUNTS || !hasBrowser)('accounts in Chromium'
       await page.getByTestId('user-menu-button').click();
       await page.getByTestId('user-panel').waitFor();
       await page.screenshot({ path: path.join(SCREENSHOTS, 'accounts-user-menu.png') });
+      await page.setViewportSize({ width: 390, height: 800 });
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'accounts-user-menu-phone.png') });
 
       // The link is spent: a second visit explains instead of offering a form.
       const again = await newPage(await browser!.newContext());
