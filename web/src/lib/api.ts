@@ -1,7 +1,18 @@
-/** Typed REST client for `/api/v1`; every response body is validated before it is trusted. */
-import type { z } from 'zod';
+/**
+ * Typed REST client for `/api/v1`; every response body is validated before it is trusted. Every
+ * call carries `Authorization: Bearer <token>` when the session has one (see session.svelte.ts
+ * for why the token lives in localStorage and not in a cookie). An `UNAUTHENTICATED` answer ends
+ * the session wherever it comes from; `RATE_LIMITED` carries the `Retry-After` seconds.
+ */
+import { z } from 'zod';
 import {
   AgentsReplySchema,
+  CreateCredentialReplySchema,
+  CredentialsReplySchema,
+  LoginReplySchema,
+  MeReplySchema,
+  RegisterReplySchema,
+  AgentCredentialViewSchema,
   CalculateReplySchema,
   ErrorBodySchema,
   ExpressionPageSchema,
@@ -9,12 +20,16 @@ import {
   OperationsReplySchema,
   ReleaseReplySchema,
   SettingsReplySchema,
+  type AgentCredentialView,
   type AgentView,
   type ExpressionView,
+  type MeReply,
+  type UserView,
   type OperationView,
   type Settings,
   type SettingsPatch,
 } from '@expressionist/core';
+import { retryAfterSeconds } from './auth';
 
 /** A failed request: an error body from the orchestrator, or `NETWORK` when there was none. */
 export class ApiError extends Error {
@@ -22,12 +37,18 @@ export class ApiError extends Error {
   readonly code: string;
   readonly position: number | undefined;
   readonly field: string | undefined;
+  /** Seconds the server asked us to wait (`Retry-After` of a 429), when it said. */
+  readonly retryAfter: number | undefined;
 
   constructor(
     status: number,
     code: string,
     message: string,
-    extra: { position?: number | undefined; field?: string | undefined } = {},
+    extra: {
+      position?: number | undefined;
+      field?: string | undefined;
+      retryAfter?: number | undefined;
+    } = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -35,19 +56,37 @@ export class ApiError extends Error {
     this.code = code;
     this.position = extra.position;
     this.field = extra.field;
+    this.retryAfter = extra.retryAfter;
   }
+}
+
+/** What the client needs from the session, injected so that api.ts does not import it back. */
+export interface AuthHooks {
+  /** The current token, if signed in. */
+  token(): string | null;
+  /** Called when the server says the caller is not (or no longer) signed in. */
+  unauthenticated(): void;
+}
+
+let hooks: AuthHooks = { token: () => null, unauthenticated: () => {} };
+
+/** Connects the client to the session (called once by the session). */
+export function useAuth(next: AuthHooks): void {
+  hooks = next;
 }
 
 const BASE = '/api/v1';
 
 async function request<T>(path: string, schema: z.ZodType<T>, init?: RequestInit): Promise<T> {
   let response: Response;
+  const token = hooks.token();
   try {
     response = await fetch(`${BASE}${path}`, {
       ...init,
       headers: {
         accept: 'application/json',
         ...(init?.body ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
     });
   } catch (err) {
@@ -61,9 +100,19 @@ async function request<T>(path: string, schema: z.ZodType<T>, init?: RequestInit
   }
   if (!response.ok) {
     const parsed = ErrorBodySchema.safeParse(body);
+    const retryAfter =
+      response.status === 429
+        ? (retryAfterSeconds(response.headers.get('retry-after'), Date.now()) ?? undefined)
+        : undefined;
     if (parsed.success) {
       const { code, message, position, field } = parsed.data.error;
-      throw new ApiError(response.status, code, message, { position, field });
+      // Any call may find the token expired or revoked: the session ends and the login page
+      // opens. LOGIN_FAILED (a wrong password, also 401) is an answer, not a lost session.
+      if (code === 'UNAUTHENTICATED') hooks.unauthenticated();
+      throw new ApiError(response.status, code, message, { position, field, retryAfter });
+    }
+    if (response.status === 429) {
+      throw new ApiError(429, 'RATE_LIMITED', `HTTP 429`, { retryAfter });
     }
     throw new ApiError(response.status, 'INTERNAL', `HTTP ${response.status}`);
   }
@@ -139,4 +188,74 @@ export async function releaseAgent(id: string): Promise<void> {
 
 export async function getAgents(): Promise<AgentView[]> {
   return (await request('/agents', AgentsReplySchema)).agents;
+}
+
+/** Disconnects an agent (admin); it may connect again. */
+export async function kickAgent(id: string): Promise<void> {
+  await request(`/agents/${encodeURIComponent(id)}/kick`, z.unknown(), { method: 'POST' });
+}
+
+/**
+ * How this orchestrator is run and who we are. An orchestrator from before accounts has no
+ * `/me` (404): it is open, as it always was.
+ */
+export async function getMe(): Promise<MeReply> {
+  try {
+    return await request('/me', MeReplySchema);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND') {
+      return { mode: 'open', user: null, guestAgents: true, setupPending: false, exposed: false };
+    }
+    throw err;
+  }
+}
+
+/** Signs in; resolves with the JWT. */
+export async function login(login: string, password: string): Promise<string> {
+  const reply = await request('/login', LoginReplySchema, {
+    method: 'POST',
+    body: JSON.stringify({ login, password }),
+  });
+  return reply.token;
+}
+
+/** Creates a user account (not signed in yet: call `login` next). */
+export async function register(login: string, password: string): Promise<UserView> {
+  const reply = await request('/register', RegisterReplySchema, {
+    method: 'POST',
+    body: JSON.stringify({ login, password }),
+  });
+  return reply.user;
+}
+
+/** Creates the first admin with the one-time token of the setup link; resolves with its JWT. */
+export async function setupAdmin(token: string, login: string, password: string): Promise<string> {
+  const reply = await request('/setup', LoginReplySchema, {
+    method: 'POST',
+    body: JSON.stringify({ token, login, password }),
+  });
+  return reply.token;
+}
+
+export async function listCredentials(): Promise<AgentCredentialView[]> {
+  return (await request('/agent-credentials', CredentialsReplySchema)).credentials;
+}
+
+/** Issues an agent credential; its token is in this answer only. */
+export async function createCredential(
+  name: string,
+): Promise<{ credential: AgentCredentialView; token: string }> {
+  return request('/agent-credentials', CreateCredentialReplySchema, {
+    method: 'POST',
+    body: JSON.stringify({ name }),
+  });
+}
+
+export async function revokeCredential(id: string): Promise<AgentCredentialView> {
+  const reply = await request(
+    `/agent-credentials/${encodeURIComponent(id)}/revoke`,
+    z.object({ credential: AgentCredentialViewSchema }),
+    { method: 'POST' },
+  );
+  return reply.credential;
 }

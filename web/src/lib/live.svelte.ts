@@ -3,6 +3,10 @@
  * `snapshot` on every (re)connect and `delta` batches after it; both are validated, then merged by
  * the pure reducer in `merge.ts` into SvelteMaps so each row re-renders only when its own entry
  * changes. Nothing here polls.
+ *
+ * In accounts mode the handshake carries the user's token (`auth: { token }`); signing in or out
+ * reconnects with the new one and clears what the previous user could see. A refused handshake
+ * (`UNAUTHENTICATED…`) is not retried: the session ends and the sign-in prompt shows instead.
  */
 import { io, type Socket } from 'socket.io-client';
 import { SvelteMap } from 'svelte/reactivity';
@@ -30,8 +34,10 @@ import {
   type Sample,
 } from './merge';
 import { ApiError, listExpressions } from './api';
+import { session } from './session.svelte';
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+/** `signedOut`: accounts mode without a (valid) token; nothing is connected. */
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'signedOut';
 
 /** How far back the throughput chart reaches. */
 export const THROUGHPUT_WINDOW_MS = 60_000;
@@ -88,14 +94,63 @@ class LiveStore implements LiveModel {
   #cursor: string | null = null;
 
   #socket: Socket<ServerToUiEvents, UiToServerEvents> | null = null;
+  /** The token the current (or next) handshake sends. */
+  #token: string | null = null;
+  /** The throughput sampler runs once per page, across reconnections. */
+  #sampling = false;
   readonly #watches = new Map<string, { count: number; watch: ExpressionWatch }>();
 
-  /** Opens the connection (idempotent). */
-  start(): void {
-    if (this.#socket) return;
+  /**
+   * Opens the connection with `token` (null in open mode). Idempotent for the same token; a
+   * different token (another user) reconnects and starts from an empty store.
+   */
+  connect(token: string | null): void {
+    if (this.#socket && token === this.#token) {
+      // Refused earlier (signed out): try again now that we are asked to.
+      if (!this.#socket.active) this.#socket.connect();
+      return;
+    }
+    const changed = this.#socket !== null;
+    this.#token = token;
+    if (changed) {
+      this.#reset();
+      this.#socket?.disconnect().connect();
+      this.connection = 'connecting';
+      return;
+    }
+    this.connection = 'connecting';
+    this.#open();
+  }
+
+  /** Closes the connection and forgets everything it showed (signed out in accounts mode). */
+  disconnect(): void {
+    this.#socket?.disconnect();
+    this.#token = null;
+    this.#reset();
+    this.connection = 'signedOut';
+  }
+
+  /** Drops what the previous connection (perhaps another user's) delivered. */
+  #reset(): void {
+    this.expressions.clear();
+    this.order = [];
+    this.floor = null;
+    this.agents.clear();
+    this.settings = null;
+    this.stats = null;
+    this.throughput = [];
+    this.ready = false;
+    this.paging = 'idle';
+    this.pagingError = null;
+    this.#cursor = null;
+  }
+
+  #open(): void {
     const socket: Socket<ServerToUiEvents, UiToServerEvents> = io('/ui', {
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
+      // A function, so that every (re)connection sends the token current at that moment.
+      auth: (callback) => callback(this.#token === null ? {} : { token: this.#token }),
     });
     this.#socket = socket;
 
@@ -106,9 +161,21 @@ class LiveStore implements LiveModel {
     socket.on('disconnect', (reason) => {
       this.connection = 'disconnected';
       // The server closed us on purpose (e.g. restart); socket.io does not retry that by itself.
-      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
+      // A client-side disconnect (sign-out) is ours and stays down.
+      if (reason === 'io server disconnect') {
+        setTimeout(() => {
+          if (this.connection === 'disconnected') socket.connect();
+        }, 1000);
+      }
     });
-    socket.on('connect_error', () => {
+    socket.on('connect_error', (err) => {
+      if (err.message.startsWith('UNAUTHENTICATED')) {
+        // The middleware refused the token (expired, revoked, none): socket.io does not retry
+        // that, and neither do we; the session ends and the login page opens.
+        this.connection = 'signedOut';
+        session.expire();
+        return;
+      }
       this.connection = 'disconnected';
     });
     socket.on('snapshot', (payload) => {
@@ -146,11 +213,14 @@ class LiveStore implements LiveModel {
     });
 
     // Carry the throughput line forward between stats deltas (the server sends stats on change).
-    setInterval(() => {
-      if (this.connection !== 'connected' || !this.stats) return;
-      const last = this.throughput[this.throughput.length - 1];
-      if (!last || Date.now() - last.t > 900) this.#sample(this.stats);
-    }, 1000);
+    if (!this.#sampling) {
+      this.#sampling = true;
+      setInterval(() => {
+        if (this.connection !== 'connected' || !this.stats) return;
+        const last = this.throughput[this.throughput.length - 1];
+        if (!last || Date.now() - last.t > 900) this.#sample(this.stats);
+      }, 1000);
+    }
   }
 
   #sample(stats: StatsView): void {

@@ -1,6 +1,7 @@
 /**
  * Page side of "Become an agent": owns the Web Worker, remembers this tab's agent identity for
- * the session, and exposes what the worker reports to the header.
+ * the session, and exposes what the worker reports to the header. Signed in, the hello carries
+ * the user's JWT (the agent is the user's); without one the tab computes as a guest.
  */
 import type { Settings } from '@expressionist/core';
 import {
@@ -59,6 +60,10 @@ class BrowserAgent {
   concurrency = $state(2);
   agentId = $state('');
   name = $state('');
+  /** Whose agent this is: the signed-in user's, or a guest's (no token sent). */
+  trust = $state<'user' | 'guest'>('guest');
+
+  #token: string | null = null;
 
   #worker: Worker | null = null;
 
@@ -69,7 +74,8 @@ class BrowserAgent {
     this.concurrency = storedConcurrency();
   }
 
-  start(): void {
+  /** Starts computing; `token` is the signed-in user's JWT, null to compute as a guest. */
+  start(token: string | null = null): void {
     if (this.#worker) return;
     if (typeof Worker === 'undefined') {
       this.problem = { kind: 'unsupported' };
@@ -92,6 +98,8 @@ class BrowserAgent {
     this.completed = 0;
     this.connection = 'connecting';
     this.active = true;
+    this.#token = token;
+    this.trust = token === null ? 'guest' : 'user';
 
     worker.addEventListener('message', (event: MessageEvent<unknown>) => {
       const parsed = WorkerToPageSchema.safeParse(event.data);
@@ -129,8 +137,24 @@ class BrowserAgent {
     this.#post({
       type: 'start',
       origin: location.origin,
-      hello: { agentId: this.agentId, name: this.name, kind: 'browser', concurrency },
+      hello: {
+        agentId: this.agentId,
+        name: this.name,
+        kind: 'browser',
+        concurrency,
+        ...(token === null ? {} : { token }),
+      },
     });
+  }
+
+  /**
+   * The user signed in or out while the tab computes: reconnect under the new identity (a
+   * handshake cannot change it), so an expired token never blocks the next reconnection.
+   */
+  retoken(token: string | null): void {
+    if (!this.#worker || token === this.#token) return;
+    this.stop();
+    this.start(token);
   }
 
   /** Stops at once: the socket closes and the orchestrator hands running tasks to others. */
