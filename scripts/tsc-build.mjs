@@ -20,8 +20,8 @@ const status = await withBuildLock(() => {
     stdio: 'inherit',
   });
   if (res.error) throw res.error;
-  // npm links the `expressionist-agent` bin at install time, before dist/ exists, so it cannot
-  // set the mode then; tsc writes new files without the execute bit.
+  // dist/cli.js is also run directly (`./agent-node/dist/cli.js`, the image's entry point); tsc
+  // writes new files without the execute bit. (The npm bin is the committed shim in bin/.)
   const agentCli = path.join(ROOT, 'agent-node/dist/cli.js');
   if (res.status === 0 && existsSync(agentCli)) chmodSync(agentCli, 0o755);
   return res.status ?? 1;
