@@ -6,17 +6,23 @@ import type {
   ServerToUiEvents,
   UiToServerEvents,
 } from '@expressionist/core';
+import type { Principal } from '../auth/policy.js';
+import type { Admission } from './agent-gate.js';
 
 /** Events between orchestrator instances (none yet; `serverSideEmit` is unused). */
 export type ServerSideEvents = Record<string, never>;
 
-/** Per-socket data on `/agents`: the validated hello. */
+/** Per-socket data on `/agents`: the validated hello, who it is, and where it connects from. */
 export interface AgentSocketData {
   hello?: AgentHello;
+  admission?: Admission;
+  address?: string;
 }
 
-/** Per-socket data on `/ui`: nothing. */
-export type UiSocketData = Record<string, never>;
+/** Per-socket data on `/ui`: who is watching. */
+export interface UiSocketData {
+  principal?: Principal;
+}
 
 /** `/agents`: hears agent events, emits agent events, nothing else. */
 export type AgentsNamespace = Namespace<
