@@ -5,7 +5,7 @@ import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { addressOf, type AgentGate } from './agent-gate.js';
 
-import { agentsNamespace, type IoServer } from './io.js';
+import { HandshakeRefused, agentsNamespace, type IoServer } from './io.js';
 
 /**
  * The `/agents` namespace: agents introduce themselves in the handshake (validated) and prove who
@@ -51,7 +51,7 @@ export function attachAgentNamespace(
       (err: unknown) => {
         if (err instanceof ExpressionistError) {
           log.info({ address, agent: hello.data.agentId, code: err.code }, 'agent refused');
-          next(err);
+          next(new HandshakeRefused(err.code, err.message));
         } else {
           log.error({ err }, 'admitting an agent failed');
           next(new Error('internal error while admitting the agent'));

@@ -63,3 +63,18 @@ export function agentsNamespace(io: IoServer): AgentsNamespace {
 export function uiNamespace(io: IoServer): UiNamespace {
   return io.of('/ui') as UiNamespace;
 }
+
+/**
+ * A refused handshake as the client sees it: `connect_error` with the message, and the error
+ * code in `data` (e.g. `{code: 'UNAUTHENTICATED'}`), so an agent can tell "give up" from
+ * "retry later" without parsing words.
+ */
+export class HandshakeRefused extends Error {
+  readonly data: { code: string };
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'HandshakeRefused';
+    this.data = { code };
+  }
+}

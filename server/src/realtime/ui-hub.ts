@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { uiNamespace, type IoServer, type UiNamespace } from './io.js';
+import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
   ExpressionistError,
   SubscribeSchema,
@@ -62,18 +62,17 @@ export class UiHub implements SchedulerListener {
       this.auth.principalOf(handshake.data.token).then(
         (principal) => {
           if (!may(principal, 'use')) {
-            next(
-              ExpressionistError.of('UNAUTHENTICATED', {
-                reason: 'sign in to watch the dashboard (auth.token in the handshake).',
-              }),
-            );
+            const err = ExpressionistError.of('UNAUTHENTICATED', {
+              reason: 'sign in to watch the dashboard (auth.token in the handshake).',
+            });
+            next(new HandshakeRefused(err.code, err.message));
             return;
           }
           socket.data.principal = principal;
           next();
         },
         (err: unknown) => {
-          if (err instanceof ExpressionistError) next(err);
+          if (err instanceof ExpressionistError) next(new HandshakeRefused(err.code, err.message));
           else {
             this.log.error({ err }, 'checking a dashboard token failed');
             next(new Error('internal error while checking the token'));
