@@ -333,6 +333,35 @@ describe('accounts mode with guests', () => {
     expect(back.quarantined).toEqual([]);
   });
 
+  it('course guests: X-Agent-Id is only a label; capped at GUEST_MAX_SLOTS; a wrong result is refused', async () => {
+    const id = await submit(orch, '(1+1)*(2+2)*(3+3)', bob.id);
+    const pull = () =>
+      request(orch.url, 'GET', '/internal/task', { headers: { 'x-agent-id': 'labelled' } });
+    const first = await pull();
+    const second = await pull();
+    const third = await pull();
+    expect([first.status, second.status, third.status]).toEqual([200, 200, 404]);
+    const view = orch.scheduler.agentView('http-guest-labelled@127.0.0.1');
+    expect(view).toMatchObject({ trust: 'guest', concurrency: 2 });
+    const task = (first.json as { task: { id: number } }).task;
+    const wrong = await request(orch.url, 'POST', '/internal/task', {
+      headers: { 'x-agent-id': 'labelled' },
+      json: { id: task.id, result: -1 },
+    });
+    expect(wrong.status).toBe(422);
+    expect(wrong.text).toMatch(/goes to another agent/);
+    expect(orch.scheduler.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
+    const { token } = await orch.auth.issueCredential('course-finisher');
+    const finisher = await agent(orch.url, 'course-finisher', 4, token);
+    answerHonestly(finisher);
+    const held = (second.json as { task: { id: number; arg1: number; arg2: number } }).task;
+    await request(orch.url, 'POST', '/internal/task', {
+      headers: { 'x-agent-id': 'labelled' },
+      json: { id: held.id, result: held.arg1 + held.arg2 },
+    });
+    expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '48' });
+  });
+
   it('course guests: rate-limited per address with Retry-After', async () => {
     const answers = await Promise.all(
       Array.from({ length: 80 }, () => fetch(`${orch.url}/internal/task`)),
