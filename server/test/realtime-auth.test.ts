@@ -408,3 +408,29 @@ describe('per-address socket cap', () => {
     await agent(orch.url, 'cap-4');
   });
 });
+
+describe('message size', () => {
+  let orch: TestOrchestrator;
+  beforeAll(async () => {
+    orch = await startTestOrchestrator();
+  });
+  afterAll(() => orch.close());
+
+  it('takes a results batch of 10,000; closes a connection that sends more than 4 MiB', async () => {
+    const a = await agent(orch.url, 'big-batch');
+    const batch = (n: number, digits: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        taskId: `mx5cr21t-637676ee55:${100_000 + i}`,
+        attempt: 1,
+        value: '9'.repeat(digits),
+      }));
+    // The largest legit message (stale results here, so they are ignored), with 60-digit values.
+    a.socket.emit('results', batch(10_000, 60));
+    await sleep(500);
+    expect(a.socket.connected).toBe(true);
+    expect(orch.scheduler.agentView('big-batch')?.status).toBe('active');
+    const closed = new Promise<void>((resolve) => a.socket.once('disconnect', () => resolve()));
+    a.socket.emit('results', batch(10_000, 500));
+    await closed;
+  });
+});
