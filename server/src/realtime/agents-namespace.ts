@@ -27,7 +27,8 @@ export function attachAgentNamespace(
     if (!hello.success) {
       const issue = hello.error.issues[0];
       next(
-        new Error(
+        new HandshakeRefused(
+          'BODY_INVALID',
           `invalid agent hello: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
         ),
       );

@@ -56,7 +56,7 @@ export class UiHub implements SchedulerListener {
     this.nsp.use((socket, next) => {
       const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
       if (!handshake.success) {
-        next(new Error('invalid dashboard handshake: auth.token must be a string'));
+        next(new HandshakeRefused('BODY_INVALID', 'invalid dashboard handshake: auth.token'));
         return;
       }
       this.auth.principalOf(handshake.data.token).then(
