@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
 import {
   SettingsSchema,
   TaskRunner,
@@ -15,10 +16,15 @@ export interface AgentOptions {
   name: string;
   /** Stable for the agent's lifetime; generated when absent. */
   id?: string;
+  /** Agent token (accounts mode): sent as `auth.token`; a guest without one. */
+  token?: string;
   log: Logger;
 }
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+/** What the orchestrator attaches to a refused handshake (`connect_error`'s `data`). */
+const RefusalSchema = z.object({ code: z.string() });
 
 /**
  * A headless agent: one Socket.IO connection to `/agents`, N worker slots through core's
@@ -34,6 +40,11 @@ export class Agent {
   private leaving = false;
   /** Resolves when the orchestrator quarantined this agent. */
   readonly quarantined: Promise<string>;
+  /**
+   * Resolves with the orchestrator's reason when it refuses who this agent is (UNAUTHENTICATED:
+   * no token where one is needed, or a wrong or revoked one): retrying cannot help.
+   */
+  readonly refused: Promise<string>;
 
   constructor(private readonly o: AgentOptions) {
     this.id = o.id ?? `node-${randomBytes(4).toString('hex')}`;
@@ -42,6 +53,7 @@ export class Agent {
       name: o.name,
       kind: 'node',
       concurrency: o.concurrency,
+      ...(o.token ? { token: o.token } : {}),
     };
     this.runner = new TaskRunner({
       send: (results) => this.socket.emit('results', results),
@@ -70,9 +82,20 @@ export class Agent {
         }, 500);
       }
     });
-    this.socket.on('connect_error', (err) =>
-      o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying'),
-    );
+    let refusedResolve: (reason: string) => void = () => undefined;
+    this.refused = new Promise((resolve) => (refusedResolve = resolve));
+    this.socket.on('connect_error', (err) => {
+      const refusal = RefusalSchema.safeParse((err as Error & { data?: unknown }).data);
+      if (refusal.success && refusal.data.code === 'UNAUTHENTICATED') {
+        o.log.error({ reason: err.message }, 'the orchestrator refused this agent');
+        this.close();
+        refusedResolve(err.message);
+        return;
+      }
+      if (refusal.success)
+        o.log.warn({ code: refusal.data.code, reason: err.message }, 'refused for now; retrying');
+      else o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying');
+    });
     this.socket.on('tasks', (tasks) => {
       if (!this.draining) this.runner.accept(tasks);
     });

@@ -30,10 +30,20 @@ const program = new Command()
   .option('-c, --concurrency <n>', 'parallel workers (env COMPUTING_POWER)', positiveInt)
   .option('-n, --name <name>', 'display name (env AGENT_NAME; default: host name + pid)')
   .option('--id <id>', 'stable agent id (default: random per process)')
+  .option(
+    '-t, --token <token>',
+    'agent token from an admin (env AGENT_TOKEN; without one it joins as a guest, if allowed)',
+  )
   .showHelpAfterError();
 
 program.parse();
-const opts = program.opts<{ server?: string; concurrency?: number; name?: string; id?: string }>();
+const opts = program.opts<{
+  server?: string;
+  concurrency?: number;
+  name?: string;
+  id?: string;
+  token?: string;
+}>();
 
 const env = AgentEnvSchema.safeParse(process.env);
 if (!env.success) {
@@ -64,11 +74,28 @@ if (opts.id !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(opts.id)) {
   process.exit(2);
 }
 
+const token = opts.token ?? env.data.AGENT_TOKEN ?? '';
+if (token !== '' && !/^[\x21-\x7e]{1,4096}$/.test(token)) {
+  process.stderr.write('--token / AGENT_TOKEN: printable characters without spaces (max 4096)\n');
+  process.exit(2);
+}
+
 const log = pino({ level: env.data.LOG_LEVEL, base: { svc: 'agent', name } });
-const agent = new Agent({ server, concurrency, name, log, ...(opts.id ? { id: opts.id } : {}) });
+const agent = new Agent({
+  server,
+  concurrency,
+  name,
+  log,
+  ...(opts.id ? { id: opts.id } : {}),
+  ...(token ? { token } : {}),
+});
 agent.start();
 
 void agent.quarantined.then(() => process.exit(3));
+void agent.refused.then((reason) => {
+  process.stderr.write(`The orchestrator refused this agent: ${reason}\n`);
+  process.exit(4);
+});
 
 // Started by `npm start`: the orchestrator holds an IPC channel; if it dies, so do we (its
 // successor would not know us, and our tasks are requeued anyway).

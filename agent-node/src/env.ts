@@ -8,6 +8,7 @@ export const AGENT_ENV_VARS = [
   'ORCHESTRATOR_URL',
   'COMPUTING_POWER',
   'AGENT_NAME',
+  'AGENT_TOKEN',
   'LOG_LEVEL',
 ] as const;
 export type AgentEnvVar = (typeof AGENT_ENV_VARS)[number];
@@ -27,5 +28,7 @@ export const AgentEnvSchema = z.object({
   ORCHESTRATOR_URL: z.string().optional(),
   COMPUTING_POWER: z.string().optional(),
   AGENT_NAME: z.string().max(64).optional(),
+  /** An admin-issued agent token; empty means none (compose passes `${AGENT_TOKEN:-}`). */
+  AGENT_TOKEN: z.string().max(4096).optional(),
   LOG_LEVEL: LogLevelSchema.default('info'),
 } satisfies Record<AgentEnvVar, z.ZodType>);

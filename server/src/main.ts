@@ -8,7 +8,8 @@ import type { Config } from './config.js';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { attachAgentNamespace } from './realtime/agents-namespace.js';
+import { AgentGate, addressOf } from './realtime/agent-gate.js';
+import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -28,6 +29,9 @@ export interface Orchestrator {
   /** Graceful stop: refuse new work, tell agents, flush the store, close. */
   stop(): Promise<void>;
 }
+
+/** Largest Socket.IO message a client may send (see the `maxHttpBufferSize` comment). */
+export const MAX_SOCKET_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** Default location of the built dashboard, relative to this file (server/dist → web/build). */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/build', import.meta.url));
@@ -90,18 +94,39 @@ export async function startOrchestrator(
   // that a busy event loop (planning a 1 MB expression) made visible as EPIPE/ECONNRESET.
   http.keepAliveTimeout = 65_000;
   http.headersTimeout = 66_000;
+  const gate = new AgentGate(auth, {
+    guestMaxSlots: config.auth.guestMaxSlots,
+    maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
+  });
+  const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
     // Heartbeats: a frozen agent (socket open, process stopped) is dropped within
     // pingInterval + pingTimeout, after which its tasks are requeued.
     pingInterval: config.heartbeatIntervalMs,
     pingTimeout: config.heartbeatTimeoutMs,
-    maxHttpBufferSize: 16 * 1024 * 1024,
+    // The biggest message a client sends is a results batch: at most 10,000 results of ~100 bytes
+    // with short values (about 1 MB); an agent's runner sends at most 2 × 256 at once. 4 MiB
+    // leaves room for long exact values; anything bigger closes that one connection.
+    maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     serveClient: false,
-    cors: { origin: true },
+    // Same-origin only (the dashboard is served from here; agent processes send no Origin);
+    // CORS_ORIGINS lists the other sites a dashboard may be served from.
+    ...(corsOrigins.length > 0 ? { cors: { origin: corsOrigins, credentials: false } } : {}),
+    allowRequest: (req, callback) => {
+      if (gate.socketFits(addressOf(req))) callback(null, true);
+      else callback('too many connections from this address (MAX_SOCKETS_PER_ADDRESS)', false);
+    },
   });
-  const hub = new UiHub(io, scheduler, log);
+  limitSocketsPerAddress(io, gate, log);
+  const hub = new UiHub(io, scheduler, auth, log);
   scheduler.setListener(hub);
-  attachAgentNamespace(io, scheduler, log);
+  attachAgentNamespace(io, scheduler, gate, log);
+  scheduler.course.admitWith(gate);
+  // Revoking a credential cuts off every agent holding it (socket and course), at once.
+  auth.onRevoked((credentialId) => {
+    const cut = scheduler.agents.revoke(`cred-${credentialId}`, 'its credential was revoked');
+    log.info({ credential: credentialId, agents: cut }, 'agents of a revoked credential cut off');
+  });
   await scheduler.start();
 
   await new Promise<void>((resolve, reject) => {

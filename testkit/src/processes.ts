@@ -173,6 +173,8 @@ export interface AgentOptions {
   name?: string;
   /** LOG_LEVEL of the agent (default info; benches use warn). */
   logLevel?: string;
+  /** Agent token, passed as AGENT_TOKEN (accounts mode); none: a guest. */
+  token?: string;
 }
 
 export interface AgentProcess extends ChildHandle {
@@ -186,7 +188,11 @@ export function spawnAgent(url: string, opts: AgentOptions = {}): AgentProcess {
   if (opts.name !== undefined) args.push('--name', opts.name);
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: opts.logLevel ?? 'info' },
+    env: {
+      ...process.env,
+      LOG_LEVEL: opts.logLevel ?? 'info',
+      ...(opts.token === undefined ? {} : { AGENT_TOKEN: opts.token }),
+    },
   });
   return { ...track(child), id: opts.id };
 }

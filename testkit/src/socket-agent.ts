@@ -46,9 +46,16 @@ export async function manualAgent(
   url: string,
   agentId: string,
   concurrency = 1,
+  /** Agent token (accounts mode): a credential or a user's JWT; none for a guest. */
+  token?: string,
 ): Promise<ManualAgent> {
   const agent: ManualAgent = {
-    socket: agentSocket(url, { agentId, name: agentId, concurrency }),
+    socket: agentSocket(url, {
+      agentId,
+      name: agentId,
+      concurrency,
+      ...(token === undefined ? {} : { token }),
+    }),
     tasks: [],
     settings: [],
     quarantined: [],

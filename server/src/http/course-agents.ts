@@ -6,14 +6,23 @@
  * Course agents send no identity and decode the task id as a JSON number or a string, so this
  * module works out who is pulling and how to speak to it:
  *
- * - **Identity.** An agent that sends `X-Agent-Id: <id>` is `http-<id>`: a name it keeps, which
- *   quarantine sticks to. Without it, an agent is a *lease chain*: the keep-alive connection it
+ * - **Identity (accounts mode).** `Authorization: Bearer <agent token>` (an admin-issued
+ *   credential) makes it `http-cred-<credentialId>`: trusted, and quarantine sticks to the
+ *   credential (every agent holding it, socket or HTTP, is cut off together; revoking it cuts
+ *   them off too). A user's JWT is not an agent token here (401), nor is anything else. Without
+ *   the header it is a guest when GUEST_AGENTS=on (else 401 UNAUTHENTICATED); `X-Agent-Id` then
+ *   only labels it (`http-guest-<id>@<address>`): a guest it stays, not quarantinable. Guests
+ *   hold at most GUEST_MAX_SLOTS tasks each, and a host pulling as a guest more than 50 times a
+ *   second gets 429 RATE_LIMITED with Retry-After.
+ * - **Identity (open mode).** An agent that sends `X-Agent-Id: <id>` is `http-<id>`: a name it
+ *   keeps (a weaker one: anybody may claim it), which quarantine sticks to.
+ * - **Guests.** Without any header, an agent is a *lease chain*: the keep-alive connection it
  *   first got work on, plus every connection it later posts one of its own tasks on (a new
  *   connection proves whose it is by the task id it answers). Such a guest is listed as
  *   `<address> #n`; when its connections close with nothing in flight (its process died) it is
- *   lost at once. A guest's wrong result is refused and retried elsewhere, but it is not
- *   quarantined: it could shed that identity by reconnecting, and the next client from its
- *   address must not pay for it.
+ *   lost at once. A guest's wrong result is refused and retried elsewhere (without using up an
+ *   attempt), but it is not quarantined: it could shed that identity by reconnecting, and the
+ *   next client from its address must not pay for it.
  * - **Id type.** Task ids are positive integers. In `auto` mode an agent first gets them as JSON
  *   numbers; when a lease of one that never posted a result expires, it gets strings from then on
  *   (and back, once, if that does not help either). That expiry is excused: neither a strike on
@@ -28,12 +37,16 @@ import express, { type Request, type Router } from 'express';
 import type { Logger } from 'pino';
 import {
   CourseResultSchema,
+  ERROR_CODES,
+  ExpressionistError,
   decimalEquals,
   toJsonNumber,
   withinFloatRounding,
   type CourseTask,
 } from '@expressionist/core';
 import { z } from 'zod';
+import type { Admission } from '../realtime/agent-gate.js';
+import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { CourseIdType, Lease } from '../scheduler/lease-table.js';
 import type { CourseWork } from '../scheduler/course-port.js';
 import { describeIssue, sendError } from './errors.js';
@@ -76,6 +89,19 @@ interface IdState {
   address: string;
 }
 
+/**
+ * Who is calling: `key` names it when it says who it is (`http-…`, else null: a lease-chain
+ * guest), `standing` is how far it is trusted, `guest` whether the guest limits apply to it.
+ */
+interface Caller {
+  key: string | null;
+  standing: AgentStanding;
+  guest: boolean;
+}
+
+/** A guest as before accounts (open mode): no cap, never quarantined. */
+const OPEN_GUEST: AgentStanding = { trust: 'guest', identity: null };
+
 const other = (type: CourseIdType): CourseIdType => (type === 'number' ? 'string' : 'number');
 const isFirm = (key: string): boolean => key.startsWith('http-');
 
@@ -106,16 +132,16 @@ export class CourseAgents {
   }
 
   /** `GET /internal/task`: the next ready operation for the pulling agent, if any. */
-  lease(req: Request): CourseTask | 'quarantined' | 'unresponsive' | null {
+  lease(req: Request, caller: Caller): CourseTask | 'quarantined' | 'unresponsive' | null {
     const now = Date.now();
     const conn = this.connOf(req);
-    let key = this.firmKey(req) ?? conn.key;
+    let key = caller.key ?? conn.key;
     if (key === null) {
       // A connection nobody owns yet becomes a guest only when there is work to give it.
       if (!this.work.hasReady()) return null;
       key = this.newGuest(conn);
     }
-    const agent = this.work.pulled(key, this.nameOf(key, conn.address), now);
+    const agent = this.work.pulled(key, this.nameOf(key, conn.address), now, caller.standing);
     if (agent === 'quarantined') return 'quarantined';
     if (agent.status === 'unresponsive') return 'unresponsive';
     const idType = this.idTypeOf(key, conn.address);
@@ -139,6 +165,7 @@ export class CourseAgents {
    */
   async submit(
     req: Request,
+    caller: Caller,
     courseId: number,
     result: number | string,
   ): Promise<CourseResultOutcome> {
@@ -146,15 +173,14 @@ export class CourseAgents {
     const lease = this.work.lease(courseId);
     if (!lease) return 'unknown';
     const holder = lease.agent;
-    const sender = this.firmKey(req) ?? conn.key;
+    const sender = caller.key ?? conn.key;
     if (sender !== holder.id) {
       // A guest's connections are pooled by its HTTP client and shared by its workers, so its
       // answer may come on a connection first seen pulling for another of its workers, or on a
       // new one: the task id it answers says whose connection it is now (a lease chain). A named
       // agent must answer as itself, and nobody answers for a client at another address.
       const address = this.idStates.get(holder.id)?.address;
-      if (this.firmKey(req) !== null || isFirm(holder.id) || address !== conn.address)
-        return 'unknown';
+      if (caller.key !== null || isFirm(holder.id) || address !== conn.address) return 'unknown';
       this.link(conn, holder.id);
     }
     holder.seen(Date.now());
@@ -169,7 +195,7 @@ export class CourseAgents {
         : decimalEquals(expected, result);
     const verdict = await this.work.settle(lease, matches);
     if (verdict === 'accepted') return 'accepted';
-    if (!isFirm(holder.id)) {
+    if (holder.identity === null) {
       this.log.warn(
         { agent: holder.id, courseId },
         'a guest returned a wrong result; retried elsewhere',
@@ -184,8 +210,21 @@ export class CourseAgents {
   /** The two routes, mounted at the app's root. */
   router(json: express.RequestHandler): Router {
     const router = express.Router();
-    router.get('/internal/task', (req, res) => {
-      const task = this.lease(req);
+    router.get('/internal/task', async (req, res) => {
+      const caller = await this.callerOf(req, res);
+      if (!caller) return;
+      if (caller.guest && this.work.gate) {
+        const wait = this.work.gate.guestPullWait(this.connOf(req).address);
+        if (wait > 0) {
+          res.set('Retry-After', String(wait));
+          sendError(res, 'RATE_LIMITED', {
+            what: 'task requests from this address',
+            seconds: wait,
+          });
+          return;
+        }
+      }
+      const task = this.lease(req, caller);
       if (task === 'quarantined') {
         sendError(res, 'AGENT_QUARANTINED', { reason: 'it returned a wrong result' });
       } else if (task === 'unresponsive') {
@@ -199,13 +238,15 @@ export class CourseAgents {
       }
     });
     router.post('/internal/task', json, async (req, res) => {
+      const caller = await this.callerOf(req, res);
+      if (!caller) return;
       const body = CourseResultSchema.safeParse(req.body);
       if (!body.success) {
         sendError(res, 'TASK_RESULT_INVALID', { reason: describeIssue(body.error).message });
         return;
       }
       const id = body.data.id;
-      const outcome = await this.submit(req, Number(id), body.data.result);
+      const outcome = await this.submit(req, caller, Number(id), body.data.result);
       if (outcome === 'accepted') res.json({ ok: true });
       else if (outcome === 'unknown')
         sendError(res, 'TASK_NOT_FOUND', {
@@ -224,9 +265,34 @@ export class CourseAgents {
 
   // ---------------------------------------------------------------- identity
 
-  private firmKey(req: Request): string | null {
-    const header = AgentKeySchema.safeParse(req.get('x-agent-id'));
-    return header.success ? `http-${header.data}` : null;
+  /**
+   * Who sent `req` (see the header comment), or null after answering 401 UNAUTHENTICATED.
+   */
+  private async callerOf(req: Request, res: express.Response): Promise<Caller | null> {
+    const label = AgentKeySchema.safeParse(req.get('x-agent-id'));
+    const gate = this.work.gate;
+    let admission: Admission | null | undefined;
+    try {
+      admission = await gate?.courseIdentity(req.get('authorization'));
+    } catch (err) {
+      if (!(err instanceof ExpressionistError)) throw err;
+      res
+        .status(ERROR_CODES[err.code].status)
+        .json({ error: { code: err.code, message: err.message } });
+      return null;
+    }
+    if (!admission?.standing) {
+      // Open mode: X-Agent-Id names it, as before accounts.
+      if (!label.success) return { key: null, standing: OPEN_GUEST, guest: false };
+      const key = `http-${label.data}`;
+      return { key, standing: { trust: 'credential', identity: key }, guest: false };
+    }
+    const standing = admission.standing;
+    if (admission.credentialId !== null)
+      return { key: `http-cred-${admission.credentialId}`, standing, guest: false };
+    const address = this.connOf(req).address;
+    const key = label.success ? `http-guest-${label.data}@${address}` : null;
+    return { key, standing, guest: true };
   }
 
   private connOf(req: Request): Conn {

@@ -6,17 +6,23 @@ import type {
   ServerToUiEvents,
   UiToServerEvents,
 } from '@expressionist/core';
+import type { Principal } from '../auth/policy.js';
+import type { Admission } from './agent-gate.js';
 
 /** Events between orchestrator instances (none yet; `serverSideEmit` is unused). */
 export type ServerSideEvents = Record<string, never>;
 
-/** Per-socket data on `/agents`: the validated hello. */
+/** Per-socket data on `/agents`: the validated hello, who it is, and where it connects from. */
 export interface AgentSocketData {
   hello?: AgentHello;
+  admission?: Admission;
+  address?: string;
 }
 
-/** Per-socket data on `/ui`: nothing. */
-export type UiSocketData = Record<string, never>;
+/** Per-socket data on `/ui`: who is watching. */
+export interface UiSocketData {
+  principal?: Principal;
+}
 
 /** `/agents`: hears agent events, emits agent events, nothing else. */
 export type AgentsNamespace = Namespace<
@@ -56,4 +62,19 @@ export function agentsNamespace(io: IoServer): AgentsNamespace {
 /** The `/ui` namespace of `io`, typed with the dashboard event maps only. */
 export function uiNamespace(io: IoServer): UiNamespace {
   return io.of('/ui') as UiNamespace;
+}
+
+/**
+ * A refused handshake as the client sees it: `connect_error` with the message, and the error
+ * code in `data` (e.g. `{code: 'UNAUTHENTICATED'}`), so an agent can tell "give up" from
+ * "retry later" without parsing words.
+ */
+export class HandshakeRefused extends Error {
+  readonly data: { code: string };
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'HandshakeRefused';
+    this.data = { code };
+  }
 }

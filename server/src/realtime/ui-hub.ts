@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
-import { uiNamespace, type IoServer, type UiNamespace } from './io.js';
+import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
+  ExpressionistError,
   SubscribeSchema,
+  UiHandshakeSchema,
   errorInfo,
   type ExpressionView,
   type OperationView,
@@ -9,15 +11,27 @@ import {
   type UiDelta,
   type UiToServerEvents,
 } from '@expressionist/core';
+import type { AuthService } from '../auth/service.js';
+import { canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
 const SNAPSHOT_EXPRESSIONS = 200;
 const room = (expressionId: string): string => `expr:${expressionId}`;
+/** Dashboards that see every expression (admins; everyone in open mode). */
+const ALL = 'all';
+/** Dashboards of one user, who sees only their own expressions. */
+const userRoom = (userId: string): string => `user:${userId}`;
 
 /**
  * The `/ui` namespace: a snapshot on connect, then deltas. Changes are collected as ids and turned
  * into views once per flush (every `flushMs`), so a burst of thousands of operation updates
  * becomes one message; operation deltas go only to dashboards that subscribed to that expression.
+ *
+ * Who watches: the handshake's `auth.token` (a user's JWT) is checked like an API call; in
+ * accounts mode nobody watches anonymously. A user sees only their own expressions — in the
+ * snapshot, in deltas and through `subscribe` — and admins (and everyone in open mode) see all.
+ * Sockets are grouped in rooms (`all`, `user:<id>`), so a flush is still one message per room:
+ * the agents, settings and stats everyone sees, plus the expressions that room may see.
  */
 export class UiHub implements SchedulerListener {
   private readonly nsp: UiNamespace;
@@ -26,19 +40,53 @@ export class UiHub implements SchedulerListener {
   private readonly agentsRemoved = new Set<string>();
   private readonly operations = new Map<string, Set<number>>();
   private settings: Settings | undefined;
-  private readonly fetched: ExpressionView[] = [];
+  /** Views of changed expressions that were no longer in memory, fetched from the store. */
+  private readonly fetched: { view: ExpressionView; owner: string | null }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private statsTick = 0;
 
   constructor(
     io: IoServer,
     private readonly scheduler: Scheduler,
+    private readonly auth: AuthService,
     private readonly log: Logger,
     private readonly flushMs = 100,
   ) {
     this.nsp = uiNamespace(io);
+    this.nsp.use((socket, next) => {
+      const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
+      if (!handshake.success) {
+        next(new HandshakeRefused('BODY_INVALID', 'invalid dashboard handshake: auth.token'));
+        return;
+      }
+      this.auth.principalOf(handshake.data.token).then(
+        (principal) => {
+          if (!may(principal, 'use')) {
+            const err = ExpressionistError.of('UNAUTHENTICATED', {
+              reason: 'sign in to watch the dashboard (auth.token in the handshake).',
+            });
+            next(new HandshakeRefused(err.code, err.message));
+            return;
+          }
+          socket.data.principal = principal;
+          next();
+        },
+        (err: unknown) => {
+          if (err instanceof ExpressionistError) next(new HandshakeRefused(err.code, err.message));
+          else {
+            this.log.error({ err }, 'checking a dashboard token failed');
+            next(new Error('internal error while checking the token'));
+          }
+        },
+      );
+    });
     this.nsp.on('connection', (socket) => {
-      void this.sendSnapshot(socket.id);
+      const principal = socket.data.principal;
+      if (!principal) return;
+      const own = visibleOwner(principal);
+      // Joined synchronously (the in-memory adapter), so the first flush already reaches it.
+      void socket.join(own === undefined ? ALL : userRoom(own));
+      void this.sendSnapshot(socket.id, principal);
       socket.on('subscribe', (expressionId: unknown, ack: unknown) => {
         if (typeof ack !== 'function') return;
         const reply = ack as Parameters<UiToServerEvents['subscribe']>[1];
@@ -50,10 +98,14 @@ export class UiHub implements SchedulerListener {
           });
           return;
         }
+        const visible = (owner: string | null): boolean => canSee(principal, owner);
         void (async () => {
-          const expression = await this.scheduler.views.expressionView(id.data);
-          const operations = expression ? await this.scheduler.views.operations(id.data) : null;
+          const expression = await this.scheduler.views.expressionView(id.data, visible);
+          const operations = expression
+            ? await this.scheduler.views.operations(id.data, visible)
+            : null;
           if (!expression || !operations) {
+            // Someone else's expression answers exactly as one that does not exist.
             reply({ ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: id.data }) });
             return;
           }
@@ -72,9 +124,13 @@ export class UiHub implements SchedulerListener {
     this.timer.unref();
   }
 
-  private async sendSnapshot(socketId: string): Promise<void> {
+  private async sendSnapshot(socketId: string, principal: Principal): Promise<void> {
     try {
-      const expressions = await this.scheduler.views.listExpressions(SNAPSHOT_EXPRESSIONS);
+      const expressions = await this.scheduler.views.listExpressions(
+        SNAPSHOT_EXPRESSIONS,
+        undefined,
+        visibleOwner(principal),
+      );
       this.nsp.to(socketId).emit('snapshot', {
         expressions,
         agents: this.scheduler.agentViews(),
@@ -122,33 +178,54 @@ export class UiHub implements SchedulerListener {
       this.settings = undefined;
       return;
     }
-    const delta: UiDelta = {};
-    const expressions: ExpressionView[] = this.fetched.splice(0);
-    for (const id of this.expressions) {
-      const view = this.scheduler.views.liveView(id);
-      if (view) expressions.push(view);
-      else void this.fetchLater(id);
-    }
-    this.expressions.clear();
-    if (expressions.length > 0) delta.expressions = expressions;
+    // What everyone signed in sees.
+    const common: UiDelta = {};
     if (this.agents.size > 0) {
-      delta.agents = [...this.agents].flatMap((id) => this.scheduler.agentView(id) ?? []);
+      common.agents = [...this.agents].flatMap((id) => this.scheduler.agentView(id) ?? []);
       this.agents.clear();
     }
     if (this.agentsRemoved.size > 0) {
-      delta.agentsRemoved = [...this.agentsRemoved];
+      common.agentsRemoved = [...this.agentsRemoved];
       this.agentsRemoved.clear();
     }
     if (this.settings) {
-      delta.settings = this.settings;
+      common.settings = this.settings;
       this.settings = undefined;
     }
     this.statsTick += 1;
     if (this.statsTick * this.flushMs >= 1000) {
       this.statsTick = 0;
-      delta.stats = this.scheduler.stats();
+      common.stats = this.scheduler.stats();
     }
-    if (Object.keys(delta).length > 0) this.nsp.emit('delta', delta);
+    // Changed expressions, for the `all` room and per owner.
+    const all: ExpressionView[] = [];
+    const byOwner = new Map<string, ExpressionView[]>();
+    const add = (view: ExpressionView, owner: string | null): void => {
+      all.push(view);
+      if (owner === null) return;
+      let mine = byOwner.get(owner);
+      if (!mine) byOwner.set(owner, (mine = []));
+      mine.push(view);
+    };
+    for (const { view, owner } of this.fetched.splice(0)) add(view, owner);
+    for (const id of this.expressions) {
+      const live = this.scheduler.views.liveViewWithOwner(id);
+      if (live) add(live.view, live.owner);
+      else void this.fetchLater(id);
+    }
+    this.expressions.clear();
+    const hasCommon = Object.keys(common).length > 0;
+    if (all.length > 0) this.nsp.to(ALL).emit('delta', { ...common, expressions: all });
+    else if (hasCommon) this.nsp.to(ALL).emit('delta', common);
+    const told: string[] = [ALL];
+    for (const [owner, expressions] of byOwner) {
+      const target = userRoom(owner);
+      if (!this.nsp.adapter.rooms.has(target)) continue;
+      this.nsp.to(target).emit('delta', { ...common, expressions });
+      told.push(target);
+    }
+    // Users none of whose expressions changed get the common part alone.
+    if (hasCommon) this.nsp.except(told).emit('delta', common);
     for (const [expressionId, ids] of this.operations) {
       const operations: OperationView[] = this.scheduler.views.operationViews(expressionId, ids);
       if (operations.length > 0)
@@ -161,8 +238,9 @@ export class UiHub implements SchedulerListener {
 
   private async fetchLater(id: string): Promise<void> {
     try {
-      const view = await this.scheduler.views.expressionView(id);
-      if (view) this.fetched.push(view);
+      const owner = await this.scheduler.views.ownerOf(id);
+      const view = owner === undefined ? null : await this.scheduler.views.expressionView(id);
+      if (view && owner !== undefined) this.fetched.push({ view, owner });
     } catch (err) {
       this.log.debug({ err, id }, 'expression view fetch failed');
     }

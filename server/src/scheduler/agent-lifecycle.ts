@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
-import { ExpressionistError, type AgentHello, type Settings } from '@expressionist/core';
+import {
+  ExpressionistError,
+  type AgentHello,
+  type AgentTrust,
+  type Settings,
+} from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import {
@@ -20,6 +25,25 @@ export interface LifecycleHooks {
   capacityChanged(): void;
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
+}
+
+/** Another identity is connected under the agent id asked for: it may not be replaced by it. */
+export class AgentIdTaken extends Error {
+  constructor(agentId: string) {
+    super(`the agent id ${agentId} is in use by another agent identity; choose another --id`);
+    this.name = 'AgentIdTaken';
+  }
+}
+
+/**
+ * Who an agent is, as the gate that admitted it worked out: how far it is trusted, the identity
+ * quarantine sticks to (null: a guest, which has none it could not shed), and a hard cap on its
+ * tasks in flight (guests).
+ */
+export interface AgentStanding {
+  trust: AgentTrust;
+  identity: string | null;
+  maxInFlight?: number;
 }
 
 /**
@@ -55,24 +79,39 @@ export class AgentLifecycle {
     this.timer = undefined;
   }
 
-  /** Registers a socket agent (new, reconnecting, or replacing a connection not yet seen dead). */
-  connect(hello: AgentHello, channel: AgentChannel): Agent {
+  /**
+   * Registers a socket agent (new, reconnecting, or replacing a connection not yet seen dead).
+   * Without `standing` (open mode) its identity is its self-chosen id, as before accounts. It is
+   * refused while its identity is quarantined, and when its id is held by another identity: an
+   * agent may replace only its own earlier connection, never someone else's.
+   */
+  connect(hello: AgentHello, channel: AgentChannel, standing?: AgentStanding): Agent {
     const now = Date.now();
+    const identity = standing ? standing.identity : hello.agentId;
+    const refusal = this.refusal(hello.agentId, identity);
+    if (refusal) throw refusal;
     const existing = this.registry.get(hello.agentId);
-    if (existing?.status === 'quarantined')
-      throw ExpressionistError.of('AGENT_QUARANTINED', { reason: 'it returned wrong results' });
     if (existing && existing.status !== 'lost') this.lose(existing, 'lost', 'replaced');
     const agent = this.registry.join({
       id: hello.agentId,
       name: hello.name,
       kind: hello.kind,
-      concurrency: hello.concurrency,
+      concurrency: Math.min(hello.concurrency, standing?.maxInFlight ?? hello.concurrency),
       channel,
       now,
+      identity,
+      ...(standing ? { trust: standing.trust } : {}),
+      ...(standing?.maxInFlight === undefined ? {} : { maxInFlight: standing.maxInFlight }),
     });
     channel.sendSettings(this.hooks.settings());
     this.log.info(
-      { agent: agent.id, name: agent.name, kind: agent.kind, concurrency: agent.concurrency },
+      {
+        agent: agent.id,
+        name: agent.name,
+        kind: agent.kind,
+        concurrency: agent.concurrency,
+        trust: agent.trust,
+      },
       'agent joined',
     );
     this.changed(agent, true);
@@ -81,8 +120,27 @@ export class AgentLifecycle {
     return agent;
   }
 
+  /**
+   * Why an agent `agentId` holding `identity` may not join now, or undefined when it may:
+   * AGENT_QUARANTINED while its identity (or the agent listed under that id) is quarantined,
+   * AgentIdTaken while another identity is connected under that id.
+   */
+  refusal(agentId: string, identity: string | null): Error | undefined {
+    const held = this.registry.quarantineOf(identity);
+    if (held !== undefined) return ExpressionistError.of('AGENT_QUARANTINED', { reason: held });
+    const existing = this.registry.get(agentId);
+    if (existing?.status === 'quarantined')
+      return ExpressionistError.of('AGENT_QUARANTINED', {
+        reason: existing.reason ?? 'it returned wrong results',
+      });
+    if (existing && existing.status !== 'lost' && existing.identity !== identity)
+      return new AgentIdTaken(agentId);
+    return undefined;
+  }
+
   /** A pulling course HTTP agent made a request: joins it when new or lost. */
-  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
+  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined' {
+    if (this.registry.quarantineOf(standing.identity) !== undefined) return 'quarantined';
     let agent = this.registry.get(key);
     if (agent?.status === 'quarantined') return 'quarantined';
     if (!agent || agent.status === 'lost') {
@@ -93,9 +151,11 @@ export class AgentLifecycle {
         concurrency: 1,
         channel: null,
         now,
-        trust: key.startsWith('guest:') ? 'guest' : 'credential',
+        trust: standing.trust,
+        identity: standing.identity,
+        ...(standing.maxInFlight === undefined ? {} : { maxInFlight: standing.maxInFlight }),
       });
-      this.log.info({ agent: agent.id, name, kind: 'http' }, 'agent joined');
+      this.log.info({ agent: agent.id, name, kind: 'http', trust: agent.trust }, 'agent joined');
       this.changed(agent, true);
       this.hooks.capacityChanged();
     }
@@ -130,16 +190,31 @@ export class AgentLifecycle {
   }
 
   /**
-   * Cuts an agent off for a wrong result; its other work goes back to the queue. The quarantine
-   * is stored, so it holds across restarts until an admin releases it.
+   * Cuts an agent off for a wrong result, and with it every agent holding the same identity (one
+   * credential may run many processes): their work goes back to the queue, and the identity is
+   * refused until an admin releases it. The quarantine is stored under the identity, so it holds
+   * across restarts. A guest has no identity to hold to account: it is only disconnected (callers
+   * refuse a guest's wrong result instead of quarantining it).
    */
   async quarantine(agent: Agent, reason: string): Promise<void> {
     if (agent.status === 'quarantined') return;
-    const channel = agent.channel;
-    this.lose(agent, 'quarantined', reason);
-    channel?.quarantine(reason);
+    const identity = agent.identity;
+    if (identity === null) {
+      const channel = agent.channel;
+      this.lose(agent, 'lost', reason);
+      channel?.close(reason);
+      return;
+    }
+    this.registry.markQuarantined(identity, reason);
+    const holders = this.registry.withIdentity(identity);
+    for (const holder of holders) {
+      if (holder.status === 'quarantined') continue;
+      const channel = holder.channel;
+      this.lose(holder, 'quarantined', reason);
+      channel?.quarantine(reason);
+    }
     const record = {
-      agentId: agent.id,
+      agentId: identity,
       name: agent.name,
       kind: agent.kind,
       reason,
@@ -149,21 +224,47 @@ export class AgentLifecycle {
       await this.store.saveQuarantine(record);
     } catch (err) {
       this.log.warn(
-        { err, agent: agent.id },
+        { err, agent: agent.id, identity },
         'storing a quarantine failed; it holds until restart',
       );
     }
   }
 
-  /** Lifts the quarantine of `agentId`: forgotten, so it may join again. False if none. */
+  /**
+   * Lifts a quarantine, named by a quarantined agent's id or by the identity itself (what a
+   * restored quarantine is listed as): every agent listed under that identity is forgotten, so
+   * they may join again. False if there was none.
+   */
   async release(agentId: string): Promise<boolean> {
-    const agent = this.registry.get(agentId);
-    const stored = await this.store.deleteQuarantine(agentId);
-    if (agent?.status !== 'quarantined') return stored;
-    this.registry.remove(agentId);
-    this.log.info({ agent: agentId }, 'quarantine released');
-    this.hooks.agentRemoved(agentId);
+    const named = this.registry.get(agentId);
+    const identity = named?.identity ?? agentId;
+    const stored = await this.store.deleteQuarantine(identity);
+    const marked = this.registry.unmarkQuarantined(identity);
+    const listed = this.registry.withIdentity(identity).filter((a) => a.status === 'quarantined');
+    if (named?.status === 'quarantined' && !listed.includes(named)) listed.push(named);
+    for (const agent of listed) {
+      this.registry.remove(agent.id);
+      this.hooks.agentRemoved(agent.id);
+    }
+    if (listed.length === 0 && !marked) return stored;
+    this.log.info({ agent: agentId, identity, agents: listed.length }, 'quarantine released');
     return true;
+  }
+
+  /**
+   * The credential behind `identity` was revoked: every agent holding it is cut off now and its
+   * work reassigned at once. Returns how many were connected.
+   */
+  revoke(identity: string, reason: string): number {
+    let cut = 0;
+    for (const agent of this.registry.withIdentity(identity)) {
+      if (agent.status === 'lost' || agent.status === 'quarantined') continue;
+      const channel = agent.channel;
+      this.lose(agent, 'lost', reason);
+      channel?.close(reason);
+      cut += 1;
+    }
+    return cut;
   }
 
   /**

@@ -15,6 +15,8 @@ export interface AgentChannel {
   sendSettings(settings: Settings): void;
   /** Tells the agent it is quarantined, then cuts it off. */
   quarantine(reason: string): void;
+  /** Cuts the agent off without a word (its credential was revoked). */
+  close(reason: string): void;
 }
 
 /**
@@ -44,6 +46,13 @@ export interface AgentInit {
   now: number;
   /** How far it is trusted; open mode trusts everyone as if it held a credential. */
   trust?: AgentTrust;
+  /**
+   * The identity quarantine sticks to: `cred-<id>` or `user-<id>` (accounts mode), the agent id
+   * itself (open mode; the default), or null for a guest, which has none it could not shed.
+   */
+  identity?: string | null;
+  /** Hard cap on tasks it may hold at once, whatever it claims (guests); none by default. */
+  maxInFlight?: number;
 }
 
 /**
@@ -57,6 +66,10 @@ export class Agent {
   readonly kind: AgentKind;
   readonly connectedAt: number;
   readonly trust: AgentTrust;
+  /** What quarantine sticks to (see `AgentInit.identity`); null for a guest. */
+  readonly identity: string | null;
+  /** Most tasks it may hold at once (guests: GUEST_MAX_SLOTS). */
+  readonly maxInFlight: number;
   private statusNow: AgentStatus = 'active';
   private slots: number;
   /**
@@ -89,6 +102,8 @@ export class Agent {
     this.link = init.channel;
     this.connectedAt = init.now;
     this.trust = init.trust ?? 'credential';
+    this.identity = init.identity === undefined ? init.id : init.identity;
+    this.maxInFlight = init.maxInFlight ?? Number.POSITIVE_INFINITY;
     this.lastSeen = init.now;
     this.completedCount = completed;
   }
@@ -145,13 +160,15 @@ export class Agent {
   /** Whether it may take a pushed task now, with `depth` tasks in flight per slot. */
   canTake(depth: number): boolean {
     return (
-      this.statusNow === 'active' && this.link !== null && this.held.size < this.window * depth
+      this.statusNow === 'active' &&
+      this.link !== null &&
+      this.held.size < Math.min(this.window * depth, this.maxInFlight)
     );
   }
 
   /** Whether a pulling (course HTTP) agent may lease one more task now. */
   canPull(): boolean {
-    return this.statusNow === 'active' && this.held.size < this.window;
+    return this.statusNow === 'active' && this.held.size < Math.min(this.window, this.maxInFlight);
   }
 
   /**
@@ -255,6 +272,8 @@ export class Agent {
 /** Registry of agents: who is connected, who has free slots, who is lost and until when. */
 export class AgentRegistry {
   private readonly agents = new Map<string, Agent>();
+  /** Quarantined identities and why: every agent holding one is refused until released. */
+  private readonly quarantines = new Map<string, string>();
 
   get(id: string): Agent | undefined {
     return this.agents.get(id);
@@ -275,7 +294,10 @@ export class AgentRegistry {
     return agent;
   }
 
-  /** Lists a quarantine recorded before this process started (refused until released). */
+  /**
+   * Lists a quarantine recorded before this process started (refused until released). It is
+   * stored under the identity (`cred-…`, `user-…`, or an open-mode agent id), listed by that key.
+   */
   restoreQuarantine(q: StoredQuarantine): Agent {
     const agent = this.join({
       id: q.agentId,
@@ -284,9 +306,33 @@ export class AgentRegistry {
       concurrency: 0,
       channel: null,
       now: q.at,
+      identity: q.agentId,
     });
     agent.gone('quarantined', null, q.reason);
+    this.quarantines.set(q.agentId, q.reason);
     return agent;
+  }
+
+  /** Why `identity` is quarantined, or undefined when it is not (null identities never are). */
+  quarantineOf(identity: string | null): string | undefined {
+    return identity === null ? undefined : this.quarantines.get(identity);
+  }
+
+  /** Records that `identity` is quarantined. */
+  markQuarantined(identity: string, reason: string): void {
+    this.quarantines.set(identity, reason);
+  }
+
+  /** Lifts the quarantine of `identity`; true when there was one. */
+  unmarkQuarantined(identity: string): boolean {
+    return this.quarantines.delete(identity);
+  }
+
+  /** Every agent listed under `identity` (several processes may share one credential). */
+  withIdentity(identity: string): Agent[] {
+    const found: Agent[] = [];
+    for (const agent of this.agents.values()) if (agent.identity === identity) found.push(agent);
+    return found;
   }
 
   /** Forgets an agent at once. */

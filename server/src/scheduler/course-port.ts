@@ -1,5 +1,6 @@
 import type { ExpressionistError, Task } from '@expressionist/core';
-import type { AgentLifecycle } from './agent-lifecycle.js';
+import type { AgentGate } from '../realtime/agent-gate.js';
+import type { AgentLifecycle, AgentStanding } from './agent-lifecycle.js';
 import type { Agent } from './agent-registry.js';
 import type { ReadyRing } from './dispatcher.js';
 import type { ExpressionRun } from './expression-run.js';
@@ -9,10 +10,12 @@ import type { ResultPath } from './results.js';
 /** The narrow interface the course HTTP protocol works through (see http/course-agents.ts). */
 export interface CourseWork {
   readonly isAccepting: boolean;
+  /** Who may pull, and as whom (accounts mode); undefined: everyone, as before accounts. */
+  readonly gate: AgentGate | undefined;
   /** Whether any operation is waiting for an agent. */
   hasReady(): boolean;
   /** Joins/refreshes a pulling agent by its key. */
-  pulled(key: string, name: string, now: number): Agent | 'quarantined';
+  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined';
   /** The agent with this key, if known. */
   agent(key: string): Agent | undefined;
   /** Leases the next ready operation `agent` may take, under `ticket`. */
@@ -24,7 +27,10 @@ export interface CourseWork {
   /** Checks a posted result; resolves once an accepted one is stored. */
   settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'>;
   lease(courseId: number): Lease | undefined;
-  /** A wrong result from an agent whose identity cannot be held to account: retried elsewhere. */
+  /**
+   * A wrong result from an agent whose identity cannot be held to account (a guest): retried
+   * elsewhere, without using up an attempt (a stranger's lie must not fail the expression).
+   */
   reject(lease: Lease): void;
   /** Resolves once the quarantine is stored. */
   quarantine(agent: Agent, reason: string): Promise<void>;
@@ -49,8 +55,8 @@ export interface CourseEngine {
     now: number,
     ticket: CourseTicket,
   ): { lease: Lease; task: Task };
-  /** Back to the ready queue as a failed attempt, to be retried away from `avoid`. */
-  requeue(lease: Lease, reason: string, avoid: string): void;
+  /** Back to the ready queue, to be retried away from `avoid`; `counts`: as a failed attempt. */
+  requeue(lease: Lease, reason: string, avoid: string, counts: boolean): void;
   failDeterministic(lease: Lease, err: ExpressionistError): void;
   dispatchSoon(): void;
   agentChanged(agent: Agent): void;
@@ -63,6 +69,7 @@ export interface CourseEngine {
  */
 export class CoursePort implements CourseWork {
   private excuse: ((lease: Lease) => boolean) | undefined;
+  private admission: AgentGate | undefined;
 
   constructor(private readonly e: CourseEngine) {}
 
@@ -70,12 +77,21 @@ export class CoursePort implements CourseWork {
     return this.e.isOpen();
   }
 
+  get gate(): AgentGate | undefined {
+    return this.admission;
+  }
+
+  /** Set by the composition root: course agents are admitted by `gate` from then on. */
+  admitWith(gate: AgentGate): void {
+    this.admission = gate;
+  }
+
   hasReady(): boolean {
     return !this.e.ring.isEmpty;
   }
 
-  pulled(key: string, name: string, now: number): Agent | 'quarantined' {
-    return this.e.agents.pulled(key, name, now);
+  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined' {
+    return this.e.agents.pulled(key, name, now, standing);
   }
 
   agent(key: string): Agent | undefined {
@@ -114,7 +130,7 @@ export class CoursePort implements CourseWork {
   }
 
   reject(lease: Lease): void {
-    this.e.requeue(lease, 'wrong_result', lease.agent.id);
+    this.e.requeue(lease, 'wrong_result', lease.agent.id, false);
     this.e.agentChanged(lease.agent);
   }
 

@@ -5,15 +5,15 @@ import type { ExpressionRun } from './expression-run.js';
 /** Operations at most this long are prefetched (two in flight per worker slot). */
 const PREFETCH_MAX_MS = 10;
 
-/**
- * Expressions with ready operations, served round-robin so a huge expression cannot starve a
- * small one; within one expression the run's own heap gives critical-path-first order.
- */
-export class ReadyRing {
+/** Expressions of one owner with ready operations, in the order they are served. */
+class Lane {
   private readonly ring: ExpressionRun[] = [];
   private head = 0;
+  /** Whether the lane is in the ring of owners. */
+  inRing = false;
 
-  /** Puts a run that has ready work in the ring (once). */
+  constructor(readonly owner: string) {}
+
   enqueue(run: ExpressionRun): void {
     if (run.inRing) return;
     run.inRing = true;
@@ -24,7 +24,7 @@ export class ReadyRing {
     return this.head >= this.ring.length;
   }
 
-  /** Next ready operation, round-robin across expressions. */
+  /** Next ready operation, round-robin across this owner's expressions. */
   take(): { run: ExpressionRun; opId: number } | undefined {
     while (this.head < this.ring.length) {
       const run = this.ring[this.head]!;
@@ -41,6 +41,63 @@ export class ReadyRing {
       if (run.hasReady) this.ring.push(run);
       else run.inRing = false;
       return { run, opId };
+    }
+    return undefined;
+  }
+
+  get readyCount(): number {
+    let count = 0;
+    for (let i = this.head; i < this.ring.length; i += 1) count += this.ring[i]!.readyCount;
+    return count;
+  }
+}
+
+/**
+ * Expressions with ready operations, served round-robin over owners first, then over that
+ * owner's expressions: one user's 10,000 expressions get the same share as another's one, and a
+ * huge expression cannot starve a small one. Within one expression the run's own heap gives
+ * critical-path-first order. Open mode has one owner (nobody), so it is one round-robin over
+ * expressions, as before accounts.
+ */
+export class ReadyRing {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly ring: Lane[] = [];
+  private head = 0;
+
+  /** Puts a run that has ready work in the ring (once). */
+  enqueue(run: ExpressionRun): void {
+    if (run.inRing) return;
+    const owner = run.stored.owner ?? '';
+    let lane = this.lanes.get(owner);
+    if (!lane) this.lanes.set(owner, (lane = new Lane(owner)));
+    lane.enqueue(run);
+    if (lane.inRing) return;
+    lane.inRing = true;
+    this.ring.push(lane);
+  }
+
+  get isEmpty(): boolean {
+    return this.head >= this.ring.length;
+  }
+
+  /** Next ready operation: the next owner's turn, then that owner's next expression. */
+  take(): { run: ExpressionRun; opId: number } | undefined {
+    while (this.head < this.ring.length) {
+      const lane = this.ring[this.head]!;
+      this.head += 1;
+      if (this.head > 1024 && this.head * 2 > this.ring.length) {
+        this.ring.splice(0, this.head);
+        this.head = 0;
+      }
+      const next = lane.take();
+      if (next && !lane.isEmpty) {
+        this.ring.push(lane);
+        return next;
+      }
+      lane.inRing = false;
+      // An owner with nothing queued is forgotten, so lanes do not pile up per user.
+      if (lane.isEmpty) this.lanes.delete(lane.owner);
+      if (next) return next;
     }
     return undefined;
   }

@@ -25,6 +25,12 @@ export interface ResultHooks {
   /** No agent and no retry can ever produce this result. */
   failDeterministic(lease: Lease, err: ExpressionistError): void;
   quarantine(agent: Agent, reason: string): void;
+  /**
+   * A guest's wrong result: refused and retried on another agent, without using up an attempt
+   * (a guest can shed its identity, so it is not quarantined, and a stranger's lie must not fail
+   * someone's expression).
+   */
+  reject(lease: Lease): void;
 }
 
 /**
@@ -44,7 +50,8 @@ export class ResultPath {
   /**
    * A batch of results from a socket agent. Only the current attempt of a lease the agent holds
    * counts (fencing); an error report is retried, unless recomputation confirms no retry can
-   * help; a wrong value quarantines the agent and ends the batch.
+   * help; a wrong value quarantines the agent and ends the batch (a guest's is refused and
+   * retried elsewhere, see `ResultHooks.reject`).
    */
   acceptBatch(agent: Agent, results: readonly TaskResult[]): void {
     agent.seen(Date.now());
@@ -65,6 +72,10 @@ export class ResultPath {
         (expected) => expected === result.value || decimalEquals(expected, result.value),
       );
       if (verdict === 'wrong') {
+        if (agent.identity === null) {
+          this.hooks.reject(lease);
+          continue;
+        }
         this.hooks.quarantine(agent, `returned ${result.value} for task ${lease.taskId}`);
         return;
       }

@@ -120,6 +120,10 @@ export class Scheduler {
       retry: (lease, detail) => this.requeue(lease, 'agent_error', true, lease.agent.id, detail),
       failDeterministic: (lease, err) => this.failDeterministic(lease, err),
       quarantine: (agent, reason) => void this.agents.quarantine(agent, reason),
+      reject: (lease) => {
+        this.requeue(lease, 'wrong_result', false, lease.agent.id);
+        this.agentChanged(lease.agent);
+      },
     });
     this.course = new CoursePort({
       isOpen: () => this.open,
@@ -128,7 +132,7 @@ export class Scheduler {
       leases: this.leaseTable,
       results: this.results,
       assign: (run, opId, agent, now, ticket) => this.assign(run, opId, agent, now, ticket),
-      requeue: (lease, reason, avoid) => this.requeue(lease, reason, true, avoid),
+      requeue: (lease, reason, avoid, counts) => this.requeue(lease, reason, counts, avoid),
       failDeterministic: (lease, err) => this.failDeterministic(lease, err),
       dispatchSoon: () => this.dispatcher.schedule(),
       agentChanged: (agent) => this.agentChanged(agent),

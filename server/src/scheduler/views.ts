@@ -109,6 +109,12 @@ export class SchedulerViews {
     return run ? this.ofRun(run) : null;
   }
 
+  /** Like `liveView`, with the expression's owner (who may be told about it). */
+  liveViewWithOwner(id: string): { view: ExpressionView; owner: string | null } | null {
+    const run = this.src.runOf(id);
+    return run ? { view: this.ofRun(run), owner: run.stored.owner } : null;
+  }
+
   /** Newest first; only `owner`'s when given. */
   async listExpressions(
     limit: number,

@@ -1,0 +1,186 @@
+/**
+ * Who may connect, and how far each is trusted: the one place that turns a token and an address
+ * into an agent's standing, for socket agents (`/agents`) and pulling course agents alike, and
+ * that keeps the per-address limits. Limits are in memory, per process (see auth/limits.ts).
+ *
+ * - **Identity.** An agent credential (`eat_…`) is `cred-<id>`, a signed-in user's JWT (a browser
+ *   tab) is `user-<id>`; quarantine sticks to that key, so every process holding one credential
+ *   is cut off together and none can shed it by choosing another agent id. A guest (no token,
+ *   GUEST_AGENTS=on) has no identity: it is never quarantined, its wrong results are refused and
+ *   retried elsewhere, and it holds at most GUEST_MAX_SLOTS tasks. Open mode trusts everyone as
+ *   before accounts: the self-chosen agent id is the identity.
+ * - **Addresses.** At most MAX_SOCKETS_PER_ADDRESS Socket.IO connections per address (both
+ *   namespaces share one), at most `GUEST_SOCKETS_PER_ADDRESS` guest agents per address and
+ *   `GUEST_CONNECTS_PER_MINUTE` guest handshakes per address a minute, and course guests at most
+ *   `GUEST_PULLS_PER_SECOND` pulls per address a second.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ExpressionistError, type AuthMode } from '@expressionist/core';
+import type { AuthService, AgentIdentity } from '../auth/service.js';
+import { RateWindow } from '../auth/limits.js';
+import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
+
+/** Guest agents connected at once from one address: a few tabs or processes, not a swarm. */
+export const GUEST_SOCKETS_PER_ADDRESS = 4;
+/** Guest handshakes per address per minute: reconnects with backoff stay well below. */
+export const GUEST_CONNECTS_PER_MINUTE = 30;
+/** Course guest pulls (GET /internal/task) per address per second before 429. */
+export const GUEST_PULLS_PER_SECOND = 50;
+
+export interface AgentGateOptions {
+  guestMaxSlots: number;
+  maxSocketsPerAddress: number;
+}
+
+/** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
+export interface Admission {
+  /** Undefined in open mode: the agent's own id is its identity, as before accounts. */
+  standing: AgentStanding | undefined;
+  /** The credential it holds (revoking it cuts the agent off), if any. */
+  credentialId: string | null;
+}
+
+const AGENT_TOKEN_PREFIX = 'eat_';
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+const bare = (address: string): string => address.replace(/^::ffff:/, '');
+
+/**
+ * The client address of a request, read as Express reads it with `trust proxy: loopback`: a
+ * loopback peer (a local reverse proxy) may name the client in X-Forwarded-For; anyone else is
+ * its own address.
+ */
+export function addressOf(req: IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!LOOPBACK.test(peer) || typeof forwarded !== 'string') return bare(peer);
+  const hops = forwarded
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h.length > 0);
+  for (let i = hops.length - 1; i >= 0; i -= 1) if (!LOOPBACK.test(hops[i]!)) return bare(hops[i]!);
+  return bare(peer);
+}
+
+export class AgentGate {
+  /** Open Socket.IO (engine) connections per address. */
+  private readonly sockets = new Map<string, number>();
+  /** Guest agents connected per address. */
+  private readonly guests = new Map<string, number>();
+  private readonly guestConnects = new RateWindow(GUEST_CONNECTS_PER_MINUTE, 60_000);
+  private readonly guestPulls = new RateWindow(GUEST_PULLS_PER_SECOND, 1000);
+
+  constructor(
+    readonly auth: AuthService,
+    private readonly o: AgentGateOptions,
+  ) {}
+
+  get mode(): AuthMode {
+    return this.auth.mode;
+  }
+
+  // ------------------------------------------------------------------ sockets per address
+
+  /** Whether one more connection from `address` fits under MAX_SOCKETS_PER_ADDRESS. */
+  socketFits(address: string): boolean {
+    return (this.sockets.get(address) ?? 0) < this.o.maxSocketsPerAddress;
+  }
+
+  /** Counts an open connection; false (not counted) when it is over the cap. */
+  socketOpened(address: string): boolean {
+    const open = this.sockets.get(address) ?? 0;
+    if (open >= this.o.maxSocketsPerAddress) return false;
+    this.sockets.set(address, open + 1);
+    return true;
+  }
+
+  socketClosed(address: string): void {
+    decrement(this.sockets, address);
+  }
+
+  // ------------------------------------------------------------------ socket agents
+
+  /**
+   * Admits a socket agent with `token` from `address`, or throws: UNAUTHENTICATED (bad or
+   * revoked token, or none when guests are off), RATE_LIMITED (too many guests from there).
+   * A guest admitted here must be counted with `guestJoined` once connected.
+   */
+  async admitSocket(token: string | undefined, address: string): Promise<Admission> {
+    if (this.auth.mode === 'open') return { standing: undefined, credentialId: null };
+    const identity = await this.auth.agentOf(token);
+    if (identity.trust === 'guest') {
+      if ((this.guests.get(address) ?? 0) >= GUEST_SOCKETS_PER_ADDRESS)
+        throw ExpressionistError.of('RATE_LIMITED', {
+          what: `guest agents from ${address} (at most ${GUEST_SOCKETS_PER_ADDRESS} at once)`,
+          seconds: 60,
+        });
+      const wait = this.guestConnects.hit(address);
+      if (wait > 0)
+        throw ExpressionistError.of('RATE_LIMITED', {
+          what: `guest agent connections from ${address}`,
+          seconds: wait,
+        });
+    }
+    return this.admission(identity);
+  }
+
+  guestJoined(address: string): void {
+    this.guests.set(address, (this.guests.get(address) ?? 0) + 1);
+  }
+
+  guestLeft(address: string): void {
+    decrement(this.guests, address);
+  }
+
+  // ------------------------------------------------------------------ course agents
+
+  /**
+   * Who a course agent is by its `Authorization` header: only an agent credential counts there
+   * (a user's JWT is not an agent token); no header is a guest when guests are allowed. Null in
+   * open mode (X-Agent-Id names it, as before accounts). Throws UNAUTHENTICATED.
+   */
+  async courseIdentity(authorization: string | undefined): Promise<Admission | null> {
+    if (this.auth.mode === 'open') return null;
+    if (authorization === undefined || authorization === '') {
+      if (this.auth.guestAgents) return this.admission({ trust: 'guest' });
+      throw ExpressionistError.of('UNAUTHENTICATED', {
+        reason: 'course agents need Authorization: Bearer <agent token> (GUEST_AGENTS=off).',
+      });
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    const token = match?.[1];
+    // Agent tokens are `eat_<id>.<secret>`; anything else (a user's JWT) is not one.
+    if (!token?.startsWith(AGENT_TOKEN_PREFIX))
+      throw ExpressionistError.of('UNAUTHENTICATED', {
+        reason: 'send Authorization: Bearer <agent token> (an admin issues agent credentials).',
+      });
+    return this.admission(await this.auth.agentOf(token));
+  }
+
+  /** Seconds a course guest at `address` must wait before pulling again (0: go ahead). */
+  guestPullWait(address: string): number {
+    return this.guestPulls.hit(address);
+  }
+
+  private admission(identity: AgentIdentity): Admission {
+    switch (identity.trust) {
+      case 'credential':
+        return {
+          standing: { trust: 'credential', identity: identity.key },
+          credentialId: identity.credentialId,
+        };
+      case 'user':
+        return { standing: { trust: 'user', identity: identity.key }, credentialId: null };
+      case 'guest':
+        return {
+          standing: { trust: 'guest', identity: null, maxInFlight: this.o.guestMaxSlots },
+          credentialId: null,
+        };
+    }
+  }
+}
+
+function decrement(map: Map<string, number>, key: string): void {
+  const left = (map.get(key) ?? 1) - 1;
+  if (left > 0) map.set(key, left);
+  else map.delete(key);
+}
