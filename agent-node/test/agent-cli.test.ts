@@ -119,6 +119,7 @@ describe('agent-node CLI', () => {
       LOG_LEVEL: 'silent',
       TIME_ADDITION_MS: '0',
       MONGODB_URI: '',
+      AUTH_MODE: 'open',
     });
     const first = await startOrchestrator(config);
     const agent = spawnAgent(first.url, { concurrency: 1, id: 'comeback-1' });

@@ -18,7 +18,7 @@ import {
   MeReplySchema,
   RegisterReplySchema,
 } from '@expressionist/core';
-import { request, tempDir, type HttpAnswer } from '@expressionist/testkit';
+import { manualAgent, request, tempDir, waitFor, type HttpAnswer } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -353,6 +353,26 @@ describe('agent credentials', () => {
   it('kick of an agent that is not connected is 404', async () => {
     const res = await call('POST', '/api/v1/agents/ghost/kick', admin);
     expect([res.status, codeOf(res)]).toEqual([404, 'AGENT_NOT_CONNECTED']);
+  });
+
+  it('an admin kicks a connected agent: it is disconnected and listed lost', async () => {
+    const { token } = CreateCredentialReplySchema.parse(
+      (await call('POST', '/api/v1/agent-credentials', admin, { name: 'kickable' })).json,
+    );
+    const agent = await manualAgent(orch.url, 'kick-me', 1, token);
+    try {
+      await waitFor(() => orch.scheduler.agentView('kick-me')?.status === 'active', 5000, 'join');
+      const disconnected = new Promise<void>((resolve) =>
+        agent.socket.once('disconnect', () => resolve()),
+      );
+      expect((await call('POST', '/api/v1/agents/kick-me/kick', alice)).status).toBe(403);
+      const res = await call('POST', '/api/v1/agents/kick-me/kick', admin);
+      expect(res.status, res.text).toBe(200);
+      await disconnected;
+      expect(orch.scheduler.agentView('kick-me')?.status).toBe('lost');
+    } finally {
+      agent.socket.close();
+    }
   });
 });
 

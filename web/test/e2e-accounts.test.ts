@@ -4,9 +4,6 @@
  * playwright-core, as in e2e.test.ts. The admin is created from the setup link the orchestrator
  * prints at start, exactly as a person would. Screenshots of the new pages land in
  * `artifacts/screenshots/`.
- *
- * Enabled once the server side lands: until then the orchestrator knows no accounts, so the whole
- * suite waits behind E2E_ACCOUNTS=1.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -105,7 +102,7 @@ async function expressionsAs(base: string, token: string): Promise<string[]> {
 }
 
 // Enabled once the server side lands (AUTH_MODE, /me, /register, /login, /setup, credentials).
-describe.skipIf(!process.env.E2E_ACCOUNTS || !hasBrowser)('accounts in Chromium', () => {
+describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
   const data = tempDir('expressionist-web-accounts-');
   let orchestrator: OrchestratorProcess | undefined;
   let browser: Browser | undefined;
@@ -271,7 +268,7 @@ describe.skipIf(!process.env.E2E_ACCOUNTS || !hasBrowser)('accounts in Chromium'
   });
 });
 
-describe.skipIf(!process.env.E2E_ACCOUNTS || !hasBrowser)('open mode on a network address', () => {
+describe.skipIf(!hasBrowser)('open mode on a network address', () => {
   it('warns that anyone who can reach it can change settings', async () => {
     const data = tempDir('expressionist-web-exposed-');
     // Listening on every interface with AUTH_MODE=open is what `exposed` reports.

@@ -58,19 +58,6 @@ function decodeCursor(raw: string): ListCursor {
   }
 }
 
-/** Kicking an agent off (disconnect); see `kickerOf`. */
-interface AgentKick {
-  kick(agentId: string): boolean;
-}
-
-/**
- * `AgentLifecycle.kick` comes with the realtime side; until it is there, `POST
- * /agents/:id/kick` answers AGENT_NOT_CONNECTED for every id.
- */
-function canKick(agents: object): agents is AgentKick {
-  return 'kick' in agents && typeof agents.kick === 'function';
-}
-
 /** Who is calling, as the auth middleware found it. */
 const principals = new WeakMap<Request, Principal>();
 function principalOf(req: Request): Principal {
@@ -270,8 +257,7 @@ export function createApp(deps: AppDeps): Express {
   });
   api.post('/agents/:id/kick', (req, res) => {
     authorize(principalOf(req), 'manage-agents');
-    const agents = scheduler.agents;
-    if (!canKick(agents) || !agents.kick(req.params.id))
+    if (!scheduler.agents.kick(req.params.id))
       throw ExpressionistError.of('AGENT_NOT_CONNECTED', { id: req.params.id });
     log.info({ agent: req.params.id }, 'agent kicked by an admin');
     res.json({ kicked: req.params.id });

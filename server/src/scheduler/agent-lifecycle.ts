@@ -252,6 +252,20 @@ export class AgentLifecycle {
   }
 
   /**
+   * An admin kicks a connected agent: it is cut off and its work reassigned at once. It may
+   * reconnect (to keep it out, revoke its credential or quarantine it). False when it is not
+   * connected.
+   */
+  kick(agentId: string): boolean {
+    const agent = this.registry.get(agentId);
+    if (!agent || agent.status === 'lost' || agent.status === 'quarantined') return false;
+    const channel = agent.channel;
+    this.lose(agent, 'lost', 'kicked by an admin');
+    channel?.close('kicked by an admin');
+    return true;
+  }
+
+  /**
    * The credential behind `identity` was revoked: every agent holding it is cut off now and its
    * work reassigned at once. Returns how many were connected.
    */
