@@ -114,7 +114,16 @@ describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
+      // As e2e.test.ts: without --disable-background-networking Chromium's calls home are refused
+      // by this machine's closed network, many at a time.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
     });
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
