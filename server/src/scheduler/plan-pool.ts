@@ -1,0 +1,263 @@
+/**
+ * Plan pool: parses and plans long expressions on worker threads, so a 1 MB submission does not
+ * hold the event loop (dispatch, heartbeats, every other request) for the second or more that
+ * `compile` takes. Short expressions stay on the main thread, where they cost less than a
+ * message round trip.
+ *
+ * Why the plan comes back packed: a structured clone of a 500,000-op `Plan` costs the receiving
+ * thread several seconds, more than planning it. The worker sends the ops as rows of int32s in a
+ * transferred buffer (no copy) plus the literals as one string, and the main thread rebuilds the
+ * `PlanOp` objects in slices of `UNPACK_SLICE`, yielding to the event loop between slices.
+ *
+ * Workers start on the first long expression, are unref'd (an idle pool never keeps the process
+ * alive) and are replaced when one dies: its queued submissions fail with INTERNAL. Each worker
+ * takes at most `QUEUE_PER_WORKER` submissions; beyond that a submission is refused with
+ * RATE_LIMITED rather than queued without bound.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import {
+  ExpressionistError,
+  compile,
+  type ErrorCode,
+  type Operand,
+  type Operator,
+  type ParseLimits,
+  type Plan,
+  type PlanOp,
+} from '@expressionist/core';
+
+/** int32s per op row: operator, a, b, span start, span end, opPos, depth, divisors from, to. */
+export const OP_FIELDS = 9;
+/** Ops rebuilt per slice on the main thread (a few ms each). */
+const UNPACK_SLICE = 8192;
+/** Submissions queued or running per worker before new ones are refused. */
+export const QUEUE_PER_WORKER = 4;
+
+/** What the pool hands back: the parts of `compile` the intake uses. */
+export interface Compiled {
+  plan: Plan;
+  normalized: string;
+}
+
+/** A plan in transferable form. Operand refs: op id when ≥ 0, literal k when −(k + 1). */
+export interface PackedPlan {
+  ops: Int32Array;
+  /** Every literal value, concatenated; literal k ends at `litEnds[k]`. */
+  lits: string;
+  litEnds: Int32Array;
+  /** (operand ref, slash column) pairs; an op's are [from, to) of its row. */
+  divisors: Int32Array;
+  root: number;
+  criticalPathOps: number;
+}
+
+export interface PlanRequest {
+  id: number;
+  source: string;
+  limits: ParseLimits;
+}
+
+export type PlanReply =
+  | { ok: true; id: number; normalized: string; plan: PackedPlan }
+  | {
+      ok: false;
+      id: number;
+      /** The ExpressionistError's code, or null for any other throw (a fault). */
+      code: ErrorCode | null;
+      message: string;
+      position: number | undefined;
+    };
+
+export interface PlanPoolOptions {
+  limits: ParseLimits;
+  /** Expressions of at least this many characters go to a worker; 0 keeps every one in-thread. */
+  threshold: number;
+  /** Worker threads at most (default: 2, or 1 on a one- or two-core machine). */
+  workers?: number;
+  /** Heap cap per worker (MB); a worker that exceeds it dies and its submissions fail. */
+  maxHeapMb?: number;
+}
+
+interface Job {
+  id: number;
+  resolve: (reply: PlanReply) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+const OPERATORS: readonly Operator[] = ['+', '-', '*', '/'];
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Rebuilds the `Plan` a worker packed, a slice at a time. */
+export async function unpackPlan(p: PackedPlan): Promise<Plan> {
+  const operand = (ref: number): Operand => {
+    if (ref >= 0) return { kind: 'op', id: ref };
+    const k = -ref - 1;
+    return { kind: 'lit', value: p.lits.slice(k === 0 ? 0 : p.litEnds[k - 1], p.litEnds[k]) };
+  };
+  const n = p.ops.length / OP_FIELDS;
+  const ops: PlanOp[] = new Array<PlanOp>(n);
+  const o = p.ops;
+  for (let from = 0; from < n; from += UNPACK_SLICE) {
+    if (from > 0) await yieldToLoop();
+    const to = Math.min(n, from + UNPACK_SLICE);
+    for (let i = from; i < to; i += 1) {
+      const r = i * OP_FIELDS;
+      const op: PlanOp = {
+        id: i,
+        op: OPERATORS[o[r]!]!,
+        a: operand(o[r + 1]!),
+        b: operand(o[r + 2]!),
+        span: { start: o[r + 3]!, end: o[r + 4]! },
+        opPos: o[r + 5]!,
+        depth: o[r + 6]!,
+      };
+      const dFrom = o[r + 7]!;
+      if (dFrom >= 0) {
+        const dTo = o[r + 8]!;
+        const divisors = [];
+        for (let d = dFrom; d < dTo; d += 2)
+          divisors.push({ operand: operand(p.divisors[d]!), slashPos: p.divisors[d + 1]! });
+        op.divisors = divisors;
+      }
+      ops[i] = op;
+    }
+  }
+  return { ops, root: operand(p.root), criticalPathOps: p.criticalPathOps };
+}
+
+/** Where the built worker is: next to this file in `dist`, or in `dist` when run from sources. */
+function workerUrl(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/scheduler/plan-worker.js', import.meta.url)
+    : new URL('./plan-worker.js', import.meta.url);
+}
+
+/**
+ * Compiles expressions in-thread or on a small pool of worker threads, by length. It is also the
+ * scheduler's `parseLimits` (the limits it plans within), which is how the intake receives it.
+ */
+export class PlanPool implements ParseLimits {
+  private readonly slots: (Slot | null)[];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly o: PlanPoolOptions) {
+    if (!Number.isInteger(o.threshold) || o.threshold < 0)
+      throw new RangeError('threshold: a non-negative integer');
+    const workers = o.workers ?? (availableParallelism() > 2 ? 2 : 1);
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError('workers: at least 1');
+    this.slots = new Array<Slot | null>(workers).fill(null);
+  }
+
+  get maxLength(): number {
+    return this.o.limits.maxLength;
+  }
+
+  get maxDepth(): number {
+    return this.o.limits.maxDepth;
+  }
+
+  /** Whether `source` would be compiled on a worker. */
+  offloads(source: string): boolean {
+    return this.o.threshold > 0 && source.length >= this.o.threshold;
+  }
+
+  /**
+   * `compile(source, limits)` with the same result and the same ExpressionistError (code,
+   * message, position); a worker fault or death is INTERNAL, a full queue RATE_LIMITED.
+   */
+  async compile(source: string): Promise<Compiled> {
+    if (!this.offloads(source) || this.closed) {
+      const { plan, normalized } = compile(source, this.o.limits);
+      return { plan, normalized };
+    }
+    const reply = await this.send(source);
+    if (!reply.ok) {
+      if (reply.code === null) throw new Error(`planning worker failed: ${reply.message}`);
+      throw new ExpressionistError(reply.code, reply.message, reply.position);
+    }
+    return { plan: await unpackPlan(reply.plan), normalized: reply.normalized };
+  }
+
+  /** Terminates the workers; submissions still waiting on them fail. Later ones run in-thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0, this.slots.length, ...this.slots.map(() => null));
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot === null) return;
+        this.fail(slot, 'the orchestrator is stopping');
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  private send(source: string): Promise<PlanReply> {
+    // The least loaded slot; an empty slot (never started, or its worker died) counts as idle.
+    let best = 0;
+    for (let i = 1; i < this.slots.length; i += 1)
+      if ((this.slots[i]?.jobs.size ?? 0) < (this.slots[best]?.jobs.size ?? 0)) best = i;
+    const slot = this.slots[best] ?? this.start(best);
+    if (slot.jobs.size >= QUEUE_PER_WORKER)
+      return Promise.reject(
+        ExpressionistError.of('RATE_LIMITED', {
+          what: 'long expressions being planned',
+          seconds: 1,
+        }),
+      );
+    const id = this.nextId;
+    this.nextId += 1;
+    return new Promise<PlanReply>((resolve, reject) => {
+      slot.jobs.set(id, { id, resolve, reject });
+      if (slot.jobs.size === 1) slot.worker.ref();
+      const request: PlanRequest = { id, source, limits: { ...this.o.limits } };
+      slot.worker.postMessage(request);
+    });
+  }
+
+  private start(index: number): Slot {
+    const maxHeapMb = this.o.maxHeapMb;
+    const worker = new Worker(workerUrl(), {
+      ...(maxHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } }),
+    });
+    const slot: Slot = { worker, jobs: new Map() };
+    // Idle workers must not keep the process alive; a busy one does, until it answers.
+    worker.unref();
+    worker.on('message', (reply: PlanReply) => {
+      const job = slot.jobs.get(reply.id);
+      if (job === undefined) return;
+      slot.jobs.delete(reply.id);
+      if (slot.jobs.size === 0) worker.unref();
+      job.resolve(reply);
+    });
+    const died = (why: string): void => {
+      if (this.slots[index] === slot) this.slots[index] = null; // the next job starts a new one
+      this.fail(slot, why);
+    };
+    worker.on('error', (err) => died(err.message));
+    worker.on('exit', (code) => died(`exited with code ${code}`));
+    this.slots[index] = slot;
+    return slot;
+  }
+
+  private fail(slot: Slot, why: string): void {
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear();
+    for (const job of jobs) job.reject(new PlanWorkerError(why));
+  }
+}
+
+/** A planning worker died or was stopped under a submission (answered as INTERNAL). */
+export class PlanWorkerError extends Error {
+  constructor(why: string) {
+    super(`planning worker lost: ${why}`);
+    this.name = 'PlanWorkerError';
+  }
+}
