@@ -35,6 +35,7 @@ export const EnvSchema = z.object({
   ...settingsEnvShape,
   MAX_EXPRESSION_LENGTH: int(1, 10_000_000).default(DEFAULT_PARSE_LIMITS.maxLength),
   MAX_NESTING_DEPTH: int(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
+  PLAN_WORKER_THRESHOLD: int(0, 10_000_000).default(50_000),
   MAX_ATTEMPTS: int(1, 100).default(5),
   UNRESPONSIVE_AFTER: int(1, 1000).default(3),
   UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
@@ -76,6 +77,8 @@ export interface Config {
   initialSettings: Settings;
   maxExpressionLength: number;
   maxNestingDepth: number;
+  /** Expressions this long or longer are planned on a worker thread; 0: all on the main thread. */
+  planWorkerThreshold: number;
   maxAttempts: number;
   /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
   unresponsiveAfter: number;
@@ -151,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     initialSettings,
     maxExpressionLength: e.MAX_EXPRESSION_LENGTH,
     maxNestingDepth: e.MAX_NESTING_DEPTH,
+    planWorkerThreshold: e.PLAN_WORKER_THRESHOLD,
     maxAttempts: e.MAX_ATTEMPTS,
     unresponsiveAfter: e.UNRESPONSIVE_AFTER,
     unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,

@@ -12,6 +12,7 @@ import { AgentGate, addressOf } from './realtime/agent-gate.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
+import { PlanPool } from './scheduler/plan-pool.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
@@ -56,13 +57,17 @@ export async function startOrchestrator(
   const settings = (await store.getSettings()) ?? config.initialSettings;
   const metrics = new Metrics();
   const cache = new ResultCache(config.cacheMaxEntries, config.cacheTtlSeconds);
+  const planPool = new PlanPool({
+    limits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
+    threshold: config.planWorkerThreshold,
+  });
   const scheduler = new Scheduler({
     store,
     cache,
     log,
     metrics,
     settings,
-    parseLimits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
+    parseLimits: planPool,
     maxAttempts: config.maxAttempts,
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
@@ -143,6 +148,7 @@ export async function startOrchestrator(
     stopping ??= (async () => {
       log.info('shutting down');
       await scheduler.stop();
+      await planPool.close();
       hub.close();
       await new Promise<void>((resolve) => {
         void io.close(() => resolve());

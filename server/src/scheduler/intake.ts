@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import {
   ExpressionistError,
   canonicalDecimal,
-  compile,
   errorInfo,
   findZeroDivisor,
   type ErrorInfo,
@@ -16,6 +15,7 @@ import {
   type Plan,
 } from '@expressionist/core';
 import type { CachedOutcome, ResultCache } from '../result-cache.js';
+import { PlanPool, PlanWorkerError } from './plan-pool.js';
 import type { Store, StoredExpression } from '../store/store.js';
 
 export type SubmitOutcome = { created: boolean; id: string };
@@ -32,16 +32,30 @@ function newExpressionId(now: number): string {
 }
 
 export class Intake {
+  /** Long expressions are planned off the event loop when the limits come with a plan pool. */
+  private readonly planner: PlanPool;
+
   constructor(
     private readonly store: Store,
     private readonly cache: ResultCache,
     private readonly log: Logger,
-    private readonly limits: ParseLimits,
-  ) {}
+    limits: ParseLimits | PlanPool,
+  ) {
+    this.planner = limits instanceof PlanPool ? limits : new PlanPool({ limits, threshold: 0 });
+  }
 
   /** Parses, plans and stores a new expression; a known client id returns the existing one. */
   async accept(expression: string, clientId?: string, owner?: string): Promise<Accepted> {
-    const compiled = compile(expression, this.limits);
+    let compiled;
+    try {
+      compiled = await this.planner.compile(expression);
+    } catch (err) {
+      if (err instanceof PlanWorkerError) {
+        this.log.error({ err, length: expression.length }, 'planning an expression failed');
+        throw ExpressionistError.of('INTERNAL', {});
+      }
+      throw err;
+    }
     const now = Date.now();
     // Idempotency ids are per user: the same client id from two users names two expressions.
     const id =
