@@ -11,7 +11,6 @@ import {
   errorInfo,
   findZeroDivisor,
   type ErrorInfo,
-  type ParseLimits,
   type Plan,
 } from '@expressionist/core';
 import type { CachedOutcome, ResultCache } from '../result-cache.js';
@@ -32,17 +31,13 @@ function newExpressionId(now: number): string {
 }
 
 export class Intake {
-  /** Long expressions are planned off the event loop when the limits come with a plan pool. */
-  private readonly planner: PlanPool;
-
   constructor(
     private readonly store: Store,
     private readonly cache: ResultCache,
     private readonly log: Logger,
-    limits: ParseLimits | PlanPool,
-  ) {
-    this.planner = limits instanceof PlanPool ? limits : new PlanPool({ limits, threshold: 0 });
-  }
+    /** Plans long expressions off the event loop (see plan-pool.ts). */
+    private readonly planner: PlanPool,
+  ) {}
 
   /** Parses, plans and stores a new expression; a known client id returns the existing one. */
   async accept(expression: string, clientId?: string, owner?: string): Promise<Accepted> {

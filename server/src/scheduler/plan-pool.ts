@@ -139,11 +139,8 @@ function workerUrl(): URL {
     : new URL('./plan-worker.js', import.meta.url);
 }
 
-/**
- * Compiles expressions in-thread or on a small pool of worker threads, by length. It is also the
- * scheduler's `parseLimits` (the limits it plans within), which is how the intake receives it.
- */
-export class PlanPool implements ParseLimits {
+/** Compiles expressions in-thread or on a small pool of worker threads, by length. */
+export class PlanPool {
   private readonly slots: (Slot | null)[];
   private nextId = 1;
   private closed = false;

@@ -22,6 +22,7 @@ import type { Agent, StrikePolicy } from './agent-registry.js';
 import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
+import { PlanPool } from './plan-pool.js';
 import { Intake, cacheableError, divZeroError, type SubmitOutcome } from './intake.js';
 import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
@@ -47,6 +48,8 @@ export interface SchedulerOptions {
   metrics: Metrics;
   settings: Settings;
   parseLimits: ParseLimits;
+  /** Plans long expressions on worker threads; without one, everything plans in-thread. */
+  planner?: PlanPool;
   maxAttempts: number;
   strikes: StrikePolicy;
   leaseGraceMs: number;
@@ -92,7 +95,12 @@ export class Scheduler {
       if (ok) o.metrics.storeWriteRows.inc(rows);
     });
     this.expressionWriter = new ExpressionWriter(o.store, o.log);
-    this.intake = new Intake(o.store, o.cache, o.log, o.parseLimits);
+    this.intake = new Intake(
+      o.store,
+      o.cache,
+      o.log,
+      o.planner ?? new PlanPool({ limits: o.parseLimits, threshold: 0 }),
+    );
     this.agents = new AgentLifecycle(
       this.leaseTable,
       {
