@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import {
+  AGENT_PROTOCOL,
   SettingsSchema,
   TaskRunner,
   type AgentHello,
@@ -53,6 +54,7 @@ export class Agent {
       name: o.name,
       kind: 'node',
       concurrency: o.concurrency,
+      protocol: AGENT_PROTOCOL,
       ...(o.token ? { token: o.token } : {}),
     };
     this.runner = new TaskRunner({
@@ -86,7 +88,11 @@ export class Agent {
     this.refused = new Promise((resolve) => (refusedResolve = resolve));
     this.socket.on('connect_error', (err) => {
       const refusal = RefusalSchema.safeParse((err as Error & { data?: unknown }).data);
-      if (refusal.success && refusal.data.code === 'UNAUTHENTICATED') {
+      // Retrying cannot change who this agent is, nor the protocol it speaks.
+      if (
+        refusal.success &&
+        (refusal.data.code === 'UNAUTHENTICATED' || refusal.data.code === 'AGENT_PROTOCOL_MISMATCH')
+      ) {
         o.log.error({ reason: err.message }, 'the orchestrator refused this agent');
         this.close();
         refusedResolve(err.message);

@@ -5,6 +5,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  AGENT_PROTOCOL,
   execute,
   type AgentToServerEvents,
   type ServerToAgentEvents,
@@ -121,7 +122,7 @@ export class LyingAgent {
     private readonly everyNth = 10,
   ) {
     this.socket = io(`${url}/agents`, {
-      auth: { agentId: id, name: id, kind: 'node', concurrency },
+      auth: { agentId: id, name: id, kind: 'node', concurrency, protocol: AGENT_PROTOCOL },
       transports: ['websocket'],
       reconnectionDelay: 250,
       reconnectionDelayMax: 1000,

@@ -80,6 +80,11 @@ export const ERROR_CODES = {
   },
   CREDENTIAL_NOT_FOUND: { status: 404, message: 'No agent credential with id "{id}".' },
   RATE_LIMITED: { status: 429, message: 'Too many {what}; retry in {seconds} s.' },
+  AGENT_PROTOCOL_MISMATCH: {
+    status: 426,
+    message:
+      'This orchestrator speaks agent protocol {expected}; the agent speaks {got}. Update the agent (rebuild agent-node, or reload the dashboard tab).',
+  },
   STORE_UNAVAILABLE: {
     status: 503,
     message: 'The database is unreachable; {what} Retry later.',

@@ -77,6 +77,14 @@ export type CalculateBody = z.infer<typeof CalculateBodySchema>;
 
 // ---------------------------------------------------------------- agents (/agents namespace)
 
+/**
+ * The agent protocol this build speaks, carried in every hello. An agent built for another one
+ * (a browser tab running a cached worker, an old agent-node) is refused with a reason saying so
+ * instead of failing on messages it does not understand. 2: batched tasks/results with
+ * attempts, revoke, settings, quarantined (this build).
+ */
+export const AGENT_PROTOCOL = 2;
+
 /** What an agent says about itself in the Socket.IO handshake (`auth`). */
 export const AgentHelloSchema = z.object({
   agentId: z
@@ -87,6 +95,8 @@ export const AgentHelloSchema = z.object({
   name: z.string().min(1).max(64),
   kind: z.enum(['node', 'browser']),
   concurrency: z.number().int().min(1).max(256),
+  /** `AGENT_PROTOCOL` of the agent's build; an agent from before versioning sends none. */
+  protocol: z.number().int().min(1).max(1_000_000).optional(),
   /**
    * Who vouches for it (accounts mode): an admin-issued agent token, or a signed-in user's JWT
    * (a browser tab). Without one it is a guest, when guests are allowed.

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io } from 'socket.io-client';
+import { AGENT_PROTOCOL } from '@expressionist/core';
 import { answerHonestly, api, manualAgent, waitFor } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
@@ -225,5 +227,23 @@ describe('service endpoints', () => {
     await expect(manualAgent(orch.url, 'bad id with spaces')).rejects.toThrow(
       /invalid agent hello/,
     );
+  });
+
+  it('refuses an agent of another protocol version with a reason it can print', async () => {
+    for (const protocol of [undefined, AGENT_PROTOCOL + 1]) {
+      const socket = io(`${orch.url}/agents`, {
+        auth: { agentId: 'old-agent', name: 'old', kind: 'node', concurrency: 1, protocol },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+      });
+      const err = await new Promise<Error & { data?: unknown }>((resolve) =>
+        socket.once('connect_error', resolve),
+      );
+      socket.close();
+      expect(err.message).toContain(`speaks agent protocol ${AGENT_PROTOCOL}`);
+      expect(err.data).toMatchObject({ code: 'AGENT_PROTOCOL_MISMATCH' });
+    }
+    expect(orch.scheduler.agentView('old-agent')).toBeNull();
   });
 });

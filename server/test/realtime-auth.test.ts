@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import {
+  AGENT_PROTOCOL,
   execute,
   type ServerToUiEvents,
   type SubscribeReply,
@@ -93,7 +94,14 @@ async function agent(url: string, id: string, concurrency = 1, token?: string) {
 
 function agentRefusal(url: string, id: string, token?: string): Promise<Refusal> {
   const socket = io(`${url}/agents`, {
-    auth: { agentId: id, name: id, kind: 'node', concurrency: 1, ...(token ? { token } : {}) },
+    auth: {
+      agentId: id,
+      name: id,
+      kind: 'node',
+      concurrency: 1,
+      protocol: AGENT_PROTOCOL,
+      ...(token ? { token } : {}),
+    },
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,

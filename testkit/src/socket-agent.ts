@@ -5,6 +5,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  AGENT_PROTOCOL,
   execute,
   type AgentHello,
   type AgentToServerEvents,
@@ -21,7 +22,7 @@ export type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
  */
 function agentSocket(url: string, hello: Omit<AgentHello, 'kind'>): AgentSocket {
   return io(`${url}/agents`, {
-    auth: { ...hello, kind: 'node' },
+    auth: { ...hello, kind: 'node', protocol: AGENT_PROTOCOL },
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,

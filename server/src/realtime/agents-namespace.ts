@@ -1,6 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { AgentHelloSchema, ExpressionistError, TaskResultBatchSchema } from '@expressionist/core';
+import {
+  AGENT_PROTOCOL,
+  AgentHelloSchema,
+  ExpressionistError,
+  TaskResultBatchSchema,
+  errorMessage,
+} from '@expressionist/core';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { addressOf, type AgentGate } from './agent-gate.js';
@@ -30,6 +36,16 @@ export function attachAgentNamespace(
         new HandshakeRefused(
           'BODY_INVALID',
           `invalid agent hello: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
+        ),
+      );
+      return;
+    }
+    if (hello.data.protocol !== AGENT_PROTOCOL) {
+      const got = hello.data.protocol === undefined ? 'none' : String(hello.data.protocol);
+      next(
+        new HandshakeRefused(
+          'AGENT_PROTOCOL_MISMATCH',
+          errorMessage('AGENT_PROTOCOL_MISMATCH', { expected: AGENT_PROTOCOL, got }),
         ),
       );
       return;

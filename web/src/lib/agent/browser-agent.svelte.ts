@@ -3,7 +3,7 @@
  * the session, and exposes what the worker reports to the header. Signed in, the hello carries
  * the user's JWT (the agent is the user's); without one the tab computes as a guest.
  */
-import type { Settings } from '@expressionist/core';
+import { AGENT_PROTOCOL, type Settings } from '@expressionist/core';
 import {
   WorkerToPageSchema,
   type PageToWorker,
@@ -142,6 +142,7 @@ class BrowserAgent {
         name: this.name,
         kind: 'browser',
         concurrency,
+        protocol: AGENT_PROTOCOL,
         ...(token === null ? {} : { token }),
       },
     });
