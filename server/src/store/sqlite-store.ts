@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AgentKind, ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
+import type { AgentKind, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
   InsertOutcome,
@@ -13,239 +13,23 @@ import type {
   StoredQuarantine,
   StoredUser,
 } from './store.js';
+import {
+  SCHEMA,
+  SCHEMA_VERSION,
+  SQLITE_FILE_NAME,
+  fromCredentialRow,
+  fromOpRow,
+  fromRow,
+  fromUserRow,
+  migrate,
+  prepare,
+  toRow,
+  type ExpressionRow,
+  type OpResultRow,
+  type Statements,
+} from './sqlite-schema.js';
 
-/** File name of the database inside the data directory. */
-export const SQLITE_FILE_NAME = 'expressionist.db';
-
-/** Bumped when the schema changes; stored in `PRAGMA user_version`. */
-const SCHEMA_VERSION = 2;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS expressions (
-  id          TEXT    PRIMARY KEY NOT NULL,
-  expression  TEXT    NOT NULL,
-  normalized  TEXT    NOT NULL,
-  status      TEXT    NOT NULL,
-  value       TEXT,
-  error       TEXT,
-  created_at  INTEGER NOT NULL,
-  started_at  INTEGER,
-  finished_at INTEGER,
-  op_count    INTEGER NOT NULL,
-  cached      INTEGER NOT NULL,
-  owner       TEXT
-);
-CREATE INDEX IF NOT EXISTS expressions_by_created ON expressions (created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS expressions_by_status ON expressions (status, created_at, id);
-
-CREATE TABLE IF NOT EXISTS op_results (
-  expression_id TEXT    NOT NULL,
-  op_id         INTEGER NOT NULL,
-  value         TEXT    NOT NULL,
-  agent_id      TEXT    NOT NULL,
-  attempt       INTEGER NOT NULL,
-  finished_at   INTEGER NOT NULL,
-  PRIMARY KEY (expression_id, op_id)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS settings (
-  id   INTEGER PRIMARY KEY CHECK (id = 1),
-  data TEXT    NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS users (
-  id            TEXT    PRIMARY KEY NOT NULL,
-  login         TEXT    NOT NULL UNIQUE,
-  password_hash TEXT    NOT NULL,
-  role          TEXT    NOT NULL,
-  created_at    INTEGER NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS credentials (
-  id           TEXT    PRIMARY KEY NOT NULL,
-  name         TEXT    NOT NULL,
-  token_hash   TEXT    NOT NULL,
-  created_at   INTEGER NOT NULL,
-  last_used_at INTEGER,
-  revoked_at   INTEGER
-);
-
-CREATE TABLE IF NOT EXISTS quarantines (
-  agent_id TEXT    PRIMARY KEY NOT NULL,
-  name     TEXT    NOT NULL,
-  kind     TEXT    NOT NULL,
-  reason   TEXT    NOT NULL,
-  at       INTEGER NOT NULL
-);
-`;
-
-/** Changes to tables that exist since an earlier schema version. */
-function migrate(db: Database.Database): void {
-  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(expressions)').all();
-  if (!columns.some((c) => c.name === 'owner'))
-    db.exec('ALTER TABLE expressions ADD COLUMN owner TEXT');
-  db.exec(
-    'CREATE INDEX IF NOT EXISTS expressions_by_owner ON expressions (owner, created_at DESC, id DESC)',
-  );
-}
-
-interface UserRow {
-  id: string;
-  login: string;
-  password_hash: string;
-  role: string;
-  created_at: number;
-}
-
-interface CredentialRow {
-  id: string;
-  name: string;
-  token_hash: string;
-  created_at: number;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
-interface ExpressionRow {
-  id: string;
-  expression: string;
-  normalized: string;
-  status: string;
-  value: string | null;
-  error: string | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  op_count: number;
-  cached: number;
-  owner: string | null;
-}
-
-interface OpResultRow {
-  expression_id: string;
-  op_id: number;
-  value: string;
-  agent_id: string;
-  attempt: number;
-  finished_at: number;
-}
-
-/** Named parameters of the patch statement: a `has_*` flag per field plus its new value. */
-interface PatchParams {
-  id: string;
-  has_status: number;
-  status: string | null;
-  has_value: number;
-  value: string | null;
-  has_error: number;
-  error: string | null;
-  has_started_at: number;
-  started_at: number | null;
-  has_finished_at: number;
-  finished_at: number | null;
-}
-
-type Statement<P extends unknown[] | object, R = unknown> = Database.Statement<P, R>;
-
-interface Statements {
-  insertExpression: Statement<ExpressionRow>;
-  getExpression: Statement<[string], ExpressionRow>;
-  patchExpression: Statement<PatchParams>;
-  listFirst: Statement<[number], ExpressionRow>;
-  listAfter: Statement<[number, string, number], ExpressionRow>;
-  listUnfinished: Statement<[], ExpressionRow>;
-  countByStatus: Statement<[], { status: string; n: number }>;
-  insertOpResult: Statement<OpResultRow>;
-  getOpResults: Statement<[string], OpResultRow>;
-  getSettings: Statement<[], { data: string }>;
-  saveSettings: Statement<[string]>;
-  saveQuarantine: Statement<QuarantineRow>;
-  deleteQuarantine: Statement<[string]>;
-  listQuarantines: Statement<[], QuarantineRow>;
-  listOwnFirst: Statement<[string, number], ExpressionRow>;
-  listOwnAfter: Statement<[string, number, string, number], ExpressionRow>;
-  insertUser: Statement<UserRow>;
-  getUserByLogin: Statement<[string], UserRow>;
-  getUser: Statement<[string], UserRow>;
-  anyAdmin: Statement<[], { id: string }>;
-  saveCredential: Statement<CredentialRow>;
-  getCredential: Statement<[string], CredentialRow>;
-  listCredentials: Statement<[], CredentialRow>;
-}
-
-function fromUserRow(r: UserRow): StoredUser {
-  return {
-    id: r.id,
-    login: r.login,
-    passwordHash: r.password_hash,
-    role: r.role === 'admin' ? 'admin' : 'user',
-    createdAt: r.created_at,
-  };
-}
-
-function fromCredentialRow(r: CredentialRow): StoredCredential {
-  return {
-    id: r.id,
-    name: r.name,
-    tokenHash: r.token_hash,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-  };
-}
-
-interface QuarantineRow {
-  agent_id: string;
-  name: string;
-  kind: string;
-  reason: string;
-  at: number;
-}
-
-function toRow(e: StoredExpression): ExpressionRow {
-  return {
-    id: e.id,
-    expression: e.expression,
-    normalized: e.normalized,
-    status: e.status,
-    value: e.value,
-    error: e.error === null ? null : JSON.stringify(e.error),
-    created_at: e.createdAt,
-    started_at: e.startedAt,
-    finished_at: e.finishedAt,
-    op_count: e.opCount,
-    cached: e.cached ? 1 : 0,
-    owner: e.owner,
-  };
-}
-
-function fromRow(r: ExpressionRow): StoredExpression {
-  return {
-    id: r.id,
-    expression: r.expression,
-    normalized: r.normalized,
-    status: r.status as ExpressionStatus,
-    value: r.value,
-    error: r.error === null ? null : (JSON.parse(r.error) as ErrorInfo),
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    opCount: r.op_count,
-    cached: r.cached !== 0,
-    owner: r.owner ?? null,
-  };
-}
-
-function fromOpRow(r: OpResultRow): StoredOpResult {
-  return {
-    expressionId: r.expression_id,
-    opId: r.op_id,
-    value: r.value,
-    agentId: r.agent_id,
-    attempt: r.attempt,
-    finishedAt: r.finished_at,
-  };
-}
+export { SQLITE_FILE_NAME } from './sqlite-schema.js';
 
 /**
  * The embedded default store: one SQLite file, `<dataDir>/expressionist.db`, through
@@ -498,104 +282,4 @@ export class SqliteStore implements Store {
     if (!this.stmts) throw new Error('SqliteStore is not open: call init() first');
     return this.stmts;
   }
-}
-
-const EXPRESSION_COLUMNS =
-  'id, expression, normalized, status, value, error, created_at, started_at, finished_at, op_count, cached, owner';
-
-function prepare(db: Database.Database): Statements {
-  return {
-    insertExpression: db.prepare<ExpressionRow>(
-      `INSERT OR IGNORE INTO expressions (${EXPRESSION_COLUMNS})
-       VALUES (@id, @expression, @normalized, @status, @value, @error, @created_at, @started_at,
-               @finished_at, @op_count, @cached, @owner)`,
-    ),
-    getExpression: db.prepare<[string], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions WHERE id = ?`,
-    ),
-    patchExpression: db.prepare<PatchParams>(
-      `UPDATE expressions SET
-         status      = CASE WHEN @has_status      THEN @status      ELSE status      END,
-         value       = CASE WHEN @has_value       THEN @value       ELSE value       END,
-         error       = CASE WHEN @has_error       THEN @error       ELSE error       END,
-         started_at  = CASE WHEN @has_started_at  THEN @started_at  ELSE started_at  END,
-         finished_at = CASE WHEN @has_finished_at THEN @finished_at ELSE finished_at END
-       WHERE id = @id`,
-    ),
-    listFirst: db.prepare<[number], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ),
-    listAfter: db.prepare<[number, string, number], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions
-       WHERE (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ),
-    listUnfinished: db.prepare<[], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions
-       WHERE status IN ('pending', 'in_progress')
-       ORDER BY created_at ASC, id ASC`,
-    ),
-    countByStatus: db.prepare<[], { status: string; n: number }>(
-      'SELECT status, COUNT(*) AS n FROM expressions GROUP BY status',
-    ),
-    insertOpResult: db.prepare<OpResultRow>(
-      `INSERT OR IGNORE INTO op_results
-         (expression_id, op_id, value, agent_id, attempt, finished_at)
-       VALUES (@expression_id, @op_id, @value, @agent_id, @attempt, @finished_at)`,
-    ),
-    getOpResults: db.prepare<[string], OpResultRow>(
-      `SELECT expression_id, op_id, value, agent_id, attempt, finished_at FROM op_results
-       WHERE expression_id = ? ORDER BY op_id`,
-    ),
-    getSettings: db.prepare<[], { data: string }>('SELECT data FROM settings WHERE id = 1'),
-    saveSettings: db.prepare<[string]>(
-      `INSERT INTO settings (id, data) VALUES (1, ?)
-       ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
-    ),
-    saveQuarantine: db.prepare<QuarantineRow>(
-      `INSERT INTO quarantines (agent_id, name, kind, reason, at)
-       VALUES (@agent_id, @name, @kind, @reason, @at)
-       ON CONFLICT (agent_id) DO UPDATE SET
-         name = excluded.name, kind = excluded.kind, reason = excluded.reason, at = excluded.at`,
-    ),
-    deleteQuarantine: db.prepare<[string]>('DELETE FROM quarantines WHERE agent_id = ?'),
-    listOwnFirst: db.prepare<[string, number], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions WHERE owner = ?
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ),
-    listOwnAfter: db.prepare<[string, number, string, number], ExpressionRow>(
-      `SELECT ${EXPRESSION_COLUMNS} FROM expressions
-       WHERE owner = ? AND (created_at, id) < (?, ?)
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ),
-    insertUser: db.prepare<UserRow>(
-      `INSERT OR IGNORE INTO users (id, login, password_hash, role, created_at)
-       VALUES (@id, @login, @password_hash, @role, @created_at)`,
-    ),
-    getUserByLogin: db.prepare<[string], UserRow>(
-      'SELECT id, login, password_hash, role, created_at FROM users WHERE login = ?',
-    ),
-    getUser: db.prepare<[string], UserRow>(
-      'SELECT id, login, password_hash, role, created_at FROM users WHERE id = ?',
-    ),
-    anyAdmin: db.prepare<[], { id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1"),
-    saveCredential: db.prepare<CredentialRow>(
-      `INSERT INTO credentials (id, name, token_hash, created_at, last_used_at, revoked_at)
-       VALUES (@id, @name, @token_hash, @created_at, @last_used_at, @revoked_at)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash,
-         last_used_at = excluded.last_used_at, revoked_at = excluded.revoked_at`,
-    ),
-    getCredential: db.prepare<[string], CredentialRow>(
-      `SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM credentials
-       WHERE id = ?`,
-    ),
-    listCredentials: db.prepare<[], CredentialRow>(
-      `SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM credentials
-       ORDER BY created_at, id`,
-    ),
-    listQuarantines: db.prepare<[], QuarantineRow>(
-      'SELECT agent_id, name, kind, reason, at FROM quarantines ORDER BY at, agent_id',
-    ),
-  };
 }
