@@ -31,8 +31,13 @@ import {
 export const OP_FIELDS = 9;
 /** Ops rebuilt per slice on the main thread (a few ms each). */
 const UNPACK_SLICE = 8192;
-/** Submissions queued or running per worker before new ones are refused. */
-export const QUEUE_PER_WORKER = 4;
+/**
+ * Submissions queued or running per worker before new ones are refused. Each holds a string of
+ * up to BODY_LIMIT_BYTES (2 MB by default), so 64 bound the backlog to ~128 MB; fewer made
+ * bursts of long submissions (the fuzz sends them concurrently) answer 429 for work a second
+ * later would have planned.
+ */
+export const QUEUE_PER_WORKER = 64;
 
 /** What the pool hands back: the parts of `compile` the intake uses. */
 export interface Compiled {
