@@ -15,6 +15,7 @@ const BENCHES = [
   'settings',
   'store-throughput',
   'silent-agent',
+  'idle-agents',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {

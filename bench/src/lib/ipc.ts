@@ -21,6 +21,13 @@ export const ChildMessageSchema = z.discriminatedUnion('type', [
     samples: z.array(z.number()),
     putMs: z.array(z.number()),
   }),
+  z.object({
+    type: z.literal('receipts'),
+    /** Per connection: when (epoch ms) it received the settings asked about; -1 if it did not. */
+    at: z.array(z.number()),
+    /** Connections that have disconnected since they connected. */
+    disconnects: z.number().int(),
+  }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
@@ -28,6 +35,8 @@ export type ChildMessage = z.infer<typeof ChildMessageSchema>;
 export const ParentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), total: z.number().int() }),
   z.object({ type: z.literal('close') }),
+  /** Asks for every connection's receipt time of the settings with this `additionMs`. */
+  z.object({ type: z.literal('receipts'), additionMs: z.number().int() }),
 ]);
 export type ParentMessage = z.infer<typeof ParentMessageSchema>;
 
