@@ -27,6 +27,9 @@ const CONNECTION_CONCURRENCY = 1;
 /** Handshakes each helper keeps in flight: 4 × 50 at once stays far below the listen backlog. */
 const WAVE = 50;
 const PUTS = 3;
+/** The orchestrator's defaults (HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS), for the legend. */
+const HEARTBEAT_MS = 1000;
+const HEARTBEAT_TIMEOUT_MS = 2000;
 
 /** Epoch ms with sub-ms resolution; the helpers timestamp receipts on the same clock. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -75,7 +78,13 @@ async function agentStatuses(api: Api): Promise<Map<string, number>> {
 async function receipts(
   helpers: readonly ChildHandle[],
   additionMs: number,
-): Promise<{ at: number[]; disconnects: number }> {
+): Promise<{
+  at: number[];
+  disconnects: number;
+  reasons: Map<string, number>;
+  firstDisconnectAt: number;
+  maxPingGapMs: number;
+}> {
   const replies = await Promise.all(
     helpers.map((h) => {
       const reply = nextMessage(
@@ -91,6 +100,16 @@ async function receipts(
   return {
     at: replies.flatMap((r) => r.at),
     disconnects: replies.reduce((sum, r) => sum + r.disconnects, 0),
+    reasons: replies.reduce((all, r) => {
+      for (const [reason, n] of Object.entries(r.reasons))
+        all.set(reason, (all.get(reason) ?? 0) + n);
+      return all;
+    }, new Map<string, number>()),
+    maxPingGapMs: max(replies.map((r) => r.maxPingGapMs)),
+    firstDisconnectAt: Math.min(
+      Infinity,
+      ...replies.map((r) => r.firstDisconnectAt).filter((t) => t >= 0),
+    ),
   };
 }
 
@@ -121,6 +140,11 @@ export async function main(): Promise<void> {
   let active = NaN;
   let connectS = NaN;
   let helperCpu = NaN;
+  /** Agents that had not received a push 30 s after its PUT (worst PUT). */
+  let missing = 0;
+  let reasons = '';
+  /** Seconds from the start of the idle window to the first dropped connection. */
+  let firstDrop = NaN;
   try {
     await sleep(500);
     const base = await memory(orchestrator.url);
@@ -133,6 +157,7 @@ export async function main(): Promise<void> {
       fixed(base.heapUsed, 0),
       fixed(base.heapTotal, 0),
       fixed(base.external, 0),
+      '',
     ]);
     const connectStart = performance.now();
     for (let p = 0; p < PROCESSES; p += 1) {
@@ -163,8 +188,11 @@ export async function main(): Promise<void> {
       await sleep(250);
     }
     connectS = (performance.now() - connectStart) / 1000;
+    console.log(`connected ${int(total)} agents in ${fixed(connectS, 1)} s (spawn → all active)`);
     await sleep(2000);
 
+    await receipts(helpers, -1); // resets the helpers' longest ping gap
+    const idleStart = now();
     const meter = cpuMeter(orchestrator.pid);
     const helperMeter = cpuMeter(helpers.map((h) => h.child.pid!));
     const rss: number[] = [];
@@ -178,6 +206,7 @@ export async function main(): Promise<void> {
     rss.push(rssMiB(orchestrator.pid));
     idleRss = max(rss);
     const idle = await memory(orchestrator.url);
+    const idleGap = (await receipts(helpers, -1)).maxPingGapMs;
     rows.push([
       `${int(total)} agents idle`,
       fixed(cpu.wallMs / 1000, 1),
@@ -186,6 +215,7 @@ export async function main(): Promise<void> {
       fixed(idle.heapUsed, 0),
       fixed(idle.heapTotal, 0),
       fixed(idle.external, 0),
+      fixed(idleGap, 0),
     ]);
     const statuses = await agentStatuses(api);
     active = statuses.get('active') ?? 0;
@@ -193,26 +223,34 @@ export async function main(): Promise<void> {
 
     for (let p = 1; p <= PUTS; p += 1) {
       const additionMs = 1000 + p;
+      await receipts(helpers, -1); // resets the helpers' longest ping gap
       const sent = now();
       await api.settings({ additionMs });
       const putMs = now() - sent;
       let got = await receipts(helpers, additionMs);
-      for (const deadline = Date.now() + 30_000; got.at.some((t) => t < 0);) {
-        if (Date.now() > deadline)
-          throw new Error(`settings ${p} missing on some agents after 30 s`);
-        await sleep(100);
+      const deadline = Date.now() + 30_000;
+      while (got.at.some((t) => t < 0) && Date.now() < deadline) {
+        await sleep(250);
         got = await receipts(helpers, additionMs);
       }
       disconnects = got.disconnects;
-      const delays = got.at.map((t) => t - sent);
+      reasons = [...got.reasons].map(([reason, n]) => `${int(n)} ${reason}`).join(', ');
+      if (Number.isFinite(got.firstDisconnectAt))
+        firstDrop = (got.firstDisconnectAt - idleStart) / 1000;
+      const delays = got.at.filter((t) => t >= 0).map((t) => t - sent);
+      missing = Math.max(missing, total - delays.length);
+      // Heartbeats around the push: every connection has pinged at least once more by then.
+      await sleep(1500);
+      const gap = (await receipts(helpers, -1)).maxPingGapMs;
       pushRows.push([
         `PUT ${p}`,
+        int(total - delays.length),
         fixed(putMs, 0),
         fixed(median(delays), 0),
         fixed(percentile(delays, 99), 0),
         fixed(max(delays), 0),
+        fixed(gap, 0),
       ]);
-      await sleep(1000);
     }
     const after = await agentStatuses(api);
     active = Math.min(active, after.get('active') ?? 0);
@@ -222,7 +260,6 @@ export async function main(): Promise<void> {
     await Promise.all(helpers.map((h) => stopProcess(h, 'SIGTERM', 5000)));
     await orchestrator.stop();
   }
-  console.log(`connected ${int(total)} agents in ${fixed(connectS, 1)} s (spawn → all active)`);
   console.log(
     table(
       [
@@ -233,21 +270,35 @@ export async function main(): Promise<void> {
         'V8 heap used MiB',
         'V8 heap total MiB',
         'external MiB',
+        'longest ping gap ms',
       ],
       rows,
     ),
   );
   console.log(`client helpers while idle: ${fixed(helperCpu, 1)} % of a core (4 processes summed)`);
   console.log(
-    `heartbeats: ${int(active)} of ${int(total)} active, ${int(lost)} lost, ${int(disconnects)} client disconnects (idle window and pushes)`,
+    `heartbeats: ${int(active)} of ${int(total)} active, ${int(lost)} lost, ${int(disconnects)} client disconnects (idle window and pushes)${reasons ? `: ${reasons}; first ${fixed(firstDrop, 1)} s into the idle window` : ''}`,
   );
   console.log(
-    table(['settings push', 'PUT round trip ms', 'median ms', 'p99 ms', 'max ms'], pushRows),
+    table(
+      [
+        'settings push',
+        'agents without it after 30 s',
+        'PUT round trip ms',
+        'median ms',
+        'p99 ms',
+        'max ms',
+        'longest ping gap ms (push + 1.5 s)',
+      ],
+      pushRows,
+    ),
   );
-  console.log('(receipt − PUT sent, per agent, on one machine clock)');
+  console.log(
+    `(receipt − PUT sent, per agent, on one machine clock; ping gap: longest time between two heartbeats on any connection, nominal ${HEARTBEAT_MS} ms, dropped past ${HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS} ms)`,
+  );
   const rssMB = idleRss * 1.048576;
   console.log(
-    `target ${int(total)} idle agents < 1 GB RSS: ${verdict(rssMB < 1000)} (${fixed(rssMB, 0)} MB); no false lost: ${verdict(lost === 0 && disconnects === 0 && active === total)}`,
+    `target ${int(total)} idle agents < 1 GB RSS: ${verdict(rssMB < 1000)} (${fixed(rssMB, 0)} MB); no false lost: ${verdict(lost === 0 && disconnects === 0 && active === total && missing === 0)}`,
   );
 }
 

@@ -24,6 +24,11 @@ const sockets: AgentSocket[] = [];
 const lastAddition = new Float64Array(count).fill(-1);
 const lastAt = new Float64Array(count).fill(-1);
 let disconnects = 0;
+const reasons: Record<string, number> = {};
+let firstDisconnectAt = -1;
+/** Per connection: when its last heartbeat ping arrived (epoch ms). */
+const lastPing = new Float64Array(count).fill(-1);
+let maxPingGapMs = 0;
 
 /** Epoch ms with sub-ms resolution; comparable across processes on one machine. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -44,7 +49,18 @@ async function connectAll(): Promise<void> {
         },
         120_000,
       );
-      socket.on('disconnect', () => (disconnects += 1));
+      // The orchestrator pings every HEARTBEAT_INTERVAL_MS; a gap past interval + timeout drops
+      // the connection, so the longest gap seen is the margin left.
+      socket.io.engine.on('ping', () => {
+        const t = now();
+        if (lastPing[i]! >= 0) maxPingGapMs = Math.max(maxPingGapMs, t - lastPing[i]!);
+        lastPing[i] = t;
+      });
+      socket.on('disconnect', (reason) => {
+        disconnects += 1;
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+        if (firstDisconnectAt < 0) firstDisconnectAt = now();
+      });
       sockets[i] = socket;
     });
     await Promise.all(batch);
@@ -54,7 +70,8 @@ async function connectAll(): Promise<void> {
 onParent((message) => {
   if (message.type === 'receipts') {
     const at = Array.from(lastAt, (t, i) => (lastAddition[i] === message.additionMs ? t : -1));
-    toParent({ type: 'receipts', at, disconnects });
+    toParent({ type: 'receipts', at, disconnects, reasons, firstDisconnectAt, maxPingGapMs });
+    maxPingGapMs = 0;
     return;
   }
   for (const socket of sockets) socket?.disconnect();

@@ -27,6 +27,12 @@ export const ChildMessageSchema = z.discriminatedUnion('type', [
     at: z.array(z.number()),
     /** Connections that have disconnected since they connected. */
     disconnects: z.number().int(),
+    /** Disconnects by reason (`ping timeout`, `transport close`, `io server disconnect`, …). */
+    reasons: z.record(z.string(), z.number().int()),
+    /** When (epoch ms) the first connection dropped; -1 if none did. */
+    firstDisconnectAt: z.number(),
+    /** Longest gap (ms) between two heartbeat pings on any connection since the last request. */
+    maxPingGapMs: z.number(),
   }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
