@@ -5,7 +5,10 @@
  * alone), whether every heartbeat stays on time (no agent lost, no connection dropped) and how
  * long a settings push takes to reach all of them.
  *
- *   node bench/dist/idle-agents.js [--quick]     (--quick: 1,000 agents, shorter windows)
+ *   node bench/dist/idle-agents.js [--quick] [--orchestrator-flags="<node flags>"]
+ *
+ * --quick: 1,000 agents, shorter windows. --orchestrator-flags: node flags for the orchestrator
+ * (e.g. a heap cap under trial), so the cap can be checked against 10,000 agents.
  */
 import {
   Api,
@@ -114,7 +117,8 @@ async function receipts(
 }
 
 export async function main(): Promise<void> {
-  const { quick } = benchArgs();
+  const { quick, orchestratorFlags } = benchArgs();
+  const nodeArgs = orchestratorFlags.flatMap((flags) => flags.split(/\s+/).filter(Boolean));
   const perProcess = quick ? 250 : 2500;
   const total = PROCESSES * perProcess;
   const idleS = quick ? 5 : 20;
@@ -123,12 +127,14 @@ export async function main(): Promise<void> {
   console.log(
     `${PROCESSES} client processes × ${int(perProcess)} connections (websocket, concurrency ${CONNECTION_CONCURRENCY}, waves of ${WAVE} per process); idle window ${idleS} s${quick ? ' (--quick)' : ''}`,
   );
+  if (nodeArgs.length > 0) console.log(`orchestrator: node ${nodeArgs.join(' ')}`);
   // Every connection comes from loopback: lift the per-address socket cap (default 256).
   // The orchestrator holds one descriptor per connection: its `ulimit -n` (inherited) must exceed
   // `total`; we check rather than raise it, a process cannot raise its hard limit.
   const orchestrator = await spawnOrchestrator({
     logLevel: 'warn',
     env: { MAX_SOCKETS_PER_ADDRESS: String(Math.max(20_000, total + 100)) },
+    nodeArgs,
   });
   const api = new Api(orchestrator.url);
   const helpers: ChildHandle[] = [];
