@@ -16,6 +16,7 @@ const BENCHES = [
   'store-throughput',
   'silent-agent',
   'planning',
+  'idle-agents',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {

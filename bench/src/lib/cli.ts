@@ -7,18 +7,28 @@ export interface BenchArgs {
   quick: boolean;
   /** Run the orchestrator under `node --cpu-prof` and print its hot spots (benches that support it). */
   profile: boolean;
+  /**
+   * `--orchestrator-flags="<node flags>"`, repeatable: benches that support it measure the
+   * orchestrator as is, then once per flag set (e.g. `--max-semi-space-size=4`), in one run.
+   */
+  orchestratorFlags: string[];
 }
 
-/** Parses `--quick` and `--profile`; unknown flags are an error so typos do not go unnoticed. */
+/** Parses `--quick`, `--profile` and `--orchestrator-flags`; unknown flags are an error so typos do not go unnoticed. */
 export function benchArgs(argv: string[] = process.argv.slice(2)): BenchArgs {
   const { values } = parseArgs({
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'orchestrator-flags': { type: 'string', multiple: true, default: [] },
     },
   });
-  return { quick: values.quick === true, profile: values.profile === true };
+  return {
+    quick: values.quick === true,
+    profile: values.profile === true,
+    orchestratorFlags: values['orchestrator-flags'] ?? [],
+  };
 }
 
 /** True when the module with this `import.meta.url` is the script node was started with. */

@@ -21,6 +21,19 @@ export const ChildMessageSchema = z.discriminatedUnion('type', [
     samples: z.array(z.number()),
     putMs: z.array(z.number()),
   }),
+  z.object({
+    type: z.literal('receipts'),
+    /** Per connection: when (epoch ms) it received the settings asked about; -1 if it did not. */
+    at: z.array(z.number()),
+    /** Connections that have disconnected since they connected. */
+    disconnects: z.number().int(),
+    /** Disconnects by reason (`ping timeout`, `transport close`, `io server disconnect`, …). */
+    reasons: z.record(z.string(), z.number().int()),
+    /** When (epoch ms) the first connection dropped; -1 if none did. */
+    firstDisconnectAt: z.number(),
+    /** Longest gap (ms) between two heartbeat pings on any connection since the last request. */
+    maxPingGapMs: z.number(),
+  }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
@@ -28,6 +41,8 @@ export type ChildMessage = z.infer<typeof ChildMessageSchema>;
 export const ParentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), total: z.number().int() }),
   z.object({ type: z.literal('close') }),
+  /** Asks for every connection's receipt time of the settings with this `additionMs`. */
+  z.object({ type: z.literal('receipts'), additionMs: z.number().int() }),
 ]);
 export type ParentMessage = z.infer<typeof ParentMessageSchema>;
 
