@@ -6,12 +6,17 @@
  *   (a) BullMQ on the local Redis (trivial jobs; a unique queue, obliterated afterwards),
  *   (b) the bare Socket.IO ceiling: a minimal server pushing trivial tasks to as many clients.
  *
- *   node bench/dist/throughput.js [--quick] [--profile]
+ * Then the same 0-ms run of ours with the orchestrator on MongoDB (MONGODB_URI, e.g. FerretDB from
+ * `eval "$(scripts/ferretdb.sh start)"`; a unique database, dropped afterwards) at 1 / 4 × 4,
+ * skipped with a notice when MONGODB_URI is unset. `--mongo-only` runs only that part.
+ *
+ *   node bench/dist/throughput.js [--quick] [--profile] [--mongo-only]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
+import { MongoClient } from 'mongodb';
 import { compile, evaluatePlan } from '@expressionist/core';
 import { sleep, stopProcess } from '@expressionist/testkit';
 import { benchArgs, isMain, runMain } from './lib/cli.js';
@@ -80,11 +85,13 @@ export async function measureOurs(
   agents: number,
   minOps: number,
   profileDir?: string,
+  env?: Record<string, string>,
 ): Promise<Measured> {
   const cluster = await startCluster({
     agents,
     workersPerAgent: WORKERS,
     opMs: 0,
+    ...(env ? { env } : {}),
     ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
   });
   const watcher = new CompletionWatcher(cluster.orchestrator.url);
@@ -234,9 +241,63 @@ export async function measureCeiling(clients: number, tasks: number): Promise<Me
   }
 }
 
+/** Ours with the orchestrator on MongoDB at 1 and 4 agents × 4 workers, in a unique database. */
+async function mongoSection(minOps: number): Promise<void> {
+  heading('Bench 2b: dispatch throughput on MongoDB (0-ms operations)');
+  const uri = process.env.MONGODB_URI;
+  if (!uri) {
+    console.log(
+      'skipped: MONGODB_URI is unset (eval "$(scripts/ferretdb.sh start)" provisions FerretDB).',
+    );
+    return;
+  }
+  const ops = Math.ceil(minOps / (TERMS - 1)) * (TERMS - 1);
+  console.log(
+    `ours, orchestrator on MongoDB at ${uri.replace(/\/\/[^@/]*@/, '//***@')}: ${ops.toLocaleString('en-US')} ops as ${ops / (TERMS - 1)} flat sums of ${TERMS} terms, submitted 16 at a time`,
+  );
+  const rows: (string | number)[][] = [];
+  const checks: string[] = [];
+  for (const processes of [1, 4]) {
+    const db = `bench_tp_${process.pid}_${Date.now().toString(36)}`;
+    try {
+      const ours = await measureOurs(processes, minOps, undefined, {
+        MONGODB_URI: uri,
+        MONGODB_DB: db,
+      });
+      rows.push([
+        `${processes} × ${WORKERS}`,
+        int(ours.opsPerSecond),
+        fixed(ours.cpuMsPer1k, 0),
+        fixed(ours.workersCpuMsPer1k, 0),
+      ]);
+      checks.push(
+        `${processes} × ${WORKERS} on MongoDB: ≥ 5,000 ops/s ${verdict(ours.opsPerSecond >= 5000)}`,
+      );
+    } finally {
+      const client = await MongoClient.connect(uri);
+      await client
+        .db(db)
+        .dropDatabase()
+        .finally(() => client.close());
+    }
+    process.stdout.write('.');
+  }
+  process.stdout.write('\n');
+  console.log(
+    table(['agents × workers', 'ours ops/s', 'orchestrator CPU ms/1k', 'agents CPU ms/1k'], rows),
+  );
+  for (const line of checks) console.log(`targets ${line}`);
+}
+
 export async function main(): Promise<void> {
-  const { quick, profile } = benchArgs();
+  const argv = process.argv.slice(2);
+  const mongoOnly = argv.includes('--mongo-only');
+  const { quick, profile } = benchArgs(argv.filter((a) => a !== '--mongo-only'));
   const minOps = quick ? 10_000 : 50_000;
+  if (mongoOnly) {
+    await mongoSection(minOps);
+    return;
+  }
   const ops = Math.ceil(minOps / (TERMS - 1)) * (TERMS - 1);
   heading('Bench 2: dispatch throughput (0-ms operations)');
   console.log(describeMachine());
@@ -340,6 +401,7 @@ export async function main(): Promise<void> {
     );
     console.log(`profile: ${file}`);
   }
+  await mongoSection(minOps);
 }
 
 if (isMain(import.meta.url)) runMain(main);
