@@ -14,10 +14,9 @@ import { Api, sleep, spawnOrchestrator, stopProcess } from '@expressionist/testk
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
-import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
-import { childScript, spawnChild } from './lib/processes.js';
+import { spawnConnectedHelpers, type spawnChild } from './lib/processes.js';
 import { max } from './lib/stats.js';
 import { CompletionWatcher } from './lib/ui-watch.js';
 
@@ -113,25 +112,13 @@ async function measure(windowS: number, nodeArgs: string[]): Promise<number> {
       '',
     ]);
     const connectStart = performance.now();
-    for (let p = 0; p < PROCESSES; p += 1) {
-      clients.push(
-        spawnChild(childScript('socket-agents'), [
-          orchestrator.url,
-          String(PER_PROCESS),
-          `cap${p}`,
-          String(CONNECTION_CONCURRENCY),
-        ]),
-      );
-    }
-    await Promise.all(
-      clients.map((c) =>
-        nextMessage(
-          c.child,
-          (m) => (m.type === 'connected' ? m.count : undefined),
-          120_000,
-          'agent connections',
-        ),
-      ),
+    clients.push(
+      ...(await spawnConnectedHelpers(
+        'socket-agents',
+        PROCESSES,
+        (p) => [orchestrator.url, String(PER_PROCESS), `cap${p}`, String(CONNECTION_CONCURRENCY)],
+        120_000,
+      )),
     );
     await api.waitForAgents(total, total * CONNECTION_CONCURRENCY, 60_000);
     const connectS = (performance.now() - connectStart) / 1000;

@@ -22,7 +22,7 @@ import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
-import { childScript, spawnChild } from './lib/processes.js';
+import { spawnConnectedHelpers } from './lib/processes.js';
 import { max, median, percentile } from './lib/stats.js';
 
 const PROCESSES = 4;
@@ -166,26 +166,19 @@ export async function main(): Promise<void> {
       '',
     ]);
     const connectStart = performance.now();
-    for (let p = 0; p < PROCESSES; p += 1) {
-      helpers.push(
-        spawnChild(childScript('idle-agents'), [
+    helpers.push(
+      ...(await spawnConnectedHelpers(
+        'idle-agents',
+        PROCESSES,
+        (p) => [
           orchestrator.url,
           String(perProcess),
           `idle${p}`,
           String(CONNECTION_CONCURRENCY),
           String(WAVE),
-        ]),
-      );
-    }
-    await Promise.all(
-      helpers.map((h) =>
-        nextMessage(
-          h.child,
-          (m) => (m.type === 'connected' ? m.count : undefined),
-          300_000,
-          'agent connections',
-        ),
-      ),
+        ],
+        300_000,
+      )),
     );
     // Registered on the orchestrator's side too; a coarse poll, listing 10,000 agents is not free.
     for (const deadline = Date.now() + 60_000; ;) {
