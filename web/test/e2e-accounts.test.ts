@@ -5,10 +5,11 @@
  * prints at start, exactly as a person would. Screenshots of the new pages land in
  * `artifacts/screenshots/`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { SCREENSHOTS, hasBrowser, launchChromium } from './chromium.js';
 import {
   ROOT,
   SERVER_CLI,
@@ -19,9 +20,6 @@ import {
 } from '@expressionist/testkit';
 import { ExpressionPageSchema, LoginReplySchema } from '@expressionist/core';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(ROOT, 'artifacts', 'screenshots');
-const hasBrowser = existsSync(CHROMIUM);
 const PASSWORD = 'correct horse battery';
 
 async function startOrchestrator(
@@ -101,7 +99,6 @@ async function expressionsAs(base: string, token: string): Promise<string[]> {
   return ExpressionPageSchema.parse(await res.json()).expressions.map((e) => e.expression);
 }
 
-// Enabled once the server side lands (AUTH_MODE, /me, /register, /login, /setup, credentials).
 describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
   const data = tempDir('expressionist-web-accounts-');
   let orchestrator: OrchestratorProcess | undefined;
@@ -111,21 +108,7 @@ describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
   beforeAll(async () => {
     orchestrator = await startOrchestrator(data.dir, { AUTH_MODE: 'accounts' });
     base = orchestrator.url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // As e2e.test.ts: without --disable-background-networking Chromium's calls home are refused
-      // by this machine's closed network, many at a time.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -282,17 +265,12 @@ describe.skipIf(!hasBrowser)('open mode on a network address', () => {
     const data = tempDir('expressionist-web-exposed-');
     // Listening on every interface with AUTH_MODE=open is what `exposed` reports.
     const orchestrator = await startOrchestrator(data.dir, { AUTH_MODE: 'open', HOST: '0.0.0.0' });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await page.goto(orchestrator.url);
       await page.getByTestId('exposed-banner').waitFor();
       expect(await page.getByTestId('user-menu').count()).toBe(0);
-      mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SCREENSHOTS, 'accounts-open-exposed.png') });
     } finally {
       await browser.close();

@@ -4,10 +4,11 @@
  * through playwright-core. Browser tabs are the only agents, so every result here was computed by
  * the Web Worker agent. Screenshots of every page land in `artifacts/screenshots/`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { SCREENSHOTS, hasBrowser, launchChromium } from './chromium.js';
 import {
   api,
   ROOT,
@@ -18,10 +19,6 @@ import {
   type Api,
   type OrchestratorProcess,
 } from '@expressionist/testkit';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(ROOT, 'artifacts', 'screenshots');
-const hasBrowser = existsSync(CHROMIUM);
 
 if (!hasBrowser) {
   console.log('browser e2e skipped: install chromium (apt-get install -y chromium) to enable');
@@ -79,19 +76,7 @@ suite('dashboard and browser agent in Chromium', () => {
     });
     base = orchestrator.url;
     client = api(base);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-gpu',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
