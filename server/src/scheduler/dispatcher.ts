@@ -5,10 +5,42 @@ import type { ExpressionRun } from './expression-run.js';
 /** Operations at most this long are prefetched (two in flight per worker slot). */
 const PREFETCH_MAX_MS = 10;
 
+/**
+ * A FIFO queue on an array with a moving head: O(1) push and shift, the consumed prefix dropped
+ * in one splice once it is most of the array (a plain `shift()` is O(n) per call).
+ */
+class Fifo<T> {
+  private readonly items: T[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  get isEmpty(): boolean {
+    return this.head >= this.items.length;
+  }
+
+  /** The queued items, front first. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i += 1) yield this.items[i]!;
+  }
+}
+
 /** Expressions of one owner with ready operations, in the order they are served. */
 class Lane {
-  private readonly ring: ExpressionRun[] = [];
-  private head = 0;
+  private readonly ring = new Fifo<ExpressionRun>();
   /** Whether the lane is in the ring of owners. */
   inRing = false;
 
@@ -21,18 +53,12 @@ class Lane {
   }
 
   get isEmpty(): boolean {
-    return this.head >= this.ring.length;
+    return this.ring.isEmpty;
   }
 
   /** Next ready operation, round-robin across this owner's expressions. */
   take(): { run: ExpressionRun; opId: number } | undefined {
-    while (this.head < this.ring.length) {
-      const run = this.ring[this.head]!;
-      this.head += 1;
-      if (this.head > 1024 && this.head * 2 > this.ring.length) {
-        this.ring.splice(0, this.head);
-        this.head = 0;
-      }
+    for (let run = this.ring.shift(); run !== undefined; run = this.ring.shift()) {
       const opId = run.finished ? undefined : run.takeReady();
       if (opId === undefined) {
         run.inRing = false;
@@ -47,7 +73,7 @@ class Lane {
 
   get readyCount(): number {
     let count = 0;
-    for (let i = this.head; i < this.ring.length; i += 1) count += this.ring[i]!.readyCount;
+    for (const run of this.ring) count += run.readyCount;
     return count;
   }
 }
@@ -61,8 +87,7 @@ class Lane {
  */
 export class ReadyRing {
   private readonly lanes = new Map<string, Lane>();
-  private readonly ring: Lane[] = [];
-  private head = 0;
+  private readonly ring = new Fifo<Lane>();
 
   /** Puts a run that has ready work in the ring (once). */
   enqueue(run: ExpressionRun): void {
@@ -77,18 +102,12 @@ export class ReadyRing {
   }
 
   get isEmpty(): boolean {
-    return this.head >= this.ring.length;
+    return this.ring.isEmpty;
   }
 
   /** Next ready operation: the next owner's turn, then that owner's next expression. */
   take(): { run: ExpressionRun; opId: number } | undefined {
-    while (this.head < this.ring.length) {
-      const lane = this.ring[this.head]!;
-      this.head += 1;
-      if (this.head > 1024 && this.head * 2 > this.ring.length) {
-        this.ring.splice(0, this.head);
-        this.head = 0;
-      }
+    for (let lane = this.ring.shift(); lane !== undefined; lane = this.ring.shift()) {
       const next = lane.take();
       if (next && !lane.isEmpty) {
         this.ring.push(lane);
@@ -140,7 +159,7 @@ export class ReadyRing {
   /** Ready operations queued (an upper bound: entries that stopped being ready count). */
   get readyCount(): number {
     let count = 0;
-    for (let i = this.head; i < this.ring.length; i += 1) count += this.ring[i]!.readyCount;
+    for (const lane of this.ring) count += lane.readyCount;
     return count;
   }
 }
