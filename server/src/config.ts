@@ -61,6 +61,12 @@ export const EnvSchema = z.object({
   SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
   MAX_UNFINISHED_PER_USER: int(1, 10_000_000).default(1000),
   MAX_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(256),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .optional(),
+  ADVERTISE_URL: z.string().url().optional(),
+  LEADER_LEASE_MS: int(500, 60_000).default(3000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -109,6 +115,13 @@ export interface Config {
     maxUnfinishedPerUser: number;
     maxSocketsPerAddress: number;
   };
+  /** Several orchestrators as one service (README, Several orchestrators); null: one process. */
+  cluster: {
+    redisUrl: string;
+    /** How the other instances reach this one's HTTP (a gateway forwards the API to the leader). */
+    advertiseUrl: string | undefined;
+    leaseMs: number;
+  } | null;
 }
 
 /** A configuration problem, reported at start-up with every offending variable. */
@@ -140,6 +153,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if ((e.ADMIN_LOGIN === undefined) !== (e.ADMIN_PASSWORD === undefined))
     throw new ConfigError(['ADMIN_LOGIN and ADMIN_PASSWORD: set both, or neither']);
+  if (e.REDIS_URL !== undefined) {
+    // Every instance must see the same state and accept the same sign-ins.
+    const missing = [
+      e.MONGODB_URI === undefined ? 'MONGODB_URI (the instances share their state in MongoDB)' : '',
+      e.JWT_SECRET === undefined ? 'JWT_SECRET (every instance must accept the same sign-ins)' : '',
+    ].filter((m) => m !== '');
+    if (missing.length > 0)
+      throw new ConfigError(missing.map((m) => `REDIS_URL is set, so set ${m}`));
+  }
   const initialSettings = SettingsSchema.parse(
     Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, e[f.env] ?? f.default])),
   );
@@ -187,5 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxUnfinishedPerUser: e.MAX_UNFINISHED_PER_USER,
       maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
     },
+    cluster:
+      e.REDIS_URL === undefined
+        ? null
+        : { redisUrl: e.REDIS_URL, advertiseUrl: e.ADVERTISE_URL, leaseMs: e.LEADER_LEASE_MS },
   };
 }
