@@ -12,7 +12,11 @@ import {
 } from '@expressionist/core';
 
 export interface AgentOptions {
-  server: string;
+  /**
+   * Orchestrator URLs. One: Socket.IO reconnects to it with backoff. Several (instances of one
+   * service): after a failed connection or a lost one, the next is tried in turn.
+   */
+  servers: string[];
   concurrency: number;
   name: string;
   /** Stable for the agent's lifetime; generated when absent. */
@@ -34,7 +38,9 @@ const RefusalSchema = z.object({ code: z.string() });
  */
 export class Agent {
   readonly id: string;
-  private readonly socket: AgentSocket;
+  private socket: AgentSocket;
+  private server = 0;
+  private rotations = 0;
   private readonly runner: TaskRunner;
   private draining = false;
   /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
@@ -62,31 +68,68 @@ export class Agent {
       concurrency: o.concurrency,
       onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
     });
-    this.socket = io(new URL('/agents', o.server).toString(), {
+    let quarantinedResolve: (reason: string) => void = () => undefined;
+    this.quarantined = new Promise((resolve) => (quarantinedResolve = resolve));
+    let refusedResolve: (reason: string) => void = () => undefined;
+    this.refused = new Promise((resolve) => (refusedResolve = resolve));
+    this.socket = this.open(hello, quarantinedResolve, refusedResolve);
+  }
+
+  /** A socket to the current server with every handler attached (not connected yet). */
+  private open(
+    hello: AgentHello,
+    quarantinedResolve: (reason: string) => void,
+    refusedResolve: (reason: string) => void,
+  ): AgentSocket {
+    const o = this.o;
+    const server = o.servers[this.server % o.servers.length]!;
+    const several = o.servers.length > 1;
+    const socket: AgentSocket = io(new URL('/agents', server).toString(), {
       auth: hello,
       transports: ['websocket'],
+      // Several servers: this agent moves on to the next one itself (see `rotate`).
+      reconnection: !several,
       reconnectionDelay: 250,
       reconnectionDelayMax: 5000,
       randomizationFactor: 0.5,
       autoConnect: false,
+      forceNew: true,
     });
-    let quarantinedResolve: (reason: string) => void = () => undefined;
-    this.quarantined = new Promise((resolve) => (quarantinedResolve = resolve));
-    this.socket.on('connect', () => o.log.info({ id: this.id, server: o.server }, 'connected'));
-    this.socket.on('disconnect', (reason) => {
+    const rotate = (): void => {
+      if (this.leaving || socket !== this.socket) return;
+      socket.removeAllListeners();
+      socket.disconnect();
+      this.server += 1;
+      this.rotations += 1;
+      // A full round of failures backs off (up to 5 s); moving on after a loss is quick.
+      const wait = Math.min(5000, 250 * 2 ** Math.floor(this.rotations / o.servers.length));
+      setTimeout(() => {
+        if (this.leaving) return;
+        this.socket = this.open(hello, quarantinedResolve, refusedResolve);
+        this.socket.connect();
+      }, wait);
+    };
+    socket.on('connect', () => {
+      this.rotations = 0;
+      o.log.info({ id: this.id, server }, 'connected');
+    });
+    socket.on('disconnect', (reason) => {
       o.log.warn({ reason, dropped: this.runner.running }, 'disconnected');
       this.runner.stop();
+      if (this.leaving) return;
+      if (several && reason !== 'io client disconnect') {
+        rotate();
+        return;
+      }
       // Socket.IO does not retry a disconnect the server asked for (an orchestrator shutting
       // down); an agent should wait for the orchestrator to come back, unless it is leaving.
-      if (reason === 'io server disconnect' && !this.leaving) {
+      if (reason === 'io server disconnect') {
         setTimeout(() => {
-          if (!this.leaving) this.socket.connect();
+          if (!this.leaving) socket.connect();
         }, 500);
       }
     });
-    let refusedResolve: (reason: string) => void = () => undefined;
-    this.refused = new Promise((resolve) => (refusedResolve = resolve));
-    this.socket.on('connect_error', (err) => {
+    socket.on('connect_error', (err) => {
       const refusal = RefusalSchema.safeParse((err as Error & { data?: unknown }).data);
       // Retrying cannot change who this agent is, nor the protocol it speaks.
       if (
@@ -100,24 +143,26 @@ export class Agent {
       }
       if (refusal.success)
         o.log.warn({ code: refusal.data.code, reason: err.message }, 'refused for now; retrying');
-      else o.log.warn({ err: err.message }, 'cannot reach the orchestrator; retrying');
+      else o.log.warn({ err: err.message, server }, 'cannot reach the orchestrator; retrying');
+      if (several) rotate();
     });
-    this.socket.on('tasks', (tasks) => {
+    socket.on('tasks', (tasks) => {
       if (!this.draining) this.runner.accept(tasks);
     });
-    this.socket.on('revoke', (ids) => this.runner.revoke(ids));
+    socket.on('revoke', (ids) => this.runner.revoke(ids));
     // Durations travel with each task, so the pushed settings are only worth a log line.
-    this.socket.on('settings', (payload) => {
+    socket.on('settings', (payload) => {
       const parsed = SettingsSchema.safeParse(payload);
       if (parsed.success) o.log.info({ settings: parsed.data }, 'settings received');
     });
-    this.socket.on('quarantined', (reason) => {
+    socket.on('quarantined', (reason) => {
       o.log.error({ reason }, 'quarantined by the orchestrator');
       this.leaving = true;
-      this.socket.disconnect();
+      socket.disconnect();
       this.runner.stop();
       quarantinedResolve(String(reason));
     });
+    return socket;
   }
 
   start(): void {

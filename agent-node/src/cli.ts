@@ -11,14 +11,24 @@ function positiveInt(value: string): number {
   return n;
 }
 
-function serverUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
-    return url.origin;
-  } catch {
-    throw new InvalidArgumentError('must be an http(s) URL such as http://localhost:8080');
-  }
+/** One URL, or several separated by commas (instances of one service, tried in turn). */
+function serverUrls(value: string): string[] {
+  const urls = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (urls.length === 0) throw new InvalidArgumentError('must name at least one URL');
+  return urls.map((v) => {
+    try {
+      const url = new URL(v);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+      return url.origin;
+    } catch {
+      throw new InvalidArgumentError(
+        `${v}: must be an http(s) URL such as http://localhost:8080 (several: comma-separated)`,
+      );
+    }
+  });
 }
 
 const program = new Command()
@@ -26,7 +36,11 @@ const program = new Command()
   .description(
     'Connects to an Expressionist orchestrator and computes operations with N parallel workers.',
   )
-  .option('-s, --server <url>', 'orchestrator URL (env ORCHESTRATOR_URL)', serverUrl)
+  .option(
+    '-s, --server <urls>',
+    'orchestrator URL, or several instances of one service comma-separated (env ORCHESTRATOR_URL)',
+    serverUrls,
+  )
   .option('-c, --concurrency <n>', 'parallel workers (env COMPUTING_POWER)', positiveInt)
   .option('-n, --name <name>', 'display name (env AGENT_NAME; default: host name + pid)')
   .option('--id <id>', 'stable agent id (default: random per process)')
@@ -38,7 +52,7 @@ const program = new Command()
 
 program.parse();
 const opts = program.opts<{
-  server?: string;
+  server?: string[];
   concurrency?: number;
   name?: string;
   id?: string;
@@ -53,10 +67,10 @@ if (!env.success) {
   process.exit(2);
 }
 
-let server: string;
+let servers: string[];
 let concurrency: number;
 try {
-  server = opts.server ?? serverUrl(env.data.ORCHESTRATOR_URL ?? 'http://localhost:8080');
+  servers = opts.server ?? serverUrls(env.data.ORCHESTRATOR_URL ?? 'http://localhost:8080');
   concurrency = opts.concurrency ?? positiveInt(env.data.COMPUTING_POWER ?? '4');
 } catch (err) {
   process.stderr.write(
@@ -82,7 +96,7 @@ if (token !== '' && !/^[\x21-\x7e]{1,4096}$/.test(token)) {
 
 const log = pino({ level: env.data.LOG_LEVEL, base: { svc: 'agent', name } });
 const agent = new Agent({
-  server,
+  servers,
   concurrency,
   name,
   log,

@@ -89,6 +89,11 @@ export const ERROR_CODES = {
     status: 503,
     message: 'The database is unreachable; {what} Retry later.',
   },
+  LEADER_UNAVAILABLE: {
+    status: 503,
+    message:
+      'No orchestrator instance is leading right now ({reason}); nothing was accepted. Retry in a few seconds.',
+  },
   SHUTTING_DOWN: { status: 503, message: 'The orchestrator is shutting down.' },
   INTERNAL: { status: 500, message: 'An unexpected server fault.' },
 } as const satisfies Record<string, { status: number; message: string }>;

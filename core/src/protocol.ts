@@ -128,6 +128,7 @@ export const TaskResultSchema = z.union([
 export type TaskResult = z.infer<typeof TaskResultSchema>;
 
 export const TaskResultBatchSchema = z.array(TaskResultSchema).min(1).max(10_000);
+export type TaskResultBatch = z.infer<typeof TaskResultBatchSchema>;
 
 /** Events the orchestrator sends to an agent. */
 export interface ServerToAgentEvents {

@@ -1,14 +1,20 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Redis } from 'ioredis';
+import { Cluster } from './cluster/cluster.js';
+import { fencedStore } from './cluster/fenced-store.js';
 import type { IoServer } from './realtime/io.js';
 import type { Config } from './config.js';
+import { ExpressionistError } from '@expressionist/core';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { AgentGate, addressOf } from './realtime/agent-gate.js';
+import { AgentGate } from './realtime/agent-gate.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
@@ -27,6 +33,8 @@ export interface Orchestrator {
   setupToken: string | null;
   store: Store;
   log: Logger;
+  /** Several orchestrators (REDIS_URL): this instance's place in the cluster; null alone. */
+  cluster: Cluster | null;
   /** Graceful stop: refuse new work, tell agents, flush the store, close. */
   stop(): Promise<void>;
 }
@@ -61,8 +69,16 @@ export async function startOrchestrator(
     limits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
     threshold: config.planWorkerThreshold,
   });
+  const clustered = config.cluster;
+  // Several orchestrators: Redis first (the adapter and the lease), and a scheduler whose every
+  // write checks the lease (a gateway's scheduler never starts; the leader's writes are fenced).
+  const redis = clustered ? await connectRedis(clustered.redisUrl, log) : null;
+  let cluster: Cluster | null = null;
+  const guard = (): void => {
+    if (cluster) cluster.guard();
+  };
   const scheduler = new Scheduler({
-    store,
+    store: clustered ? fencedStore(store, guard) : store,
     cache,
     log,
     metrics,
@@ -82,7 +98,30 @@ export async function startOrchestrator(
     loginFreeFailures: config.auth.loginFreeFailures,
     log,
   });
-  const setupToken = await auth.start(config.auth.admin);
+  // Alone, this process leads from the start. Clustered, accounts are set up by whichever instance
+  // wins the lease (takeOver below); every instance needs the credentials to admit agents.
+  let setupToken = clustered ? null : await auth.start(config.auth.admin);
+  if (clustered) await auth.reloadCredentials();
+  let port = 0;
+  const url = (): string => {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    return `http://${host}:${port}`;
+  };
+  const advertiseUrl = (): string =>
+    clustered?.advertiseUrl ??
+    (config.host === '0.0.0.0' || config.host === '::'
+      ? `http://${firstIpv4() ?? '127.0.0.1'}:${port}`
+      : url());
+  // The adapter's own client queues commands through a short Redis outage (the streams adapter
+  // resumes where it left off); the lease's client fails fast instead.
+  const cp =
+    clustered && redis
+      ? {
+          redis,
+          adapterRedis: new Redis(clustered.redisUrl),
+          prefix: `expressionist:${config.mongodbDb}`,
+        }
+      : null;
   const app = createApp({
     scheduler,
     store,
@@ -93,6 +132,26 @@ export async function startOrchestrator(
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
+    ...(cp
+      ? {
+          cluster: {
+            get role() {
+              return cluster?.role ?? 'gateway';
+            },
+            get leaderInfo() {
+              return cluster?.leaderInfo ?? null;
+            },
+            get instance() {
+              return cluster?.instance ?? '';
+            },
+            redisOk: () => cluster?.redisOk() ?? Promise.resolve(false),
+            forward: (req, res, next) => {
+              if (cluster) cluster.forward(req, res, next);
+              else next(ExpressionistError.of('LEADER_UNAVAILABLE', { reason: 'starting' }));
+            },
+          },
+        }
+      : {}),
   });
   const http: HttpServer = createServer(app);
   // Keep idle connections longer than clients do (undici 4 s, most proxies 60 s), so the server is
@@ -103,6 +162,7 @@ export async function startOrchestrator(
   const gate = new AgentGate(auth, {
     guestMaxSlots: config.auth.guestMaxSlots,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
+    trustPrivateNetworks: clustered !== null,
   });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
@@ -115,40 +175,72 @@ export async function startOrchestrator(
     // leaves room for long exact values; anything bigger closes that one connection.
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     serveClient: false,
+    // Several orchestrators: rooms, broadcasts and serverSideEmit span instances (one stream).
+    ...(cp ? { adapter: createAdapter(cp.adapterRedis, { streamName: `${cp.prefix}:sio` }) } : {}),
     // Same-origin only (the dashboard is served from here; agent processes send no Origin);
     // CORS_ORIGINS lists the other sites a dashboard may be served from.
     ...(corsOrigins.length > 0 ? { cors: { origin: corsOrigins, credentials: false } } : {}),
     allowRequest: (req, callback) => {
-      if (gate.socketFits(addressOf(req))) callback(null, true);
+      if (gate.socketFits(gate.addressOf(req))) callback(null, true);
       else callback('too many connections from this address (MAX_SOCKETS_PER_ADDRESS)', false);
     },
   });
   limitSocketsPerAddress(io, gate, log);
   const hub = new UiHub(io, scheduler, auth, log);
   scheduler.setListener(hub);
-  attachAgentNamespace(io, scheduler, gate, log);
+  if (cp && clustered) {
+    cluster = new Cluster({
+      io,
+      redis: cp.redis,
+      prefix: cp.prefix,
+      leaseMs: clustered.leaseMs,
+      advertiseUrl,
+      scheduler,
+      auth,
+      hub,
+      metrics,
+      log,
+      takeOver: async () => {
+        setupToken = await auth.start(config.auth.admin);
+        if (setupToken)
+          log.warn(`No admin account yet: open ${url()}/setup#${setupToken} to create it`);
+        const stored = await store.getSettings();
+        if (stored) scheduler.adoptSettings(stored);
+        await scheduler.start();
+      },
+    });
+  } else metrics.clusterRole.set({ role: 'single' }, 1);
+  attachAgentNamespace(io, scheduler, gate, log, cluster ?? undefined);
   scheduler.course.admitWith(gate);
   // Revoking a credential cuts off every agent holding it (socket and course), at once.
   auth.onRevoked((credentialId) => {
     const cut = scheduler.agents.revoke(`cred-${credentialId}`, 'its credential was revoked');
     log.info({ credential: credentialId, agents: cut }, 'agents of a revoked credential cut off');
   });
-  await scheduler.start();
+  if (!cluster) await scheduler.start();
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => resolve());
   });
-  const port = (http.address() as AddressInfo).port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host}:${port}`;
-  log.info({ url, port, store: config.mongodbUri ? 'mongodb' : 'embedded' }, 'listening');
+  port = (http.address() as AddressInfo).port;
+  log.info(
+    {
+      url: url(),
+      port,
+      store: config.mongodbUri ? 'mongodb' : 'embedded',
+      ...(cluster ? { cluster: cluster.instance, advertise: advertiseUrl() } : {}),
+    },
+    'listening',
+  );
+  cluster?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('shutting down');
       await scheduler.stop();
+      await cluster?.stop();
       await planPool.close();
       hub.close();
       await new Promise<void>((resolve) => {
@@ -157,9 +249,60 @@ export async function startOrchestrator(
       });
       cache.close();
       await store.close();
+      if (cp) await Promise.all([cp.redis.quit(), cp.adapterRedis.quit()]).catch(() => undefined);
       log.info('stopped');
     })();
     return stopping;
   };
-  return { url, port, scheduler, auth, setupToken, store, log, stop };
+  return {
+    url: url(),
+    port,
+    scheduler,
+    auth,
+    get setupToken() {
+      return setupToken;
+    },
+    store,
+    log,
+    cluster,
+    stop,
+  };
+}
+
+/** The first non-internal IPv4 address (what other containers on a Docker network reach). */
+function firstIpv4(): string | undefined {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return undefined;
+}
+
+/**
+ * Connects to Redis for several orchestrators, retrying for up to ~30 s; a clear error names the
+ * host (never a password) when it stays unreachable.
+ */
+async function connectRedis(redisUrl: string, log: Logger): Promise<Redis> {
+  const where = new URL(redisUrl);
+  const redacted = `${where.protocol}//${where.host}`;
+  // Fails fast: a lease call that cannot reach Redis must not queue past the lease's lifetime.
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis'));
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await redis.connect();
+      return redis;
+    } catch (err) {
+      if (attempt >= 10) {
+        redis.disconnect();
+        throw new Error(`Redis at ${redacted} is unreachable (REDIS_URL): ${String(err)}`);
+      }
+      log.warn({ redis: redacted, attempt }, 'Redis not reachable yet; retrying');
+      redis.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    }
+  }
 }

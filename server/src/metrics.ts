@@ -98,6 +98,23 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly clusterRole = new Gauge({
+    name: 'expressionist_cluster_role',
+    help: "This instance's role: 1 for the current one (single = no Redis; leader; gateway)",
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
+  readonly clusterEpoch = new Gauge({
+    name: 'expressionist_cluster_leader_epoch',
+    help: 'Epoch of the leader lease this instance last saw (several orchestrators)',
+    registers: [this.registry],
+  });
+  readonly clusterTakeovers = new Counter({
+    name: 'expressionist_cluster_takeovers_total',
+    help: 'Times this instance acquired the leader lease',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

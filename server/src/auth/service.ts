@@ -83,6 +83,7 @@ export class AuthService {
   /** Credentials by id, kept current by this service (it is the only writer). */
   private readonly credentials = new Map<string, StoredCredential>();
   private readonly revokedListeners: ((credentialId: string) => void)[] = [];
+  private readonly changedListeners: (() => void)[] = [];
   private readonly registrations = new RateWindow(5, 60_000);
   private readonly failuresByLogin: FailureThrottle;
   private readonly failuresByAddress: FailureThrottle;
@@ -108,7 +109,7 @@ export class AuthService {
    * none exists, else (accounts mode, no admin) returns a one-time setup token for the link.
    */
   async start(admin?: { login: string; password: string }): Promise<string | null> {
-    for (const c of await this.store.listCredentials()) this.credentials.set(c.id, c);
+    await this.reloadCredentials();
     if (this.o.mode === 'open') return null;
     this.adminExists = await this.store.hasAdmin();
     if (this.adminExists) return null;
@@ -120,6 +121,21 @@ export class AuthService {
     }
     this.setupToken = randomBytes(24).toString('base64url');
     return this.setupToken;
+  }
+
+  /**
+   * Reads every credential from the store again. Several orchestrators: credentials are issued
+   * and revoked on the leader; the other instances reload when told (and each instance on start).
+   */
+  async reloadCredentials(): Promise<void> {
+    const stored = await this.store.listCredentials();
+    this.credentials.clear();
+    for (const c of stored) this.credentials.set(c.id, c);
+  }
+
+  /** Called after a credential was issued or revoked here. */
+  onCredentialsChanged(listener: () => void): void {
+    this.changedListeners.push(listener);
   }
 
   /** No admin yet: the setup link is waiting to be used. */
@@ -250,6 +266,7 @@ export class AuthService {
     await this.store.saveCredential(credential);
     this.credentials.set(id, credential);
     this.o.log.info({ credential: id, name }, 'agent credential issued');
+    for (const listener of this.changedListeners) listener();
     return { credential: credentialView(credential), token: `${TOKEN_PREFIX}${id}.${secret}` };
   }
 
@@ -267,6 +284,7 @@ export class AuthService {
       this.credentials.set(id, revoked);
       this.o.log.info({ credential: id, name: current.name }, 'agent credential revoked');
       for (const listener of this.revokedListeners) listener(id);
+      for (const listener of this.changedListeners) listener();
     }
     return credentialView(this.credentials.get(id)!);
   }

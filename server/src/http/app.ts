@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -37,6 +37,18 @@ export interface AppDeps {
   /** How course HTTP agents get task ids (see http/course-agents.ts). */
   courseTaskId: 'auto' | 'number' | 'string';
   webDir: string | undefined;
+  /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
+  cluster?: ClusterPort;
+}
+
+/** What the HTTP layer needs from the cluster (see cluster/cluster.ts). */
+export interface ClusterPort {
+  readonly role: 'gateway' | 'taking-over' | 'leader';
+  readonly leaderInfo: { instance: string; epoch: number } | null;
+  readonly instance: string;
+  redisOk(): Promise<boolean>;
+  /** Serves the API here when leading, else streams it to the leader. */
+  forward: RequestHandler;
 }
 
 const CursorSchema = z.tuple([z.number().int().nonnegative(), z.string().min(1).max(128)]);
@@ -81,7 +93,8 @@ export function createApp(deps: AppDeps): Express {
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Several orchestrators: gateways (and a load balancer) on private networks forward the client.
+  app.set('trust proxy', deps.cluster ? ['loopback', 'linklocal', 'uniquelocal'] : 'loopback');
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -111,9 +124,32 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const storeOk = await store.ping();
-    const ready = storeOk && scheduler.isAccepting;
-    res.status(ready ? 200 : 503).json({ ready, store: storeOk, accepting: scheduler.isAccepting });
+    const cluster = deps.cluster;
+    if (!cluster) {
+      const ready = storeOk && scheduler.isAccepting;
+      res
+        .status(ready ? 200 : 503)
+        .json({ ready, role: 'single', store: storeOk, accepting: scheduler.isAccepting });
+      return;
+    }
+    const redis = await cluster.redisOk();
+    const leader = cluster.leaderInfo;
+    // A gateway is ready when it can reach a leader to forward to; the leader when it accepts.
+    const serving = cluster.role === 'leader' ? scheduler.isAccepting : leader !== null;
+    const ready = storeOk && redis && serving;
+    res.status(ready ? 200 : 503).json({
+      ready,
+      role: cluster.role,
+      instance: cluster.instance,
+      store: storeOk,
+      redis,
+      leader,
+      accepting: cluster.role === 'leader' && scheduler.isAccepting,
+    });
   });
+  // The API and the course protocol are the leader's; a gateway forwards them (not health,
+  // metrics or the dashboard's files, which every instance serves itself).
+  if (deps.cluster) app.use(['/api', '/internal'], deps.cluster.forward);
   // Admins, or anything on this machine: a local Prometheus or sidecar scrapes without a token.
   // Behind a reverse proxy on loopback, `req.ip` is the forwarded client, not the proxy.
   app.get('/metrics', async (req, res) => {

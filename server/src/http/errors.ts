@@ -24,7 +24,8 @@ function writeError(
   retryAfterS?: number,
 ): void {
   const status = ERROR_CODES[code].status;
-  if (status === 429) res.setHeader('retry-after', String(Math.max(1, retryAfterS ?? 1)));
+  if (status === 429 || code === 'LEADER_UNAVAILABLE')
+    res.setHeader('retry-after', String(Math.max(1, retryAfterS ?? 1)));
   res.status(status).json({ error: { code, message, ...extra } });
 }
 

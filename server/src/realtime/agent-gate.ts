@@ -15,6 +15,7 @@
  *   `GUEST_PULLS_PER_SECOND` pulls per address a second.
  */
 import type { IncomingMessage } from 'node:http';
+import proxyAddr from 'proxy-addr';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
 import type { AuthService, AgentIdentity } from '../auth/service.js';
 import { RateWindow } from '../auth/limits.js';
@@ -30,6 +31,8 @@ export const GUEST_PULLS_PER_SECOND = 50;
 export interface AgentGateOptions {
   guestMaxSlots: number;
   maxSocketsPerAddress: number;
+  /** Several orchestrators: gateways and the load balancer on private networks forward clients. */
+  trustPrivateNetworks?: boolean;
 }
 
 /** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
@@ -41,24 +44,19 @@ export interface Admission {
 }
 
 const AGENT_TOKEN_PREFIX = 'eat_';
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 const bare = (address: string): string => address.replace(/^::ffff:/, '');
 
+const LOOPBACK_PROXIES = proxyAddr.compile('loopback');
+const PRIVATE_PROXIES = proxyAddr.compile(['loopback', 'linklocal', 'uniquelocal']);
+
 /**
- * The client address of a request, read as Express reads it with `trust proxy: loopback`: a
- * loopback peer (a local reverse proxy) may name the client in X-Forwarded-For; anyone else is
+ * The client address of a request, read as Express reads it with the same `trust proxy`: a
+ * trusted peer (a reverse proxy on loopback; with several orchestrators also the gateways and
+ * the load balancer on private networks) may name the client in X-Forwarded-For; anyone else is
  * its own address.
  */
-export function addressOf(req: IncomingMessage): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  const forwarded = req.headers['x-forwarded-for'];
-  if (!LOOPBACK.test(peer) || typeof forwarded !== 'string') return bare(peer);
-  const hops = forwarded
-    .split(',')
-    .map((h) => h.trim())
-    .filter((h) => h.length > 0);
-  for (let i = hops.length - 1; i >= 0; i -= 1) if (!LOOPBACK.test(hops[i]!)) return bare(hops[i]!);
-  return bare(peer);
+export function addressOf(req: IncomingMessage, trustPrivateNetworks = false): string {
+  return bare(proxyAddr(req, trustPrivateNetworks ? PRIVATE_PROXIES : LOOPBACK_PROXIES));
 }
 
 export class AgentGate {
@@ -73,6 +71,11 @@ export class AgentGate {
     readonly auth: AuthService,
     private readonly o: AgentGateOptions,
   ) {}
+
+  /** The client address of a socket's request, through the proxies this gate trusts. */
+  addressOf(req: IncomingMessage): string {
+    return addressOf(req, this.o.trustPrivateNetworks === true);
+  }
 
   get mode(): AuthMode {
     return this.auth.mode;

@@ -6,10 +6,13 @@ import {
   ExpressionistError,
   TaskResultBatchSchema,
   errorMessage,
+  type AgentHello,
+  type TaskResultBatch,
 } from '@expressionist/core';
+import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { addressOf, type AgentGate } from './agent-gate.js';
+import type { AgentGate } from './agent-gate.js';
 
 import { HandshakeRefused, agentsNamespace, type IoServer } from './io.js';
 
@@ -26,6 +29,7 @@ export function attachAgentNamespace(
   scheduler: Scheduler,
   gate: AgentGate,
   log: Logger,
+  route: AgentRoute = directRoute(scheduler, log),
 ): void {
   const nsp = agentsNamespace(io);
   nsp.use((socket, next) => {
@@ -50,10 +54,11 @@ export function attachAgentNamespace(
       );
       return;
     }
-    const address = addressOf(socket.request);
+    const address = gate.addressOf(socket.request);
     gate.admitSocket(hello.data.token, address).then(
       (admission) => {
         // Refused here, as a connect_error the agent can print, rather than after connecting.
+        // (On a gateway of several orchestrators the registry is the leader's: it refuses later.)
         const identity = admission.standing ? admission.standing.identity : hello.data.agentId;
         const refusal = scheduler.agents.refusal(hello.data.agentId, identity);
         if (refusal && !(refusal instanceof ExpressionistError)) {
@@ -81,36 +86,35 @@ export function attachAgentNamespace(
     if (!hello || !admission || address === undefined) return;
     const guest = admission.standing?.trust === 'guest';
     if (guest) gate.guestJoined(address);
-    const channel: AgentChannel = {
-      sendTasks: (tasks) => socket.emit('tasks', tasks),
-      revoke: (taskIds) => socket.emit('revoke', taskIds),
-      sendSettings: (settings) => socket.emit('settings', settings),
-      quarantine: (reason) => {
-        socket.emit('quarantined', reason);
-        // Let the message leave before the socket closes.
-        setTimeout(() => socket.disconnect(true), 50).unref();
+    const link: AgentLink = {
+      socketId: socket.id,
+      hello,
+      standing: admission.standing,
+      credentialId: admission.credentialId,
+      channel: {
+        sendTasks: (tasks) => socket.emit('tasks', tasks),
+        revoke: (taskIds) => socket.emit('revoke', taskIds),
+        sendSettings: (settings) => socket.emit('settings', settings),
+        quarantine: (reason) => {
+          socket.emit('quarantined', reason);
+          // Let the message leave before the socket closes.
+          setTimeout(() => socket.disconnect(true), 50).unref();
+        },
+        close: () => socket.disconnect(true),
       },
-      close: () => socket.disconnect(true),
     };
     socket.on('disconnect', (reason) => {
       if (guest) gate.guestLeft(address);
-      scheduler.agents.disconnect(hello.agentId, channel, reason);
+      route.leave(link, reason);
     });
     // A credential revoked between the handshake and now is not admitted after all.
     if (admission.credentialId !== null && !gate.auth.isLive(admission.credentialId)) {
       socket.disconnect(true);
       return;
     }
-    try {
-      scheduler.agents.connect(hello, channel, admission.standing);
-    } catch (err) {
-      if (err instanceof ExpressionistError && err.code === 'AGENT_QUARANTINED')
-        channel.quarantine(err.message);
-      else socket.disconnect(true);
-      return;
-    }
+    route.join(link);
     socket.conn.on('packet', (packet: { type: string }) => {
-      if (packet.type === 'pong') scheduler.agents.seen(hello.agentId);
+      if (packet.type === 'pong') route.seen(link);
     });
     socket.on('results', (payload: unknown) => {
       const parsed = TaskResultBatchSchema.safeParse(payload);
@@ -121,16 +125,58 @@ export function attachAgentNamespace(
         );
         return;
       }
+      route.results(link, parsed.data);
+    });
+    socket.on('drain', () => route.drain(link));
+  });
+}
+
+/** One agent connection as the scheduler sees it, wherever its socket is held. */
+export interface AgentLink {
+  socketId: string;
+  hello: AgentHello;
+  standing: AgentStanding | undefined;
+  credentialId: string | null;
+  channel: AgentChannel;
+}
+
+/**
+ * Where an agent socket's events go: straight into this process's scheduler (one orchestrator,
+ * or the leader of several), or to the leader through the cluster (a gateway).
+ */
+export interface AgentRoute {
+  join(link: AgentLink): void;
+  results(link: AgentLink, batch: TaskResultBatch): void;
+  leave(link: AgentLink, reason: string): void;
+  drain(link: AgentLink): void;
+  seen(link: AgentLink): void;
+}
+
+/** The scheduler of this process takes the agent's events. */
+export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
+  return {
+    join: (link) => {
       try {
-        scheduler.handleResults(hello.agentId, parsed.data);
+        scheduler.agents.connect(link.hello, link.channel, link.standing);
+      } catch (err) {
+        if (err instanceof ExpressionistError && err.code === 'AGENT_QUARANTINED')
+          link.channel.quarantine(err.message);
+        else link.channel.close(err instanceof Error ? err.message : 'refused');
+      }
+    },
+    results: (link, batch) => {
+      try {
+        scheduler.handleResults(link.hello.agentId, batch);
       } catch (err) {
         // A fault here must never take the orchestrator down with it; the lease checker
         // requeues whatever this batch left leased.
-        log.error({ err, agent: hello.agentId }, 'handling results failed');
+        log.error({ err, agent: link.hello.agentId }, 'handling results failed');
       }
-    });
-    socket.on('drain', () => scheduler.agents.drain(hello.agentId));
-  });
+    },
+    leave: (link, reason) => scheduler.agents.disconnect(link.hello.agentId, link.channel, reason),
+    drain: (link) => scheduler.agents.drain(link.hello.agentId),
+    seen: (link) => scheduler.agents.seen(link.hello.agentId),
+  };
 }
 
 /** The part of an engine.io socket (one client connection) this reads. */
@@ -148,7 +194,7 @@ interface EngineConnection {
  */
 export function limitSocketsPerAddress(io: IoServer, gate: AgentGate, log: Logger): void {
   io.engine.on('connection', (raw: EngineConnection) => {
-    const address = addressOf(raw.request);
+    const address = gate.addressOf(raw.request);
     if (!gate.socketOpened(address)) {
       log.warn({ address }, 'too many sockets from one address; closed');
       raw.close();

@@ -9,8 +9,13 @@ import type {
 import type { Principal } from '../auth/policy.js';
 import type { Admission } from './agent-gate.js';
 
-/** Events between orchestrator instances (none yet; `serverSideEmit` is unused). */
-export type ServerSideEvents = Record<string, never>;
+/**
+ * Events between orchestrator instances (several orchestrators, `serverSideEmit`): one event whose
+ * payload is validated on receipt (cluster/messages.ts).
+ */
+export interface ServerSideEvents {
+  cluster: (message: unknown) => void;
+}
 
 /** Per-socket data on `/agents`: the validated hello, who it is, and where it connects from. */
 export interface AgentSocketData {

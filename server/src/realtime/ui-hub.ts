@@ -8,6 +8,7 @@ import {
   type ExpressionView,
   type OperationView,
   type Settings,
+  type SubscribeReply,
   type UiDelta,
   type UiToServerEvents,
 } from '@expressionist/core';
@@ -33,6 +34,18 @@ const userRoom = (userId: string): string => `user:${userId}`;
  * Sockets are grouped in rooms (`all`, `user:<id>`), so a flush is still one message per room:
  * the agents, settings and stats everyone sees, plus the expressions that room may see.
  */
+/**
+ * What the hub needs when this process is one of several orchestrators: whether it leads (only
+ * the leader has the expressions, so a gateway asks it for snapshots and subscriptions), and how
+ * many dashboards the other instances hold (the leader's deltas reach them through the adapter).
+ */
+export interface UiClusterPort {
+  leading(): boolean;
+  askSnapshot(socketId: string, principal: Principal): void;
+  askSubscribe(principal: Principal, expressionId: string): Promise<SubscribeReply>;
+  remoteDashboards(): number;
+}
+
 export class UiHub implements SchedulerListener {
   private readonly nsp: UiNamespace;
   private readonly expressions = new Set<string>();
@@ -44,6 +57,9 @@ export class UiHub implements SchedulerListener {
   private readonly fetched: { view: ExpressionView; owner: string | null }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private statsTick = 0;
+  private cluster: UiClusterPort | null = null;
+  /** Several orchestrators: expressions someone subscribed to (rooms live on other instances). */
+  private readonly watched = new Set<string>();
 
   constructor(
     io: IoServer,
@@ -86,7 +102,8 @@ export class UiHub implements SchedulerListener {
       const own = visibleOwner(principal);
       // Joined synchronously (the in-memory adapter), so the first flush already reaches it.
       void socket.join(own === undefined ? ALL : userRoom(own));
-      void this.sendSnapshot(socket.id, principal);
+      if (this.cluster && !this.cluster.leading()) this.cluster.askSnapshot(socket.id, principal);
+      else void this.sendSnapshot(socket.id, principal);
       socket.on('subscribe', (expressionId: unknown, ack: unknown) => {
         if (typeof ack !== 'function') return;
         const reply = ack as Parameters<UiToServerEvents['subscribe']>[1];
@@ -98,19 +115,14 @@ export class UiHub implements SchedulerListener {
           });
           return;
         }
-        const visible = (owner: string | null): boolean => canSee(principal, owner);
         void (async () => {
-          const expression = await this.scheduler.views.expressionView(id.data, visible);
-          const operations = expression
-            ? await this.scheduler.views.operations(id.data, visible)
-            : null;
-          if (!expression || !operations) {
-            // Someone else's expression answers exactly as one that does not exist.
-            reply({ ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: id.data }) });
-            return;
-          }
-          await socket.join(room(id.data));
-          reply({ ok: true, expression, operations });
+          const answer =
+            this.cluster && !this.cluster.leading()
+              ? await this.cluster.askSubscribe(principal, id.data)
+              : await this.subscription(principal, id.data);
+          // Rooms are per instance: the socket joins here, the leader's deltas reach it.
+          if (answer.ok) await socket.join(room(id.data));
+          reply(answer);
         })().catch((err: unknown) => {
           this.log.warn({ err }, 'subscribe failed');
           reply({ ok: false, error: errorInfo('INTERNAL', {}) });
@@ -124,7 +136,27 @@ export class UiHub implements SchedulerListener {
     this.timer.unref();
   }
 
-  private async sendSnapshot(socketId: string, principal: Principal): Promise<void> {
+  /** Several orchestrators: route snapshots and subscriptions through the leader. */
+  joinCluster(port: UiClusterPort): void {
+    this.cluster = port;
+  }
+
+  /** What `subscribe` answers: the expression and its operations, if the principal may see it. */
+  async subscription(principal: Principal, expressionId: string): Promise<SubscribeReply> {
+    const visible = (owner: string | null): boolean => canSee(principal, owner);
+    const expression = await this.scheduler.views.expressionView(expressionId, visible);
+    const operations = expression
+      ? await this.scheduler.views.operations(expressionId, visible)
+      : null;
+    // Someone else's expression answers exactly as one that does not exist.
+    if (!expression || !operations)
+      return { ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: expressionId }) };
+    if (this.cluster) this.watched.add(expressionId);
+    return { ok: true, expression, operations };
+  }
+
+  /** Emits a snapshot to one dashboard socket (on any instance, through the adapter). */
+  async sendSnapshot(socketId: string, principal: Principal): Promise<void> {
     try {
       const expressions = await this.scheduler.views.listExpressions(
         SNAPSHOT_EXPRESSIONS,
@@ -147,7 +179,10 @@ export class UiHub implements SchedulerListener {
   }
 
   operationsChanged(expressionId: string, opIds: readonly number[]): void {
-    if (!this.nsp.adapter.rooms.has(room(expressionId))) return;
+    const watched = this.cluster
+      ? this.watched.has(expressionId)
+      : this.nsp.adapter.rooms.has(room(expressionId));
+    if (!watched) return;
     let set = this.operations.get(expressionId);
     if (!set) this.operations.set(expressionId, (set = new Set()));
     for (const id of opIds) set.add(id);
@@ -168,7 +203,8 @@ export class UiHub implements SchedulerListener {
 
   /** Builds and emits one delta from everything that changed since the last flush. */
   flush(): void {
-    if (this.nsp.sockets.size === 0) {
+    const dashboards = this.nsp.sockets.size + (this.cluster?.remoteDashboards() ?? 0);
+    if (dashboards === 0) {
       // Nobody is watching; a dashboard that connects gets a fresh snapshot anyway.
       this.expressions.clear();
       this.agents.clear();
@@ -220,7 +256,7 @@ export class UiHub implements SchedulerListener {
     const told: string[] = [ALL];
     for (const [owner, expressions] of byOwner) {
       const target = userRoom(owner);
-      if (!this.nsp.adapter.rooms.has(target)) continue;
+      if (!this.hasRoom(target)) continue;
       this.nsp.to(target).emit('delta', { ...common, expressions });
       told.push(target);
     }
@@ -234,6 +270,13 @@ export class UiHub implements SchedulerListener {
           .emit('delta', { operations: [{ expressionId, operations }] });
     }
     this.operations.clear();
+    for (const id of this.watched)
+      if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
+  }
+
+  /** Whether a room has members here (one process), or may have anywhere (several). */
+  private hasRoom(name: string): boolean {
+    return this.cluster !== null || this.nsp.adapter.rooms.has(name);
   }
 
   private async fetchLater(id: string): Promise<void> {

@@ -467,6 +467,11 @@ export class Scheduler {
     return this.current;
   }
 
+  /** Takes settings already stored (a new leader of several orchestrators, before it starts). */
+  adoptSettings(settings: Settings): void {
+    this.current = settings;
+  }
+
   async updateSettings(patch: SettingsPatch): Promise<Settings> {
     const next: Settings = { ...this.current, ...patch };
     await this.o.store.saveSettings(next).catch((err: unknown) => {

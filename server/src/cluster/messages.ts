@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import {
+  AgentHelloSchema,
+  AgentTrustSchema,
+  RoleSchema,
+  SubscribeReplySchema,
+  TaskResultBatchSchema,
+} from '@expressionist/core';
+
+/**
+ * What orchestrator instances say to each other, over the Socket.IO adapter's `serverSideEmit`
+ * (one Redis stream, so messages from one instance arrive in the order it sent them). Every
+ * message names its sender; the ones for one instance name it in `to`; the rest are for the
+ * leader, and everyone else ignores them. Validated on receipt like any other boundary.
+ */
+const PrincipalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('user'), id: z.string(), login: z.string(), role: RoleSchema }),
+  z.object({ kind: z.literal('anonymous') }),
+  z.object({ kind: z.literal('open') }),
+]);
+
+const StandingSchema = z.object({
+  trust: AgentTrustSchema,
+  identity: z.string().nullable(),
+  maxInFlight: z.number().int().positive().optional(),
+});
+
+/** An agent socket held by a gateway, as the leader needs it to register the agent. */
+export const RemoteAgentSchema = z.object({
+  socketId: z.string(),
+  hello: AgentHelloSchema,
+  standing: StandingSchema.optional(),
+  credentialId: z.string().nullable(),
+});
+export type RemoteAgent = z.infer<typeof RemoteAgentSchema>;
+
+export const ClusterMessageSchema = z.discriminatedUnion('t', [
+  /** A gateway's agent connected (also re-sent for every agent when a new leader asks). */
+  z.object({ t: z.literal('agent-join'), from: z.string(), agent: RemoteAgentSchema }),
+  z.object({
+    t: z.literal('agent-results'),
+    from: z.string(),
+    socketId: z.string(),
+    batch: TaskResultBatchSchema,
+  }),
+  z.object({
+    t: z.literal('agent-leave'),
+    from: z.string(),
+    socketId: z.string(),
+    reason: z.string(),
+  }),
+  z.object({ t: z.literal('agent-drain'), from: z.string(), socketId: z.string() }),
+  /**
+   * Every second from every gateway: the agent sockets it holds (each is alive: Socket.IO's
+   * heartbeat would have dropped it otherwise) and how many dashboards it serves. A gateway
+   * silent for three beats is gone, and so are its agents.
+   */
+  z.object({
+    t: z.literal('beat'),
+    from: z.string(),
+    agents: z.array(z.string()),
+    dashboards: z.number().int().nonnegative(),
+  }),
+  /** A new leader took over: gateways re-announce their agents and refresh their dashboards. */
+  z.object({ t: z.literal('leader'), from: z.string(), epoch: z.number().int().positive() }),
+  /** The leader does not know these sockets (a join was lost): announce them again. */
+  z.object({
+    t: z.literal('rejoin'),
+    from: z.string(),
+    to: z.string(),
+    sockets: z.array(z.string()),
+  }),
+  /** A gateway's dashboard needs a snapshot; the leader emits it to that socket. */
+  z.object({
+    t: z.literal('ui-snapshot'),
+    from: z.string(),
+    socketId: z.string(),
+    principal: PrincipalSchema,
+  }),
+  z.object({
+    t: z.literal('ui-subscribe'),
+    from: z.string(),
+    requestId: z.string(),
+    principal: PrincipalSchema,
+    expressionId: z.string(),
+  }),
+  z.object({
+    t: z.literal('ui-subscribed'),
+    from: z.string(),
+    to: z.string(),
+    requestId: z.string(),
+    reply: SubscribeReplySchema,
+  }),
+  /** Credentials were issued or revoked: every instance reloads them from the store. */
+  z.object({ t: z.literal('credentials'), from: z.string() }),
+]);
+export type ClusterMessage = z.infer<typeof ClusterMessageSchema>;

@@ -1,0 +1,386 @@
+/**
+ * Several orchestrators as one service: three real orchestrator processes on loopback sharing
+ * FerretDB (MongoDB) and a private redis-server, real agent-node processes, a real dashboard
+ * socket. Skipped, with a notice, without MONGODB_URI or a redis-server binary.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { io, type Socket } from 'socket.io-client';
+import {
+  compile,
+  evaluatePlan,
+  execute,
+  type ExpressionView,
+  type Plan,
+  type ServerToUiEvents,
+  type UiToServerEvents,
+} from '@expressionist/core';
+import { MongoStore } from '../src/store/mongo-store.js';
+import { STEPPED_DOWN_EXIT } from '../src/cluster/cluster.js';
+import {
+  freePort,
+  kill,
+  killAll,
+  rng,
+  spawnAgent,
+  spawnOrchestrator,
+  track,
+  waitFor,
+  type AgentProcess,
+  type ChildHandle,
+  type OrchestratorProcess,
+} from '@expressionist/testkit';
+
+const mongoUri = process.env.MONGODB_URI;
+const redisBinary = spawnSync('redis-server', ['--version']).status === 0;
+const enabled = mongoUri !== undefined && mongoUri !== '' && redisBinary;
+if (!enabled)
+  console.log(
+    `cluster suite skipped: ${!redisBinary ? 'no redis-server (apt-get install -y redis-server)' : 'set MONGODB_URI (eval "$(scripts/ferretdb.sh start)")'}`,
+  );
+
+const db = `exprtest_cluster_${process.pid}_${Date.now()}`;
+const LEASE_MS = 2000;
+const children: ChildHandle[] = [];
+let redisUrl = '';
+
+async function startRedis(): Promise<void> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const handle = track(child);
+  children.push(handle);
+  await waitFor(() => handle.output().includes('Ready to accept connections'), 10_000, 'redis');
+  redisUrl = `redis://127.0.0.1:${port}`;
+}
+
+interface Instance extends OrchestratorProcess {
+  name: string;
+}
+
+const instances: Instance[] = [];
+const agents: AgentProcess[] = [];
+let started = 0;
+
+async function startInstance(): Promise<Instance> {
+  started += 1;
+  const orch = await spawnOrchestrator({
+    env: {
+      MONGODB_URI: mongoUri ?? '',
+      MONGODB_DB: db,
+      REDIS_URL: redisUrl,
+      JWT_SECRET: 'cluster-test-secret-0123456789abcdef',
+      LEADER_LEASE_MS: String(LEASE_MS),
+      TIME_ADDITION_MS: '40',
+      TIME_SUBTRACTION_MS: '40',
+      TIME_MULTIPLICATIONS_MS: '60',
+      TIME_DIVISIONS_MS: '60',
+    },
+    readyTimeoutMs: 60_000,
+  });
+  const instance = { ...orch, name: `i${started}` };
+  instances.push(instance);
+  return instance;
+}
+
+interface Ready {
+  role: string;
+  leader: { instance: string; epoch: number } | null;
+  instance: string;
+}
+
+async function readyz(i: Instance): Promise<Ready | null> {
+  try {
+    const res = await fetch(`${i.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+    return (await res.json()) as Ready;
+  } catch {
+    return null;
+  }
+}
+
+const alive = (): Instance[] => instances.filter((i) => i.alive());
+
+/** The instance that says it leads (waits for one). */
+async function leader(): Promise<Instance> {
+  let found: Instance | undefined;
+  await waitFor(
+    async () => {
+      for (const i of alive()) if ((await readyz(i))?.role === 'leader') found = i;
+      return found !== undefined;
+    },
+    30_000,
+    'a leader',
+    50,
+  );
+  return found!;
+}
+
+async function gateways(): Promise<Instance[]> {
+  const lead = await leader();
+  return alive().filter((i) => i !== lead);
+}
+
+/** One HTTP call through any live instance, retried through a takeover (503, refused). */
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  let last = '';
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const list = alive();
+    const target = list[attempt % list.length]!;
+    try {
+      const res = await fetch(`${target.url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(5000),
+      });
+      const json: unknown = await res.json();
+      if (res.status < 500) return json;
+      last = `${res.status} ${JSON.stringify(json)}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${method} ${path} kept failing: ${last}`);
+}
+
+async function submit(expression: string): Promise<string> {
+  const reply = (await call('POST', '/api/v1/calculate', { expression })) as { id?: string };
+  if (!reply.id) throw new Error(`not accepted: ${JSON.stringify(reply)}`);
+  return reply.id;
+}
+
+async function view(id: string): Promise<ExpressionView> {
+  return ((await call('GET', `/api/v1/expressions/${id}`)) as { expression: ExpressionView })
+    .expression;
+}
+
+async function allFinished(ids: readonly string[], timeoutMs: number): Promise<ExpressionView[]> {
+  const done = new Map<string, ExpressionView>();
+  await waitFor(
+    async () => {
+      for (const id of ids) {
+        if (done.has(id)) continue;
+        const v = await view(id);
+        if (v.status === 'done' || v.status === 'error' || v.status === 'canceled') done.set(id, v);
+      }
+      return done.size === ids.length;
+    },
+    timeoutMs,
+    `${ids.length} expressions to finish`,
+    200,
+  );
+  return ids.map((id) => done.get(id)!);
+}
+
+/** Every operation's exact value, as the agents must have computed it. */
+function opValues(plan: Plan): string[] {
+  const values: string[] = [];
+  for (const op of plan.ops) {
+    const v = (o: (typeof op)['a']): string => (o.kind === 'lit' ? o.value : values[o.id]!);
+    values[op.id] = execute(op.op, v(op.a), v(op.b));
+  }
+  return values;
+}
+
+/** Exact values, and each operation recorded exactly once with its exact value. */
+async function checkStored(sources: Map<string, string>, views: ExpressionView[]): Promise<void> {
+  const store = new MongoStore(mongoUri!, db);
+  await store.init();
+  try {
+    for (const v of views) {
+      const plan = compile(sources.get(v.id)!).plan;
+      expect(v.status, `${v.id} ${sources.get(v.id)}`).toBe('done');
+      expect(v.value).toBe(evaluatePlan(plan));
+      const results = await store.getOpResults(v.id);
+      const expected = opValues(plan);
+      expect(results).toHaveLength(plan.ops.length);
+      expect(new Set(results.map((r) => r.opId)).size).toBe(plan.ops.length);
+      for (const r of results) expect(r.value).toBe(expected[r.opId]);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function randomExpressions(count: number, seed: number): string[] {
+  const next = rng(seed);
+  const int = (n: number): number => 1 + Math.floor(next() * n);
+  return Array.from({ length: count }, () => {
+    const terms = Array.from({ length: 3 + int(6) }, () => String(int(99)));
+    const ops = ['+', '-', '*', '+', '/'];
+    return terms.reduce((acc, t) => `${acc}${ops[Math.floor(next() * ops.length)]!}${t}`);
+  });
+}
+
+/** Agents connected to `first`, knowing every instance to move on to. */
+function startAgent(first: Instance, name: string, concurrency = 2): AgentProcess {
+  const others = alive().filter((i) => i !== first);
+  const urls = [first, ...others].map((i) => i.url).join(',');
+  const agent = spawnAgent(urls, { concurrency, name, id: name, logLevel: 'info' });
+  agents.push(agent);
+  return agent;
+}
+
+async function activeAgents(): Promise<{ id: string; completed: number; status: string }[]> {
+  return (
+    (await call('GET', '/api/v1/agents')) as {
+      agents: { id: string; completed: number; status: string }[];
+    }
+  ).agents.filter((a) => a.status === 'active');
+}
+
+describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', () => {
+  let dashboard: Socket<ServerToUiEvents, UiToServerEvents>;
+  const seen = new Map<string, ExpressionView>();
+
+  beforeAll(async () => {
+    await startRedis();
+    // One after the other: the first to start leads.
+    await startInstance();
+    await startInstance();
+    await startInstance();
+  }, 120_000);
+
+  afterAll(async () => {
+    dashboard?.disconnect();
+    await killAll([...agents, ...instances, ...children]);
+    if (mongoUri) {
+      const store = new MongoStore(mongoUri, db);
+      await store.init();
+      await store.dropDatabase();
+      await store.close();
+    }
+  });
+
+  it('one leader; gateways report it; the API answers on every instance', async () => {
+    const lead = await leader();
+    const others = await gateways();
+    expect(others).toHaveLength(2);
+    for (const g of others) {
+      const r = await readyz(g);
+      expect(r?.role).toBe('gateway');
+      expect(r?.leader?.instance).toBe((await readyz(lead))?.instance);
+    }
+    for (const i of instances) {
+      const res = await fetch(`${i.url}/api/v1/settings`);
+      expect(res.status).toBe(200);
+    }
+    const metrics = await (await fetch(`${lead.url}/metrics`)).text();
+    expect(metrics).toMatch(/expressionist_cluster_role\{role="leader"\} 1/);
+    expect(metrics).toMatch(/expressionist_cluster_takeovers_total 1/);
+  });
+
+  it('agents on two gateways share one expression; a dashboard on a gateway sees it', async () => {
+    const [g1, g2] = await gateways();
+    dashboard = io(`${g2!.url}/ui`, { transports: ['websocket'], forceNew: true });
+    const snapshot = new Promise<void>((resolve) => dashboard.once('snapshot', () => resolve()));
+    dashboard.on('snapshot', (s) => {
+      for (const e of s.expressions) seen.set(e.id, e);
+    });
+    dashboard.on('delta', (d) => {
+      for (const e of d.expressions ?? []) seen.set(e.id, e);
+    });
+    await snapshot;
+    startAgent(g1!, 'agent-a', 2);
+    startAgent(g2!, 'agent-b', 2);
+    await waitFor(async () => (await activeAgents()).length === 2, 20_000, 'two agents');
+    const source = Array.from({ length: 64 }, (_, i) => String(i + 1)).join('+');
+    const id = await submit(source);
+    const [done] = await allFinished([id], 60_000);
+    expect(done?.value).toBe('2080');
+    const counts = await activeAgents();
+    for (const a of counts) expect(a.completed, a.id).toBeGreaterThan(0);
+    await waitFor(() => seen.get(id)?.status === 'done', 10_000, 'the dashboard to see it done');
+  });
+
+  it('SIGKILL of the leader amid 200 expressions: all exact, none lost, each op stored once', async () => {
+    const [g1] = await gateways();
+    startAgent(g1!, 'agent-c', 2);
+    const sources = new Map<string, string>();
+    const texts = randomExpressions(200, 14);
+    for (let i = 0; i < texts.length; i += 20) {
+      const ids = await Promise.all(texts.slice(i, i + 20).map((t) => submit(t)));
+      ids.forEach((id, k) => sources.set(id, texts[i + k]!));
+    }
+    const ids = [...sources.keys()];
+    await waitFor(
+      async () => {
+        let finished = 0;
+        for (const id of ids.slice(0, 60))
+          if ((await view(id)).status !== 'in_progress') finished += 1;
+        return finished >= 10;
+      },
+      60_000,
+      'some expressions done',
+      200,
+    );
+    const old = await leader();
+    const oldEpoch = (await readyz(old))!.leader!.epoch;
+    await kill(old);
+    const next = await leader();
+    expect(next).not.toBe(old);
+    expect((await readyz(next))!.leader!.epoch).toBeGreaterThan(oldEpoch);
+    const views = await allFinished(ids, 240_000);
+    await checkStored(sources, views);
+    // The dashboard on a surviving instance (a gateway; it may lead by now) saw each one finish.
+    await waitFor(
+      () => ids.every((id) => seen.get(id)?.status === 'done'),
+      20_000,
+      'the dashboard to see all 200 done',
+    );
+    await startInstance();
+  }, 400_000);
+
+  it('a leader frozen past its lease steps down on SIGCONT; nothing duplicated or wrong', async () => {
+    const frozen = await leader();
+    const sources = new Map<string, string>();
+    const texts = randomExpressions(60, 15);
+    const ids = await Promise.all(texts.map((t) => submit(t)));
+    ids.forEach((id, k) => sources.set(id, texts[k]!));
+    frozen.child.kill('SIGSTOP');
+    const next = await leader();
+    expect(next).not.toBe(frozen);
+    // Past the lease for sure, and with work going on under the new leader.
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
+    frozen.child.kill('SIGCONT');
+    expect(await frozen.exited).toBe(STEPPED_DOWN_EXIT);
+    expect(frozen.output()).toContain('stepping down');
+    const views = await allFinished(ids, 240_000);
+    await checkStored(sources, views);
+    await startInstance();
+  }, 400_000);
+
+  it("a gateway's SIGKILL: its agents move to another instance and their work is reassigned", async () => {
+    const [victim] = await gateways();
+    const agent = startAgent(victim!, 'agent-d', 2);
+    await waitFor(
+      async () => (await activeAgents()).some((a) => a.id === 'agent-d'),
+      20_000,
+      'agent-d',
+    );
+    const sources = new Map<string, string>();
+    const texts = randomExpressions(40, 16);
+    const ids = await Promise.all(texts.map((t) => submit(t)));
+    ids.forEach((id, k) => sources.set(id, texts[k]!));
+    await waitFor(() => agent.output().includes('"msg":"connected"'), 10_000, 'agent-d connected');
+    await kill(victim!);
+    await waitFor(
+      () => agent.output().split('"msg":"connected"').length - 1 >= 2,
+      20_000,
+      'agent-d to connect to another instance',
+    );
+    await waitFor(
+      async () => (await activeAgents()).some((a) => a.id === 'agent-d'),
+      20_000,
+      'agent-d back in the registry',
+    );
+    const views = await allFinished(ids, 240_000);
+    await checkStored(sources, views);
+    const lost = (await activeAgents()).filter((a) => a.id === 'agent-d');
+    expect(lost).toHaveLength(1);
+  }, 400_000);
+});
