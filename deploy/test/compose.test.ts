@@ -1,19 +1,21 @@
 /**
- * The container setup, checked without a Docker engine: docker-compose.yml against the official
- * compose-spec JSON schema (as shipped by the dclint package) and dclint's rules, the Dockerfile's
- * targets against the entry points the test suite runs, every environment variable against what
- * the orchestrator and the agent actually read, .env.example against every ${VAR} placeholder, and
- * .dockerignore against what the image build needs.
+ * The container setup, checked without a Docker engine: docker-compose.yml and the cluster override
+ * docker-compose.cluster.yml against the official compose-spec JSON schema (as shipped by the
+ * dclint package) and dclint's rules, the Dockerfile's targets against the entry points the test
+ * suite runs, every environment variable against what the orchestrator and the agent actually
+ * read, .env.example against every ${VAR} placeholder, the cluster's nginx configuration against
+ * the services it fronts, and .dockerignore against what the image build needs.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
-import { parse as parseYaml, parseDocument, visit } from 'yaml';
+import { parse as parseYaml, parseDocument, visit, type CollectionTag, type ScalarTag } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ERROR_CODES } from '@expressionist/core';
 import { AGENT_ENV_VARS, AgentEnvSchema } from '../../agent-node/src/env.js';
 import { EnvSchema, loadConfig } from '../../server/src/config.js';
 import { DEFAULT_WEB_DIR } from '../../server/src/main.js';
@@ -54,6 +56,7 @@ const ServiceSchema = z.looseObject({
   environment: EnvironmentSchema.optional(),
   ports: z.array(z.union([z.string(), z.number(), z.looseObject({})])).optional(),
   restart: z.string().optional(),
+  deploy: z.looseObject({ replicas: z.union([z.string(), z.number()]).optional() }).optional(),
   healthcheck: z
     .looseObject({ test: z.union([z.string(), z.array(z.string())]).optional() })
     .optional(),
@@ -64,11 +67,65 @@ const ComposeSchema = z.looseObject({
   volumes: z.record(z.string(), z.union([z.looseObject({}), z.null()])).optional(),
 });
 
-/** One `${...}` placeholder of the compose file. */
+/**
+ * Compose's `!reset` tag in an override file (https://docs.docker.com/reference/compose-file/merge/):
+ * the attribute is removed from the merged model, whatever the base file set.
+ */
+const RESET = Symbol('!reset');
+const composeTags: (ScalarTag | CollectionTag)[] = [
+  { tag: '!reset', collection: 'seq', resolve: () => RESET },
+  { tag: '!reset', collection: 'map', resolve: () => RESET },
+  { tag: '!reset', resolve: () => RESET },
+];
+const isMapping = (node: unknown): node is Record<string, unknown> =>
+  typeof node === 'object' && node !== null && !Array.isArray(node);
+
+/** A file as written, with its `!reset` attributes left out (as the schema sees it merged). */
+function withoutResets(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutResets);
+  if (!isMapping(node)) return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([, value]) => value !== RESET)
+      .map(([key, value]) => [key, withoutResets(value)]),
+  );
+}
+
+/**
+ * Compose's merge of an override file into a base: mappings merge key by key, `!reset` removes a
+ * key, sequences are appended to (without duplicates) except `command`, `entrypoint` and
+ * `healthcheck.test`, which are replaced, and any other value is replaced.
+ */
+function mergeCompose(base: unknown, override: unknown, at: string[] = []): unknown {
+  if (isMapping(base) && isMapping(override)) {
+    const keys = new Set([...Object.keys(base), ...Object.keys(override)]);
+    return Object.fromEntries(
+      [...keys].flatMap((key): [string, unknown][] => {
+        if (!(key in override)) return [[key, base[key]]];
+        const value = override[key];
+        if (value === RESET) return [];
+        const merged = key in base ? mergeCompose(base[key], value, [...at, key]) : value;
+        return [[key, withoutResets(merged)]];
+      }),
+    );
+  }
+  const last = at.at(-1) ?? '';
+  const replaced =
+    last === 'command' || last === 'entrypoint' || at.slice(-2).join('.') === 'healthcheck.test';
+  if (Array.isArray(base) && Array.isArray(override) && !replaced) {
+    const seen = new Set(base.map((item) => JSON.stringify(item)));
+    return [...base, ...override.filter((item) => !seen.has(JSON.stringify(item)))];
+  }
+  return withoutResets(override);
+}
+
+/** One `${...}` placeholder of a compose file. */
 interface Placeholder {
   name: string;
   /** The value used when the variable is unset (or empty, for `:-`). */
   fallback: string | undefined;
+  /** `${VAR:?error}` / `${VAR?error}`: no default, Compose refuses to run without it. */
+  required?: true;
 }
 
 /**
@@ -110,7 +167,7 @@ function interpolate(
           return unset ? arg : value;
         case ':?':
         case '?':
-          found.push({ name, fallback: undefined });
+          found.push({ name, fallback: undefined, required: true });
           if (op === ':?' ? empty : unset) throw new Error(`${name}: ${arg}`);
           return value!;
         default:
@@ -128,6 +185,7 @@ function interpolateTree(
   vars: Record<string, string>,
   found: Placeholder[],
 ): unknown {
+  if (node === RESET) return node;
   if (typeof node === 'string') return interpolate(node, vars, found);
   if (Array.isArray(node)) return node.map((item) => interpolateTree(item, vars, found));
   if (node !== null && typeof node === 'object') {
@@ -181,7 +239,7 @@ function parseEnvExample(text: string): { values: Record<string, string>; undocu
 }
 
 const composeText = read('docker-compose.yml');
-const composeRaw: unknown = parseYaml(composeText, { uniqueKeys: true });
+const composeRaw: unknown = parseYaml(composeText, { uniqueKeys: true, customTags: composeTags });
 const envExample = parseEnvExample(read('.env.example'));
 const placeholders: Placeholder[] = [];
 /** The file as compose sees it with `cp .env.example .env`. */
@@ -191,6 +249,18 @@ const services = compose.services;
 const server = services.server!;
 const agent = services.agent!;
 const mongo = services.mongo!;
+
+/** The cluster override, merged over docker-compose.yml as `docker compose -f … -f …` does. */
+const CLUSTER_FILE = 'docker-compose.cluster.yml';
+const clusterText = read(CLUSTER_FILE);
+const clusterRaw: unknown = parseYaml(clusterText, { uniqueKeys: true, customTags: composeTags });
+/** The cluster refuses to start without JWT_SECRET (`${JWT_SECRET:?…}`): a stand-in for .env. */
+const TEST_JWT_SECRET = 'a-test-secret-of-at-least-32-characters-0123456789';
+const clusterVars = { ...envExample.values, JWT_SECRET: TEST_JWT_SECRET };
+const clusterPlaceholders: Placeholder[] = [];
+const clusterResolved = interpolateTree(clusterRaw, clusterVars, clusterPlaceholders);
+const cluster = ComposeSchema.parse(mergeCompose(composeResolved, clusterResolved));
+const clusterServices = cluster.services;
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
@@ -295,29 +365,85 @@ const TARGETS = { server: rel(SERVER_CLI), agent: rel(AGENT_CLI) } as const;
 
 // ---------------------------------------------------------------------------------------------
 
-describe('docker-compose.yml', () => {
-  const schemaPath = path.join(
-    path.dirname(require.resolve('dclint/package.json')),
-    'schemas/compose.schema.json',
-  );
-  const JsonObject = z.record(z.string(), z.unknown());
-  const composeSpec = JsonObject.parse(JSON.parse(readFileSync(schemaPath, 'utf8')));
-  const draft07 = JsonObject.parse(require('ajv/dist/refs/json-schema-draft-07.json'));
-  // The compose-spec names its meta-schema https://json-schema.org/draft-07/schema (no '#').
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
-  ajv.addMetaSchema({ ...draft07, $id: String(composeSpec.$schema) });
-  const validate = ajv.compile(composeSpec);
+// ---------------------------------------------------------------------------------------------
+// The compose-spec JSON schema and dclint, for both compose files.
 
+const schemaPath = path.join(
+  path.dirname(require.resolve('dclint/package.json')),
+  'schemas/compose.schema.json',
+);
+const JsonObject = z.record(z.string(), z.unknown());
+const composeSpec = JsonObject.parse(JSON.parse(readFileSync(schemaPath, 'utf8')));
+const draft07 = JsonObject.parse(require('ajv/dist/refs/json-schema-draft-07.json'));
+// The compose-spec names its meta-schema https://json-schema.org/draft-07/schema (no '#').
+const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
+ajv.addMetaSchema({ ...draft07, $id: String(composeSpec.$schema) });
+const validate = ajv.compile(composeSpec);
+const problems = (doc: unknown): string[] =>
+  validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
+
+/** dclint's findings on one file, as `rule: message` lines. */
+function dclint(file: string, ...flags: string[]): Promise<string[]> {
+  const bin = path.join(path.dirname(require.resolve('dclint/package.json')), 'bin/dclint.cjs');
+  return new Promise<string[]>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [bin, file, '-f', 'json', '--max-warnings', '0', ...flags],
+      { cwd: path.dirname(file) },
+      (err, stdout) => {
+        try {
+          const report = z
+            .array(
+              z.object({
+                messages: z.array(z.object({ rule: z.string(), message: z.string() })),
+              }),
+            )
+            .parse(JSON.parse(stdout));
+          resolve(report.flatMap((r) => r.messages.map((m) => `${m.rule}: ${m.message}`)));
+        } catch (parseError) {
+          reject(err ?? parseError);
+        }
+      },
+    );
+  });
+}
+
+/**
+ * dclint on a compose file as written (literal placeholders are not addresses: the bound interface
+ * is checked after interpolation) and on a copy interpolated with `vars`.
+ */
+async function dclintWrittenAndInterpolated(
+  file: string,
+  text: string,
+  vars: Record<string, string>,
+): Promise<{ written: string[]; interpolated: string[] }> {
+  const written = await dclint(
+    path.join(ROOT, file),
+    '--disable-rule',
+    'no-unbound-port-interfaces',
+  );
+  const doc = parseDocument(text);
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string') node.value = interpolate(node.value, vars);
+    },
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'expr-compose-'));
+  try {
+    writeFileSync(path.join(dir, file), doc.toString());
+    return { written, interpolated: await dclint(path.join(dir, file)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('docker-compose.yml', () => {
   it('is the official compose-spec schema', () => {
     expect(composeSpec.title).toBe('Compose Specification');
     expect(composeSpec.$id).toBe('compose_spec.json');
   });
 
   it('validates against the compose-spec JSON schema, as written and interpolated', () => {
-    const problems = (doc: unknown): string[] =>
-      validate(doc)
-        ? []
-        : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
     expect(problems(composeRaw)).toEqual([]);
     expect(problems(composeResolved)).toEqual([]);
     // and the validator does reject a broken file
@@ -325,57 +451,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('passes dclint, as written and interpolated with .env.example', async () => {
-    const dclint = path.join(
-      path.dirname(require.resolve('dclint/package.json')),
-      'bin/dclint.cjs',
-    );
-    const lint = (file: string, ...flags: string[]) =>
-      new Promise<string[]>((resolve, reject) => {
-        execFile(
-          process.execPath,
-          [dclint, file, '-f', 'json', '--max-warnings', '0', ...flags],
-          { cwd: path.dirname(file) },
-          (err, stdout) => {
-            try {
-              const report = z
-                .array(
-                  z.object({
-                    messages: z.array(z.object({ rule: z.string(), message: z.string() })),
-                  }),
-                )
-                .parse(JSON.parse(stdout));
-              resolve(report.flatMap((r) => r.messages.map((m) => `${m.rule}: ${m.message}`)));
-            } catch (parseError) {
-              reject(err ?? parseError);
-            }
-          },
-        );
-      });
-    // Literal placeholders are not addresses: the bound interface is checked after interpolation.
     expect(
-      await lint(
-        path.join(ROOT, 'docker-compose.yml'),
-        '--disable-rule',
-        'no-unbound-port-interfaces',
-      ),
-    ).toEqual([]);
-    const doc = parseDocument(composeText);
-    visit(doc, {
-      Scalar(_key, node) {
-        if (typeof node.value === 'string') node.value = interpolate(node.value, envExample.values);
-      },
-    });
-    const dir = mkdtempSync(path.join(tmpdir(), 'expr-compose-'));
-    try {
-      writeFileSync(path.join(dir, 'docker-compose.yml'), doc.toString());
-      expect(await lint(path.join(dir, 'docker-compose.yml'))).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      await dclintWrittenAndInterpolated('docker-compose.yml', composeText, envExample.values),
+    ).toEqual({ written: [], interpolated: [] });
   });
 
-  it('documents every ${VAR} in .env.example, with the same defaults', () => {
-    const names = [...new Set(placeholders.map((p) => p.name))].sort();
+  it('documents every ${VAR} of both compose files in .env.example, with the same defaults', () => {
+    const all = [...placeholders, ...clusterPlaceholders];
+    const names = [...new Set(all.map((p) => p.name))].sort();
     expect(names.length).toBeGreaterThan(0);
     expect(Object.keys(envExample.values).sort()).toEqual(names);
     expect(envExample.undocumented).toEqual([]);
@@ -383,8 +466,16 @@ describe('docker-compose.yml', () => {
       expect(p.fallback, `${p.name} needs a default in the compose file`).toBeDefined();
       expect(envExample.values[p.name], `.env.example ${p.name}`).toBe(p.fallback);
     }
+    for (const p of clusterPlaceholders) {
+      // a required one (JWT_SECRET) is listed, with the base file's empty default
+      if (p.required) expect(envExample.values, `.env.example ${p.name}`).toHaveProperty(p.name);
+      else expect(envExample.values[p.name], `.env.example ${p.name}`).toBe(p.fallback);
+    }
     // so `cp .env.example .env` and no .env at all give the same configuration
     expect(interpolateTree(composeRaw, {}, [])).toEqual(composeResolved);
+    expect(interpolateTree(clusterRaw, { JWT_SECRET: TEST_JWT_SECRET }, [])).toEqual(
+      clusterResolved,
+    );
   });
 
   it('has the services mongo, server and agent, each with a restart policy', () => {
@@ -456,6 +547,313 @@ describe('docker-compose.yml', () => {
     const power = Number(env.COMPUTING_POWER);
     expect(Number.isInteger(power) && power >= 1 && power <= 256).toBe(true);
     expect(new URL(env.ORCHESTRATOR_URL!).protocol).toBe('http:');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// deploy/cluster/nginx.conf: the cluster's load balancer (service `lb`).
+
+interface NginxDirective {
+  name: string;
+  args: string[];
+  block?: NginxDirective[];
+}
+
+/** nginx's configuration syntax: directives ending in `;` or a `{ … }` block, `#` comments. */
+function parseNginx(text: string): NginxDirective[] {
+  const root: NginxDirective[] = [];
+  const stack = [root];
+  let words: string[] = [];
+  const token = /\s+|#[^\n]*|'([^']*)'|"([^"]*)"|([{};])|([^\s{};'"#]+)/gy;
+  let m: RegExpExecArray | null;
+  while ((m = token.exec(text)) !== null) {
+    const [, single, double, punct, word] = m;
+    const top = stack.at(-1)!;
+    if (punct === ';') {
+      if (words.length === 0) throw new Error('nginx.conf: empty directive');
+      top.push({ name: words[0]!, args: words.slice(1) });
+      words = [];
+    } else if (punct === '{') {
+      if (words.length === 0) throw new Error('nginx.conf: block without a name');
+      const block: NginxDirective[] = [];
+      top.push({ name: words[0]!, args: words.slice(1), block });
+      stack.push(block);
+      words = [];
+    } else if (punct === '}') {
+      if (words.length > 0 || stack.length === 1) throw new Error('nginx.conf: unexpected }');
+      stack.pop();
+    } else if (single !== undefined || double !== undefined || word !== undefined) {
+      words.push(single ?? double ?? word!);
+    }
+  }
+  if (token.lastIndex !== 0 && token.lastIndex !== text.length)
+    throw new Error('nginx.conf: syntax');
+  if (stack.length !== 1 || words.length > 0) throw new Error('nginx.conf: unclosed block');
+  return root;
+}
+
+const allNamed = (block: NginxDirective[], name: string): NginxDirective[] =>
+  block.filter((d) => d.name === name);
+function oneNamed(block: NginxDirective[], name: string, ...args: string[]): NginxDirective {
+  const found = allNamed(block, name).filter((d) => args.every((a, i) => d.args[i] === a));
+  if (found.length !== 1)
+    throw new Error(`nginx.conf: ${found.length} × ${[name, ...args].join(' ')}`);
+  return found[0]!;
+}
+/** A directive as a location sees it: its own, else its server's, else http's (nginx inheritance). */
+function effective(levels: NginxDirective[][], name: string): NginxDirective[] {
+  for (const level of [...levels].reverse()) {
+    const found = allNamed(level, name);
+    if (found.length > 0) return found;
+  }
+  return [];
+}
+/** nginx time (`1h`, `60s`, `500ms`, `30`) in seconds. */
+function nginxSeconds(value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(value);
+  if (!m) throw new Error(`not an nginx time: ${value}`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] ?? 's']!;
+  return Number(m[1]) * unit;
+}
+/** nginx size (`2m`, `512k`, `1024`) in bytes. */
+function nginxBytes(value: string): number {
+  const m = /^(\d+)([kKmMgG])?$/.exec(value);
+  if (!m) throw new Error(`not an nginx size: ${value}`);
+  return Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase()]!;
+}
+
+const NGINX_CONF = 'deploy/cluster/nginx.conf';
+
+describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
+  const lb = clusterServices.lb!;
+  const redis = clusterServices.redis!;
+  const replicas = clusterServices.server!;
+  const clusterAgent = clusterServices.agent!;
+  /** The port nginx listens on inside lb: the container side of its published port. */
+  const lbPort = String(lb.ports?.[0] ?? '')
+    .split(':')
+    .at(-1)!;
+
+  it('validates against the compose-spec JSON schema: as written, interpolated and merged', () => {
+    expect(problems(withoutResets(clusterRaw))).toEqual([]);
+    expect(problems(withoutResets(clusterResolved))).toEqual([]);
+    expect(problems(mergeCompose(composeResolved, clusterResolved))).toEqual([]);
+  });
+
+  it('passes dclint, as written and interpolated with .env.example and a JWT_SECRET', async () => {
+    expect(await dclintWrittenAndInterpolated(CLUSTER_FILE, clusterText, clusterVars)).toEqual({
+      written: [],
+      interpolated: [],
+    });
+  });
+
+  it('refuses to start without JWT_SECRET (the single-server file does not need it)', () => {
+    expect(() => interpolateTree(clusterRaw, envExample.values, [])).toThrow(/^JWT_SECRET: /);
+    expect(envExample.values.JWT_SECRET).toBe('');
+    expect(() => interpolateTree(composeRaw, envExample.values, [])).not.toThrow();
+  });
+
+  it('adds redis and lb; every service has a restart policy; only lb publishes a port', () => {
+    expect(Object.keys(clusterServices).sort()).toEqual([
+      'agent',
+      'lb',
+      'mongo',
+      'redis',
+      'server',
+    ]);
+    for (const [name, service] of Object.entries(clusterServices)) {
+      expect(['always', 'unless-stopped'], name).toContain(service.restart);
+      if (name !== 'lb') expect(service.ports, name).toBeUndefined();
+    }
+  });
+
+  it('redis: official image, nothing persisted, redis-cli ping healthcheck', () => {
+    expect(redis.image).toBe('redis:7');
+    expect(redis.command).toEqual(['redis-server', '--save', '', '--appendonly', 'no']);
+    expect(redis.volumes).toBeUndefined();
+    expect(healthcheckCommand(redis)).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('server: scalable replicas without a published port, healthy mongo and redis first, /readyz', () => {
+    expect(replicas.build).toEqual(server.build);
+    expect(replicas.ports).toBeUndefined();
+    expect(replicas.container_name).toBeUndefined();
+    expect(replicas.hostname).toBeUndefined();
+    expect(replicas.deploy?.replicas).toBe(envExample.values.SERVER_REPLICAS);
+    expect(Number(envExample.values.SERVER_REPLICAS)).toBeGreaterThanOrEqual(2);
+    expect(replicas.restart).toBe('unless-stopped');
+    expect(replicas.depends_on).toEqual({
+      mongo: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
+    const health = healthcheckCommand(replicas);
+    expect(health[0]).toBe('CMD');
+    expect(health.join(' ')).toContain(`http://127.0.0.1:${environmentOf(replicas).PORT}/readyz`);
+  });
+
+  it('server: only EnvSchema variables, loading in cluster mode with Redis and a shared secret', () => {
+    const env = environmentOf(replicas);
+    const known = Object.keys(EnvSchema.shape);
+    for (const key of Object.keys(env)) expect(known, `server ${key}`).toContain(key);
+    const config = loadConfig(env);
+    expect(config.cluster).toEqual({
+      redisUrl: 'redis://redis:6379',
+      advertiseUrl: undefined,
+      leaseMs: Number(envExample.values.LEADER_LEASE_MS),
+    });
+    expect(config.auth.jwtSecret).toBe(TEST_JWT_SECRET);
+    expect(config.mongodbUri).toBe('mongodb://mongo:27017');
+    expect(config.agents).toBe(0);
+    // REDIS_URL names the redis service on the port it listens on (no --port in its command)
+    const redisUrl = new URL(env.REDIS_URL!);
+    expect(clusterServices[redisUrl.hostname]?.image).toMatch(/^redis:/);
+    expect(redisUrl.port).toBe('6379');
+    // and the orchestrator itself refuses REDIS_URL without a JWT_SECRET
+    expect(() => loadConfig({ ...env, JWT_SECRET: '' })).toThrow(/JWT_SECRET/);
+  });
+
+  it('lb: pinned nginx on the address the single server published, deploy/cluster/nginx.conf', () => {
+    expect(lb.image).toMatch(/^nginx:\d+\.\d+(\.\d+)?-alpine$/);
+    expect(lb.ports).toEqual(server.ports);
+    expect(lb.volumes).toEqual([`./${NGINX_CONF}:/etc/nginx/nginx.conf:ro`]);
+    expect(existsSync(path.join(ROOT, NGINX_CONF))).toBe(true);
+    expect(lb.depends_on).toEqual({ server: { condition: 'service_healthy' } });
+    expect(healthcheckCommand(lb)).toEqual([
+      'CMD',
+      'wget',
+      '-q',
+      '-O',
+      '/dev/null',
+      `http://127.0.0.1:${lbPort}/healthz`,
+    ]);
+  });
+
+  it('agent: connects through lb, after it is healthy', () => {
+    const env = environmentOf(clusterAgent);
+    expect(env.ORCHESTRATOR_URL).toBe(`http://lb:${lbPort}`);
+    expect(clusterAgent.depends_on).toEqual({
+      server: { condition: 'service_healthy' },
+      lb: { condition: 'service_healthy' },
+    });
+    for (const key of Object.keys(env)) expect(AGENT_ENV_VARS, `agent ${key}`).toContain(key);
+    expect(AgentEnvSchema.safeParse(env).success).toBe(true);
+  });
+
+  describe(NGINX_CONF, () => {
+    const conf = parseNginx(read(NGINX_CONF));
+    const http = oneNamed(conf, 'http').block!;
+    const site = oneNamed(http, 'server').block!;
+    const locations = allNamed(site, 'location');
+    const sockets = oneNamed(site, 'location', '/socket.io/').block!;
+    const proxied = locations.filter((l) => l.block?.some((d) => d.name === 'proxy_pass'));
+    const headers = (block: NginxDirective[]): Record<string, string> =>
+      Object.fromEntries(
+        effective([http, site, block], 'proxy_set_header').map((d) => [
+          d.args[0]!.toLowerCase(),
+          d.args.slice(1).join(' '),
+        ]),
+      );
+
+    it('listens on the port lb publishes, with room for many sockets', () => {
+      expect(oneNamed(site, 'listen').args).toEqual([lbPort]);
+      const events = oneNamed(conf, 'events').block!;
+      expect(Number(oneNamed(events, 'worker_connections').args[0])).toBeGreaterThanOrEqual(4096);
+    });
+
+    it('finds replicas through Docker DNS at request time, so scaled and restarted ones count', () => {
+      const resolver = oneNamed(http, 'resolver').args;
+      expect(resolver[0]).toBe('127.0.0.11');
+      expect(resolver).toContain('ipv6=off');
+      const valid = resolver.find((a) => a.startsWith('valid='));
+      expect(valid).toBeDefined();
+      expect(nginxSeconds(valid!.slice('valid='.length))).toBeLessThanOrEqual(30);
+      // a static upstream{} would be resolved once, at start-up
+      expect(allNamed(http, 'upstream')).toEqual([]);
+      expect(proxied.map((l) => l.args[0]).sort()).toEqual(['/', '/socket.io/']);
+      const [, variable, value] = /^set \$(\w+) (\S+)$/.exec(
+        ['set', ...oneNamed(site, 'set').args].join(' '),
+      )!;
+      expect(clusterServices).toHaveProperty(value!);
+      expect(value).toBe('server');
+      for (const location of proxied) {
+        expect(oneNamed(location.block!, 'proxy_pass').args).toEqual([
+          `http://$${variable}:${environmentOf(replicas).PORT}`,
+        ]);
+      }
+    });
+
+    it('passes WebSocket upgrades through, and keeps sockets open for an hour', () => {
+      const map = oneNamed(http, 'map', '$http_upgrade', '$connection_upgrade').block!;
+      expect(map.map((d) => [d.name, ...d.args])).toEqual([
+        ['default', 'upgrade'],
+        ['', 'close'],
+      ]);
+      for (const location of proxied) {
+        expect(effective([http, site, location.block!], 'proxy_http_version')[0]?.args).toEqual([
+          '1.1',
+        ]);
+        expect(headers(location.block!)).toMatchObject({
+          upgrade: '$http_upgrade',
+          connection: '$connection_upgrade',
+        });
+      }
+      for (const name of ['proxy_read_timeout', 'proxy_send_timeout']) {
+        const [timeout] = effective([http, site, sockets], name);
+        expect(nginxSeconds(timeout!.args[0]!), name).toBeGreaterThanOrEqual(3600);
+      }
+    });
+
+    it('forwards the client address and the Host the browser used', () => {
+      for (const location of proxied) {
+        expect(headers(location.block!)).toMatchObject({
+          'x-forwarded-for': '$proxy_add_x_forwarded_for',
+          host: '$http_host',
+        });
+      }
+    });
+
+    it('takes bodies up to BODY_LIMIT_BYTES and refuses bigger ones as the orchestrator does', () => {
+      const limit = EnvSchema.shape.BODY_LIMIT_BYTES.parse(undefined);
+      expect(nginxBytes(oneNamed(site, 'client_max_body_size').args[0]!)).toBe(limit);
+      const [, target] = oneNamed(site, 'error_page').args;
+      expect(oneNamed(site, 'error_page').args[0]).toBe('413');
+      const refusal = oneNamed(oneNamed(site, 'location', target!).block!, 'return').args;
+      expect(refusal[0]).toBe('413');
+      expect(JSON.parse(refusal[1]!)).toEqual({
+        error: { code: 'BODY_TOO_LARGE', message: ERROR_CODES.BODY_TOO_LARGE.message },
+      });
+    });
+
+    const nginx = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+    it.runIf(nginx.status === 0)('passes `nginx -t` (when nginx is installed here)', () => {
+      // Only what cannot work outside the container changes: the user, the pid, log and temp
+      // paths (Docker's DNS address is not queried by nginx -t).
+      const dir = mkdtempSync(path.join(tmpdir(), 'expr-nginx-'));
+      try {
+        const text = read(NGINX_CONF)
+          .replace(/^user .*;$/m, '')
+          .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
+          .replaceAll('/var/log/nginx/', `${dir}/`)
+          .replace(
+            /^http \{$/m,
+            `http {\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+              .map((t) => `${t}_temp_path ${dir}/${t};`)
+              .join('\n')}`,
+          );
+        writeFileSync(path.join(dir, 'nginx.conf'), text);
+        const test = spawnSync(
+          'nginx',
+          ['-t', '-q', '-p', dir, '-c', path.join(dir, 'nginx.conf')],
+          {
+            encoding: 'utf8',
+          },
+        );
+        expect(test.stderr).toBe('');
+        expect(test.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });
 
