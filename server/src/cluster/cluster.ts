@@ -91,8 +91,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
   private readonly local = new Map<string, AgentLink>();
   /** Leader: agent sockets held by gateways, by socket id. */
   private readonly remote = new Map<string, { link: AgentLink; from: string }>();
-  /** Leader: when each gateway last beat, and how many dashboards it serves. */
-  private readonly gateways = new Map<string, { at: number; dashboards: number }>();
+  /** Leader: when each gateway was last heard. */
+  private readonly gateways = new Map<string, number>();
   private readonly pending = new Map<string, (reply: SubscribeReply) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
@@ -215,6 +215,11 @@ export class Cluster implements AgentRoute, UiClusterPort {
     this.o.metrics.clusterRole.set({ role: 'leader' }, 1);
     this.o.metrics.clusterTakeovers.inc();
     for (const link of this.local.values()) this.direct.join(link);
+    // Dashboards here missed what the old leader did not flush before it died.
+    for (const socket of uiNamespace(this.o.io).sockets.values()) {
+      const principal = socket.data.principal;
+      if (principal) void this.o.hub.sendSnapshot(socket.id, principal);
+    }
     this.send({ t: 'leader', from: this.instance, epoch: won.epoch });
     this.o.log.info(
       { epoch: won.epoch, ms: Math.round(performance.now() - started), agents: this.local.size },
@@ -281,12 +286,6 @@ export class Cluster implements AgentRoute, UiClusterPort {
       });
       this.send({ t: 'ui-subscribe', from: this.instance, requestId, principal, expressionId });
     });
-  }
-
-  remoteDashboards(): number {
-    let n = 0;
-    for (const g of this.gateways.values()) n += g.dashboards;
-    return n;
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -437,7 +436,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
         return;
       }
       case 'beat': {
-        this.heard(m.from, m.dashboards);
+        this.heard(m.from);
         const listed = new Set(m.agents);
         const unknown: string[] = [];
         for (const id of m.agents) {
@@ -474,12 +473,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
     }
   }
 
-  private heard(from: string, dashboards?: number): void {
-    const g = this.gateways.get(from);
-    this.gateways.set(from, {
-      at: performance.now(),
-      dashboards: dashboards ?? g?.dashboards ?? 0,
-    });
+  private heard(from: string): void {
+    this.gateways.set(from, performance.now());
   }
 
   private dropRemote(socketId: string, reason: string): void {
@@ -496,14 +491,13 @@ export class Cluster implements AgentRoute, UiClusterPort {
         t: 'beat',
         from: this.instance,
         agents: [...this.local.keys()],
-        dashboards: uiNamespace(this.o.io).sockets.size,
       });
       return;
     }
     if (this.roleNow !== 'leader') return;
     const now = performance.now();
-    for (const [from, g] of this.gateways) {
-      if (now - g.at < GATEWAY_SILENCE_MS) continue;
+    for (const [from, at] of this.gateways) {
+      if (now - at < GATEWAY_SILENCE_MS) continue;
       this.gateways.delete(from);
       let dropped = 0;
       for (const [id, r] of this.remote)

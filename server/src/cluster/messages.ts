@@ -52,14 +52,13 @@ export const ClusterMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('agent-drain'), from: z.string(), socketId: z.string() }),
   /**
    * Every second from every gateway: the agent sockets it holds (each is alive: Socket.IO's
-   * heartbeat would have dropped it otherwise) and how many dashboards it serves. A gateway
+   * heartbeat would have dropped it otherwise). A gateway
    * silent for three beats is gone, and so are its agents.
    */
   z.object({
     t: z.literal('beat'),
     from: z.string(),
     agents: z.array(z.string()),
-    dashboards: z.number().int().nonnegative(),
   }),
   /** A new leader took over: gateways re-announce their agents and refresh their dashboards. */
   z.object({ t: z.literal('leader'), from: z.string(), epoch: z.number().int().positive() }),

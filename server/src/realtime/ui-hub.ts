@@ -36,14 +36,13 @@ const userRoom = (userId: string): string => `user:${userId}`;
  */
 /**
  * What the hub needs when this process is one of several orchestrators: whether it leads (only
- * the leader has the expressions, so a gateway asks it for snapshots and subscriptions), and how
- * many dashboards the other instances hold (the leader's deltas reach them through the adapter).
+ * the leader has the expressions, so a gateway asks it for snapshots and subscriptions; the
+ * leader's deltas reach every instance's rooms through the adapter).
  */
 export interface UiClusterPort {
   leading(): boolean;
   askSnapshot(socketId: string, principal: Principal): void;
   askSubscribe(principal: Principal, expressionId: string): Promise<SubscribeReply>;
-  remoteDashboards(): number;
 }
 
 export class UiHub implements SchedulerListener {
@@ -203,8 +202,12 @@ export class UiHub implements SchedulerListener {
 
   /** Builds and emits one delta from everything that changed since the last flush. */
   flush(): void {
-    const dashboards = this.nsp.sockets.size + (this.cluster?.remoteDashboards() ?? 0);
-    if (dashboards === 0) {
+    if (this.cluster && !this.cluster.leading()) {
+      // A gateway's scheduler never runs; the leader sends every delta.
+      return;
+    }
+    // Several orchestrators: a new leader does not know yet how many dashboards the others hold.
+    if (this.nsp.sockets.size === 0 && !this.cluster) {
       // Nobody is watching; a dashboard that connects gets a fresh snapshot anyway.
       this.expressions.clear();
       this.agents.clear();
