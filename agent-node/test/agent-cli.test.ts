@@ -25,7 +25,7 @@ describe('agent-node CLI', () => {
   it('documents its options in --help', () => {
     const res = spawnSync(process.execPath, [AGENT_CLI, '--help'], { encoding: 'utf8' });
     expect(res.status).toBe(0);
-    expect(res.stdout).toMatch(/--server <url>/);
+    expect(res.stdout).toMatch(/--server <urls>/);
     expect(res.stdout).toMatch(/--concurrency <n>/);
     expect(res.stdout).toMatch(/--name <name>/);
   });
@@ -42,6 +42,30 @@ describe('agent-node CLI', () => {
     });
     expect(badUrl.status).toBe(2);
     expect(badUrl.stderr).toMatch(/ORCHESTRATOR_URL/);
+    // Several URLs: each one is checked, and the bad one is named.
+    const badOfSeveral = spawnSync(
+      process.execPath,
+      [AGENT_CLI, '--server', 'http://a.example:8080, ftp://b.example'],
+      { encoding: 'utf8' },
+    );
+    expect(badOfSeveral.status).not.toBe(0);
+    expect(badOfSeveral.stderr).toMatch(/ftp:\/\/b\.example: must be an http\(s\) URL/);
+  });
+
+  it('with several server URLs, moves on past one that does not answer', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const agent = spawnAgent(`${dead},${orch.url}`, { name: 'rotator', id: 'rotator-1' });
+    processes.push(agent);
+    const view = await waitFor(() => orch.scheduler.agentView('rotator-1'), 15_000, 'rotator');
+    expect(view.status).toBe('active');
+    expect(agent.output()).toContain(dead);
+    // Gone before the next tests, which count on their own agent getting the work.
+    await killAll([agent]);
+    await waitFor(
+      () => orch.scheduler.agentView('rotator-1')?.status !== 'active',
+      10_000,
+      'rotator gone',
+    );
   });
 
   it('joins with its name and concurrency, computes, and drains on SIGTERM', async () => {

@@ -4,7 +4,7 @@
  * socket. Skipped, with a notice, without MONGODB_URI or a redis-server binary.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import {
   compile,
@@ -233,7 +233,16 @@ async function activeAgents(): Promise<{ id: string; completed: number; status: 
   ).agents.filter((a) => a.status === 'active');
 }
 
+/** Every agent started is still running (they must survive any instance's death). */
+function agentsStillRunning(): void {
+  for (const a of agents)
+    if (!a.alive())
+      throw new Error(`agent ${a.id} exited (${a.child.exitCode}):\n${a.output().slice(-3000)}`);
+}
+
 describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', () => {
+  afterEach(() => agentsStillRunning());
+
   let dashboard: Socket<ServerToUiEvents, UiToServerEvents>;
   const seen = new Map<string, ExpressionView>();
 
@@ -295,6 +304,45 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     const counts = await activeAgents();
     for (const a of counts) expect(a.completed, a.id).toBeGreaterThan(0);
     await waitFor(() => seen.get(id)?.status === 'done', 10_000, 'the dashboard to see it done');
+  });
+
+  it('a course HTTP agent pulling from a gateway gets work and its results count', async () => {
+    const [g1] = await gateways();
+    const id = await submit(Array.from({ length: 32 }, (_, i) => `${i + 1}*2`).join('+'));
+    let computed = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && computed < 3) {
+      const res = await fetch(`${g1!.url}/internal/task`, {
+        headers: { 'x-agent-id': 'course-1' },
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        if ((await view(id)).status === 'done') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      const { task } = (await res.json()) as {
+        task: { id: number; arg1: number; arg2: number; operation: '+' | '-' | '*' | '/' };
+      };
+      const result = Number(execute(task.operation, String(task.arg1), String(task.arg2)));
+      const posted = await fetch(`${g1!.url}/internal/task`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-agent-id': 'course-1' },
+        body: JSON.stringify({ id: task.id, result }),
+      });
+      expect(posted.status).toBe(200);
+      await posted.body?.cancel();
+      computed += 1;
+    }
+    expect(computed).toBeGreaterThan(0);
+    const [done] = await allFinished([id], 60_000);
+    expect(done?.value).toBe(String(2 * ((32 * 33) / 2)));
+    const agents = (await call('GET', '/api/v1/agents')) as {
+      agents: { id: string; kind: string; completed: number }[];
+    };
+    const course = agents.agents.find((a) => a.id === 'http-course-1');
+    expect(course?.kind).toBe('http');
+    expect(course?.completed).toBe(computed);
   });
 
   it('SIGKILL of the leader amid 200 expressions: all exact, none lost, each op stored once', async () => {

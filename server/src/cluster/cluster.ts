@@ -1,4 +1,5 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
@@ -95,7 +96,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
   private readonly gateways = new Map<string, number>();
   private readonly pending = new Map<string, (reply: SubscribeReply) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
+  /** One upstream connection per client connection (see `upstreamFor`). */
+  private readonly upstreams = new WeakMap<Socket, HttpAgent>();
   private lastRenew = 0;
   private ticking = false;
   private stopped = false;
@@ -151,7 +153,6 @@ export class Cluster implements AgentRoute, UiClusterPort {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    this.httpAgent.destroy();
     if (this.roleNow !== 'gateway') await this.lease.release().catch(() => undefined);
   }
 
@@ -318,7 +319,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
     const upstream = httpRequest(new URL(req.originalUrl, target.url), {
       method: req.method,
       headers,
-      agent: this.httpAgent,
+      agent: this.upstreamFor(req.socket),
     });
     upstream.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
@@ -332,6 +333,22 @@ export class Cluster implements AgentRoute, UiClusterPort {
     });
     req.pipe(upstream);
   };
+
+  /**
+   * The leader sees one connection per client connection, opened and closed with it: the course
+   * protocol knows a guest agent by the keep-alive connections it pulls on, which a shared pool
+   * would mix up between clients.
+   */
+  private upstreamFor(socket: Socket): HttpAgent {
+    let agent = this.upstreams.get(socket);
+    if (!agent) {
+      const created = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      this.upstreams.set(socket, created);
+      socket.once('close', () => created.destroy());
+      agent = created;
+    }
+    return agent;
+  }
 
   /** Whether Redis answers a PING within a second. */
   async redisOk(): Promise<boolean> {

@@ -147,6 +147,9 @@ class LiveStore implements LiveModel {
 
   #open(): void {
     const socket: Socket<ServerToUiEvents, UiToServerEvents> = io('/ui', {
+      // WebSocket only: behind a load balancer over several orchestrators, HTTP long-polling
+      // would need sticky sessions (each poll must reach the instance holding the session).
+      transports: ['websocket'],
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
       // A function, so that every (re)connection sends the token current at that moment.
