@@ -173,9 +173,15 @@ export class Cluster implements AgentRoute, UiClusterPort {
     this.ticking = true;
     try {
       if (this.roleNow === 'gateway') {
+        const sentAt = performance.now();
         const won = await this.lease.acquire();
-        if (won) await this.becomeLeader(won);
-        else this.seeLeader(await this.lease.current());
+        if (won) {
+          // Not awaited: the lease must keep being renewed (by the next ticks) while recovery
+          // runs, however long that takes.
+          this.roleNow = 'taking-over';
+          this.lastRenew = sentAt;
+          void this.becomeLeader(won);
+        } else this.seeLeader(await this.lease.current());
       } else if (performance.now() - this.lastRenew >= this.o.leaseMs / 3) {
         const startedAt = performance.now();
         if (!(await this.lease.renew())) this.stepDown('lease taken by another instance');
@@ -197,8 +203,6 @@ export class Cluster implements AgentRoute, UiClusterPort {
 
   private async becomeLeader(won: LeaderInfo): Promise<void> {
     const started = performance.now();
-    this.roleNow = 'taking-over';
-    this.lastRenew = performance.now();
     this.o.metrics.clusterEpoch.set(won.epoch);
     this.o.log.info(
       { epoch: won.epoch, instance: this.instance },
