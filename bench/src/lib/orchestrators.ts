@@ -5,6 +5,9 @@
  * and the leader found through `GET /readyz`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import {
   freePort,
@@ -83,6 +86,17 @@ export interface Slot {
   proc: OrchestratorProcess | null;
   /** Times this slot's process was started. */
   starts: number;
+  /** Killed by the bench, to be restarted by it (the supervisor leaves it alone). */
+  held: boolean;
+  /** Being restarted by the supervisor. */
+  restarting: boolean;
+}
+
+/** An instance that exited on its own (a leader stepping down exits 75). */
+export interface Exit {
+  slot: number;
+  code: number | null;
+  at: number;
 }
 
 export interface OrchestratorSetOptions {
@@ -104,7 +118,15 @@ export class OrchestratorSet {
     const set = new OrchestratorSet(o);
     for (let i = 0; i < o.count; i += 1) {
       const port = await freePort();
-      set.slots.push({ index: i, port, url: `http://127.0.0.1:${port}`, proc: null, starts: 0 });
+      set.slots.push({
+        index: i,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        proc: null,
+        starts: 0,
+        held: false,
+        restarting: false,
+      });
     }
     try {
       for (const slot of set.slots) await set.restart(slot);
@@ -124,7 +146,44 @@ export class OrchestratorSet {
       readyTimeoutMs: this.o.readyTimeoutMs ?? 60_000,
     });
     slot.proc = proc;
+    slot.held = false;
     return proc;
+  }
+
+  /** Exits on their own (not SIGKILLed by the bench), oldest first. */
+  readonly exits: Exit[] = [];
+  private supervising = false;
+  private supervisor: Promise<void> = Promise.resolve();
+
+  /**
+   * Restarts every instance that exited on its own after `afterMs`, as compose's
+   * `restart: unless-stopped` would (a leader that loses its lease exits 75 and comes back as a
+   * gateway). Instances the bench killed itself are left to it.
+   */
+  supervise(afterMs = 500): void {
+    if (this.supervising) return;
+    this.supervising = true;
+    this.supervisor = (async () => {
+      while (this.supervising) {
+        for (const slot of this.slots) {
+          const proc = slot.proc;
+          if (!proc || proc.alive() || slot.held || slot.restarting) continue;
+          slot.restarting = true;
+          this.exits.push({ slot: slot.index, code: proc.child.exitCode, at: Date.now() });
+          void (async () => {
+            await new Promise((resolve) => setTimeout(resolve, afterMs));
+            try {
+              if (this.supervising) await this.restart(slot);
+            } catch {
+              // tried again on the next round
+            } finally {
+              slot.restarting = false;
+            }
+          })();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
   }
 
   get urls(): string[] {
@@ -161,14 +220,43 @@ export class OrchestratorSet {
   }
 
   async kill(slot: Slot): Promise<void> {
+    slot.held = true;
     if (slot.proc) await kill(slot.proc);
   }
 
   async stop(): Promise<void> {
+    this.supervising = false;
+    await this.supervisor;
     await Promise.all(
       this.slots.map(async (s) => {
         if (s.proc) await s.proc.stop();
       }),
     );
   }
+}
+
+/** What each instance says and last logged (warnings and cluster lines), for a failure report. */
+export async function diagnose(set: OrchestratorSet, lines = 25): Promise<string> {
+  const parts: string[] = [];
+  for (const s of set.slots) {
+    const proc = s.proc;
+    const state = proc
+      ? proc.alive()
+        ? 'alive'
+        : `exited ${proc.child.exitCode ?? proc.child.signalCode}`
+      : 'never started';
+    const ready = proc?.alive() ? JSON.stringify(await readyz(s.url)) : '-';
+    const out = proc?.output() ?? '';
+    const file = path.join(tmpdir(), `expr-cluster-diag-${process.pid}-${s.index + 1}.log`);
+    writeFileSync(file, out);
+    const log = out
+      .split('\n')
+      .filter((l) => !l.includes('forwarding to the leader failed'))
+      .slice(-lines)
+      .join('\n');
+    parts.push(
+      `--- instance ${s.index + 1} (${s.url}, pid ${proc?.pid}): ${state}; readyz ${ready}; full output: ${file}\n${log}`,
+    );
+  }
+  return parts.join('\n');
 }
