@@ -19,7 +19,7 @@
  *
  * Skipped with a notice without MONGODB_URI or redis-server.
  *
- *   node bench/dist/cluster.js [--quick]
+ *   node bench/dist/cluster.js [--quick] [--only=a,b,c] [--idle=<connections per instance>]
  */
 import { MongoClient } from 'mongodb';
 import { compile, evaluatePlan } from '@expressionist/core';
@@ -623,7 +623,10 @@ async function idleSection(uri: string, perInstance: number, idleS: number): Pro
 export async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  const { quick } = benchArgs(argv.filter((a) => !a.startsWith('--only=')));
+  const idleArg = argv.find((a) => a.startsWith('--idle='))?.slice('--idle='.length);
+  const { quick } = benchArgs(
+    argv.filter((a) => !a.startsWith('--only=') && !a.startsWith('--idle=')),
+  );
   heading('Bench 10: several orchestrators (REDIS_URL)');
   const missing = clusterUnavailable();
   if (missing) {
@@ -642,7 +645,8 @@ export async function main(): Promise<void> {
     });
   }
   if (parts.has('b')) await throughputSection(uri, quick ? 10_000 : 50_000);
-  if (parts.has('c')) await idleSection(uri, quick ? 200 : 2000, quick ? 5 : 20);
+  if (parts.has('c'))
+    await idleSection(uri, idleArg ? Number(idleArg) : quick ? 200 : 2000, quick ? 5 : 20);
 }
 
 if (isMain(import.meta.url)) runMain(main);
