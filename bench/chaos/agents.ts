@@ -34,8 +34,9 @@ export class AgentPool {
   private freezeLoop: Promise<void> = Promise.resolve();
   readonly counters: ChaosCounters = { killed: 0, spawned: 0, frozen: 0 };
 
+  /** `url`: one URL (or a comma-separated list) for every agent, or the list for the n-th agent. */
   constructor(
-    private readonly url: string,
+    private readonly url: string | ((n: number) => string),
     private readonly concurrency: number,
     private readonly tag: string,
   ) {}
@@ -46,7 +47,11 @@ export class AgentPool {
       const name = `${this.tag}-agent-${this.seq}`;
       this.agents.push({
         name,
-        handle: spawnAgent(this.url, { concurrency: this.concurrency, name, logLevel: 'warn' }),
+        handle: spawnAgent(typeof this.url === 'string' ? this.url : this.url(this.seq), {
+          concurrency: this.concurrency,
+          name,
+          logLevel: 'warn',
+        }),
         frozen: false,
       });
       this.counters.spawned += 1;

@@ -2,14 +2,22 @@
  * `npm run chaos`: the long chaos run. Every variant once, a summary at the end; exit code 1 when
  * any variant found a problem.
  *
- *   node bench/chaos/dist/main.js [--expressions 1000] [--fuzz 100000] [--seed N] [--only a,b,b-mongo,c,d]
+ *   node bench/chaos/dist/main.js [--expressions 1000] [--fuzz 100000] [--seed N] [--only a,b,b-mongo,c,cluster,d]
  *
  * Variants: a — agents SIGKILLed and SIGSTOPped; b — the same plus two orchestrator SIGKILLs and
  * restarts (embedded store), b-mongo — b on MongoDB (needs MONGODB_URI); c — a lying agent among
- * honest ones; d — parser/API fuzzing.
+ * honest ones; cluster — 3 orchestrators (MongoDB + a private redis-server) whose leader and
+ * gateways are SIGKILLed at random (needs MONGODB_URI and redis-server); d — parser/API fuzzing.
  */
 import { formatFuzzReport, runFuzz, type FuzzReport } from './fuzz.js';
 import { killEverything } from '@expressionist/testkit';
+import {
+  clusterChaosUnavailable,
+  defaultClusterChaosOptions,
+  formatClusterReport,
+  runClusterChaos,
+  type ClusterChaosReport,
+} from './cluster.js';
 import { defaultChaosOptions, formatReport, runChaos, type ChaosReport } from './run.js';
 
 function arg(name: string): string | undefined {
@@ -20,7 +28,7 @@ function arg(name: string): string | undefined {
 const expressions = Number(arg('expressions') ?? 1000);
 const fuzzInputs = Number(arg('fuzz') ?? 100_000);
 const seed = Number(arg('seed') ?? process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const only = new Set((arg('only') ?? 'a,b,b-mongo,c,d').split(','));
+const only = new Set((arg('only') ?? 'a,b,b-mongo,c,cluster,d').split(','));
 const mongodbUri = process.env.MONGODB_URI || undefined;
 const log = (line: string): void => console.log(line);
 
@@ -34,6 +42,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<number> {
   const started = Date.now();
   const reports: ChaosReport[] = [];
+  const clusterReports: ClusterChaosReport[] = [];
   let fuzz: FuzzReport | null = null;
   // Submissions outpace the agents (≈30 expressions/s here), so restarts hit a backlog.
   const window = Math.round(expressions * 12);
@@ -69,15 +78,41 @@ async function main(): Promise<number> {
     reports.push(
       await runChaos(defaultChaosOptions({ ...common, name: 'c-lying-agent', liar: true })),
     );
+  if (only.has('cluster')) {
+    const missing = clusterChaosUnavailable(mongodbUri);
+    if (missing === null && mongodbUri) {
+      clusterReports.push(
+        await runClusterChaos(
+          defaultClusterChaosOptions({
+            name: 'cluster',
+            expressions,
+            seed,
+            mongodbUri,
+            // Slower than the single-process variants (three instances share the cores), and
+            // long enough for a dozen takeovers and gateway losses.
+            submitWindowMs: expressions * 40,
+            finishTimeoutMs: 600_000,
+            instanceKills: 12,
+            killGapMs: [3000, 6000],
+            log,
+          }),
+        ),
+      );
+    } else {
+      console.log(`chaos cluster variant skipped: ${missing}`);
+    }
+  }
   if (only.has('d')) fuzz = await runFuzz({ inputs: fuzzInputs, seed, concurrency: 16, log });
 
   console.log(
     `\n=== chaos summary (seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s) ===`,
   );
   for (const report of reports) console.log(formatReport(report));
+  for (const report of clusterReports) console.log(formatClusterReport(report));
   if (fuzz) console.log(formatFuzzReport(fuzz));
   const failed =
-    reports.some((r) => r.failures.length > 0) || (fuzz !== null && fuzz.failures.length > 0);
+    [...reports, ...clusterReports].some((r) => r.failures.length > 0) ||
+    (fuzz !== null && fuzz.failures.length > 0);
   console.log(failed ? 'CHAOS: FAIL' : 'CHAOS: PASS');
   return failed ? 1 : 0;
 }

@@ -435,7 +435,7 @@ function coreOutcome(plan: Plan): { value: string } | { position: number | undef
  * (FerretDB answers each `getOpResults` with a collection scan, ~0.1 s apiece; one scan serves
  * them all.) `getOpResults` is still compared with the raw documents for a sample of ids.
  */
-async function mongoOpResults(
+export async function mongoOpResults(
   uri: string,
   dbName: string,
   store: Store,
@@ -474,7 +474,7 @@ async function mongoOpResults(
 }
 
 /** Checks every expression (API view and store) and every recorded operation result. */
-async function verify(
+export async function verify(
   generated: GeneratedExpression[],
   ids: string[],
   views: Map<string, ExpressionView>,

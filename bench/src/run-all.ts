@@ -17,6 +17,7 @@ const BENCHES = [
   'silent-agent',
   'planning',
   'idle-agents',
+  'cluster',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {

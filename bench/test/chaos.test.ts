@@ -9,6 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatFuzzReport, runFuzz } from '../chaos/fuzz.js';
 import { killEverything } from '@expressionist/testkit';
 import { defaultChaosOptions, formatReport, runChaos, type ChaosOptions } from '../chaos/run.js';
+import {
+  clusterChaosUnavailable,
+  defaultClusterChaosOptions,
+  formatClusterReport,
+  runClusterChaos,
+} from '../chaos/cluster.js';
 
 // No process outlives the suite, whatever happened (runChaos also cleans up after itself).
 afterAll(() => killEverything());
@@ -19,6 +25,9 @@ if (!mongodbUri) {
     'chaos variant B on MongoDB skipped: set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)") to enable',
   );
 }
+
+const clusterMissing = clusterChaosUnavailable(mongodbUri);
+if (clusterMissing) console.log(`chaos cluster variant skipped: ${clusterMissing}`);
 
 const SHORT = { submitWindowMs: 2500, finishTimeoutMs: 180_000 } satisfies Partial<ChaosOptions>;
 const TIMEOUT = 300_000;
@@ -73,6 +82,33 @@ describe('chaos: agents killed and frozen', () => {
     async () => {
       const report = await chaos({ name: 'c', expressions: 100, liar: true });
       expect(report.liar).toMatchObject({ quarantined: true, listedQuarantined: true });
+    },
+    TIMEOUT,
+  );
+});
+
+describe('chaos: several orchestrators', () => {
+  it.skipIf(clusterMissing !== null)(
+    'cluster: leader and gateways SIGKILLed and restarted; every answer exact, none lost, each op stored once',
+    async () => {
+      const report = await runClusterChaos(
+        defaultClusterChaosOptions({
+          name: 'cluster',
+          expressions: 80,
+          mongodbUri: mongodbUri!,
+          submitWindowMs: 6000,
+          finishTimeoutMs: 120_000,
+          // The first kill takes the leader, the second a gateway, the third either.
+          instanceKills: 3,
+          killGapMs: [1500, 2500],
+        }),
+      );
+      console.log(formatClusterReport(report));
+      expect(report.failures).toEqual([]);
+      expect(report.done + report.divZero).toBe(report.expressions);
+      expect(report.opResultsChecked).toBeGreaterThan(0);
+      expect(report.leaderKills).toBeGreaterThanOrEqual(1);
+      expect(report.gatewayKills).toBeGreaterThanOrEqual(1);
     },
     TIMEOUT,
   );
