@@ -334,11 +334,16 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get',
     path: '/readyz',
-    summary: 'Readiness: the store is reachable and new work is accepted.',
+    summary:
+      'Readiness: the store is reachable and new work is accepted; with several orchestrators, the role of this instance and the leader it forwards to.',
     tag: 'ops',
     success: [
       { status: 200, description: 'Ready.', body: 'Readiness' },
-      { status: 503, description: 'Not ready (store down or shutting down).', body: 'Readiness' },
+      {
+        status: 503,
+        description: 'Not ready (store or Redis down, no leader known, or shutting down).',
+        body: 'Readiness',
+      },
     ],
   },
   {

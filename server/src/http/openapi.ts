@@ -56,11 +56,21 @@ export type { JsonSchema } from './openapi-routes.js';
 
 /** `GET /healthz`: 200 `ok`, or 503 when the store does not answer. */
 export const HealthSchema = z.object({ status: z.enum(['ok', 'store unreachable']) });
-/** `GET /readyz`: ready = the store answers and the scheduler accepts work. */
+/**
+ * `GET /readyz`: ready = the store answers and the scheduler accepts work. Several orchestrators
+ * (REDIS_URL): also Redis answers, and a gateway knows a leader to forward to.
+ */
 export const ReadinessSchema = z.object({
   ready: z.boolean(),
+  role: z.enum(['single', 'leader', 'gateway', 'taking-over']),
   store: z.boolean(),
   accepting: z.boolean(),
+  instance: z.string().optional(),
+  redis: z.boolean().optional(),
+  leader: z
+    .object({ instance: z.string(), url: z.string(), epoch: z.number().int().positive() })
+    .nullable()
+    .optional(),
 });
 /** `GET /internal/task` → `{task}`. */
 export const CourseTaskReplySchema = z.object({ task: CourseTaskSchema });
