@@ -120,6 +120,13 @@ interface LogLine {
   time?: number;
   ms?: number;
   epoch?: number;
+  /** 'resumed unfinished expressions': how many, store reads and the whole recovery. */
+  resumed?: number;
+  readMs?: number;
+  totalMs?: number;
+  /** 'takeover: state loaded': accounts + settings, then the scheduler's start. */
+  accountsMs?: number;
+  recoveryMs?: number;
 }
 
 /** The first JSON log line of `output` with this `msg` at or after `since` (epoch ms). */
@@ -139,6 +146,8 @@ function logLine(output: string, msg: string, since: number): LogLine | null {
 interface TakeoverRun {
   /** SIGKILL → a survivor's /readyz says role=leader. */
   readyMs: number;
+  /** The takeover's phases as the new leader logged them. */
+  breakdown: string;
   /** SIGKILL → the new leader logged 'won the leader lease; taking over'. */
   wonMs: number;
   /** SIGKILL → the new leader logged 'leading'. */
@@ -246,6 +255,8 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
         "the new leader's 'leading' line",
       );
       const won = logLine(output(), 'won the leader lease; taking over', killAt);
+      const loaded = logLine(output(), 'takeover: state loaded', killAt);
+      const resumed = logLine(output(), 'resumed unfinished expressions', killAt);
       const first = await waitFor(
         async () =>
           (
@@ -266,6 +277,7 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
         takeoverMs: leading.ms ?? NaN,
         firstResultMs: first.finishedAt - killAt,
         stepDowns: 0,
+        breakdown: `accounts+settings ${int(loaded?.accountsMs ?? NaN)} ms, scheduler start ${int(loaded?.recoveryMs ?? NaN)} ms (recovery of ${int(resumed?.resumed ?? 0)} unfinished: store reads ${int(resumed?.readMs ?? NaN)} ms of ${int(resumed?.totalMs ?? NaN)} ms)`,
       });
       // Settled: a new leader that keeps its lease for 3 s more; step-downs meanwhile count.
       await sleep(3000);
@@ -321,6 +333,8 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
         [...rows, summary('median', median), summary('max', max)],
       ),
     );
+    console.log("where each takeover went (the new leader's own log):");
+    results.forEach((r, i) => console.log(`  run ${i + 1}: ${r.breakdown}`));
     console.log(
       `stream: ${int(ids.length)} expressions submitted through the runs; ${wrong === 0 ? 'all finished with their exact value' : `${wrong} NOT finished exactly`}`,
     );

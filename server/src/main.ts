@@ -201,12 +201,21 @@ export async function startOrchestrator(
       metrics,
       log,
       takeOver: async () => {
+        const t0 = performance.now();
         setupToken = await auth.start(config.auth.admin);
         if (setupToken)
           log.warn(`No admin account yet: open ${url()}/setup#${setupToken} to create it`);
         const stored = await store.getSettings();
         if (stored) scheduler.adoptSettings(stored);
+        const t1 = performance.now();
         await scheduler.start();
+        log.info(
+          {
+            accountsMs: Math.round(t1 - t0),
+            recoveryMs: Math.round(performance.now() - t1),
+          },
+          'takeover: state loaded',
+        );
       },
     });
   } else metrics.clusterRole.set({ role: 'single' }, 1);

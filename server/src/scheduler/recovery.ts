@@ -23,22 +23,35 @@ export async function recoverUnfinished(
   log: Logger,
   resume: (run: ExpressionRun, rootValue: string | undefined) => void,
 ): Promise<number> {
+  const started = performance.now();
+  let reading = 0;
   const unfinished = await store.listUnfinished();
+  reading += performance.now() - started;
   for (let from = 0; from < unfinished.length; from += RECOVERY_BATCH) {
     const batch = unfinished.slice(from, from + RECOVERY_BATCH);
     const results = new Map<string, StoredOpResult[]>();
-    for (const result of await store.getOpResultsOfMany(batch.map((e) => e.id))) {
+    const readFrom = performance.now();
+    const stored = await store.getOpResultsOfMany(batch.map((e) => e.id));
+    reading += performance.now() - readFrom;
+    for (const result of stored) {
       const list = results.get(result.expressionId);
       if (list) list.push(result);
       else results.set(result.expressionId, [result]);
     }
-    for (const stored of batch) {
-      const run = rebuild(stored, writer, log);
-      if (run) resume(run, run.restore(results.get(stored.id) ?? []));
+    for (const expression of batch) {
+      const run = rebuild(expression, writer, log);
+      if (run) resume(run, run.restore(results.get(expression.id) ?? []));
     }
   }
   if (unfinished.length > 0)
-    log.info({ resumed: unfinished.length }, 'resumed unfinished expressions');
+    log.info(
+      {
+        resumed: unfinished.length,
+        readMs: Math.round(reading),
+        totalMs: Math.round(performance.now() - started),
+      },
+      'resumed unfinished expressions',
+    );
   return unfinished.length;
 }
 
