@@ -36,6 +36,7 @@ export const EnvSchema = z.object({
   MAX_EXPRESSION_LENGTH: int(1, 10_000_000).default(DEFAULT_PARSE_LIMITS.maxLength),
   MAX_NESTING_DEPTH: int(1, 100_000).default(DEFAULT_PARSE_LIMITS.maxDepth),
   PLAN_WORKER_THRESHOLD: int(0, 10_000_000).default(50_000),
+  HEAP_GROWING_PERCENT: int(0, 1000).default(50),
   MAX_ATTEMPTS: int(1, 100).default(5),
   UNRESPONSIVE_AFTER: int(1, 1000).default(3),
   UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
@@ -85,6 +86,11 @@ export interface Config {
   maxNestingDepth: number;
   /** Expressions this long or longer are planned on a worker thread; 0: all on the main thread. */
   planWorkerThreshold: number;
+  /**
+   * V8's old generation grows to at most (1 + this/100) × its live data between full collections
+   * (`--heap-growing-percent`, set by the CLI); 0 leaves V8's own, adaptive growth.
+   */
+  heapGrowingPercent: number;
   maxAttempts: number;
   /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
   unresponsiveAfter: number;
@@ -177,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxExpressionLength: e.MAX_EXPRESSION_LENGTH,
     maxNestingDepth: e.MAX_NESTING_DEPTH,
     planWorkerThreshold: e.PLAN_WORKER_THRESHOLD,
+    heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     maxAttempts: e.MAX_ATTEMPTS,
     unresponsiveAfter: e.UNRESPONSIVE_AFTER,
     unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,
