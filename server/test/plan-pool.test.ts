@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExpressionistError, compile, type Operand, type ParseLimits } from '@expressionist/core';
 import { api } from '@expressionist/testkit';
@@ -88,6 +89,19 @@ describe('PlanPool', () => {
       expect(actual === expected, actual.slice(0, 300)).toBe(true);
     });
   }
+
+  it.runIf(process.platform === 'linux')(
+    'plans at a lower priority than the event loop (Linux: a nice value per thread)',
+    async () => {
+      await pool.compile('1+2');
+      // Nice values of this process's threads (field 19 of /proc/self/task/<tid>/stat).
+      const nice = (tid: string): number =>
+        Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      const threads = readdirSync('/proc/self/task');
+      expect(nice(String(process.pid))).toBe(0); // the main thread: the event loop
+      expect(threads.map(nice)).toContain(10); // the planning workers
+    },
+  );
 
   it('keeps expressions below the threshold on the main thread', async () => {
     const inline = new PlanPool({ limits: LIMITS, threshold: 100 });

@@ -63,9 +63,10 @@ export interface SchedulerOptions {
 
 /**
  * Operations per setup slice: each slice is one walk over this many ops (typed arrays only), or
- * the readying of their ready ones, about a millisecond on a 2-core EPYC.
+ * the readying of their ready ones: 0.2–1 ms of CPU on the 2-core EPYC of BENCHMARKS.md, up to
+ * ~20 ms of wall clock when that machine is loaded.
  */
-export const SETUP_SLICE_OPS = 16_384;
+export const SETUP_SLICE_OPS = 8192;
 const RECENT_RUNS = 200;
 const STALLED_CHECK_MS = 200;
 
