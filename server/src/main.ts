@@ -51,7 +51,8 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/build', import.m
  */
 export async function startOrchestrator(
   config: Config,
-  options: { log?: Logger; store?: Store } = {},
+  /** `setupSliceOps`: see `SchedulerOptions` (tests make it small). */
+  options: { log?: Logger; store?: Store; setupSliceOps?: number } = {},
 ): Promise<Orchestrator> {
   const log = options.log ?? pino({ level: config.logLevel, base: { svc: 'orchestrator' } });
   const store =
@@ -89,6 +90,7 @@ export async function startOrchestrator(
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
+    setupSliceOps: options.setupSliceOps,
   });
   const auth = new AuthService(store, {
     mode: config.auth.mode,

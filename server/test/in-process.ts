@@ -24,6 +24,7 @@ export interface TestOrchestrator extends Orchestrator {
 
 export async function startTestOrchestrator(
   env: Record<string, string> = {},
+  options: { setupSliceOps?: number } = {},
 ): Promise<TestOrchestrator> {
   const data = tempDir();
   const config = loadConfig({
@@ -43,6 +44,7 @@ export async function startTestOrchestrator(
   });
   const orchestrator = await startOrchestrator(config, {
     log: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+    ...options,
   });
   return {
     ...orchestrator,

@@ -131,6 +131,33 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       expect(await store.countByStatus()).toEqual({ pending: 1 });
     });
 
+    it('keeps long expressions whole through inserts, patches, lists and a reopen', async () => {
+      // Long enough to be kept out of line by the embedded store (OUT_OF_LINE_CHARS).
+      const sum = `${'1+'.repeat(40_000)}1`;
+      const spaced = expr('long-spaced', 3000, {
+        expression: sum.replace(/\+/g, ' + '),
+        normalized: sum,
+        opCount: 40_000,
+        owner: 'u1',
+      });
+      const bare = expr('long-bare', 3001, { expression: sum, normalized: sum, opCount: 40_000 });
+      expect(await store.insertExpression(spaced)).toEqual({ inserted: true });
+      expect(await store.insertExpression(bare)).toEqual({ inserted: true });
+      const again = expr('long-bare', 4000, { expression: `${sum}+2`, normalized: `${sum}+2` });
+      expect(await store.insertExpression(again)).toEqual({ inserted: false, existing: bare });
+      expect(await store.getExpression('long-spaced')).toEqual(spaced);
+      expect(await store.listUnfinished()).toEqual([spaced, bare]);
+      await store.updateExpression('long-bare', { status: 'in_progress', startedAt: 3002 });
+      const started = { ...bare, status: 'in_progress' as const, startedAt: 3002 };
+      expect(await store.getExpression('long-bare')).toEqual(started);
+      expect(await store.listExpressions(10)).toEqual([started, spaced]);
+      expect(await store.listExpressions(10, undefined, 'u1')).toEqual([spaced]);
+      await store.close();
+      const reopened = await h.reopen();
+      expect(await reopened.getExpression('long-spaced')).toEqual(spaced);
+      expect(await reopened.getExpression('long-bare')).toEqual(started);
+    });
+
     it('applies patches field by field and ignores unknown ids', async () => {
       const e = expr('p', 1000);
       await store.insertExpression(e);

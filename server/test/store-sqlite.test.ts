@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { SQLITE_FILE_NAME, SqliteStore } from '../src/store/sqlite-store.js';
+import { OUT_OF_LINE_CHARS } from '../src/store/sqlite-schema.js';
 import { createStore } from '../src/store/index.js';
 import type { Store } from '../src/store/store.js';
-import { storeContract } from './store-contract.js';
+import { expr, storeContract } from './store-contract.js';
 
 storeContract('SQLite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'expr-sqlite-'));
@@ -39,6 +41,36 @@ describe('SqliteStore specifics', () => {
       expect(existsSync(join(dir, SQLITE_FILE_NAME))).toBe(true);
       await store.close();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps long texts out of line, so a status change rewrites a small row', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'expr-sqlite-'));
+    const store = new SqliteStore(dir);
+    try {
+      await store.init();
+      const sum = `${'1+'.repeat(OUT_OF_LINE_CHARS)}1`;
+      await store.insertExpression(expr('long', 1, { expression: sum, normalized: sum }));
+      await store.insertExpression(expr('short', 2));
+      await store.updateExpression('long', { status: 'in_progress', startedAt: 3 });
+      const db = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+      try {
+        const rows = db.prepare('SELECT id, length(expression) AS n FROM expressions').all();
+        expect(rows).toEqual([
+          { id: 'long', n: 0 },
+          { id: 'short', n: expr('short', 2).expression.length },
+        ]);
+        const texts = db.prepare(
+          'SELECT id, length(expression) AS n, normalized FROM expression_texts',
+        );
+        expect(texts.all()).toEqual([{ id: 'long', n: sum.length, normalized: null }]);
+      } finally {
+        db.close();
+      }
+      expect((await store.getExpression('long'))?.expression).toBe(sum);
+    } finally {
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

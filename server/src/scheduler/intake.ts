@@ -9,12 +9,11 @@ import {
   ExpressionistError,
   canonicalDecimal,
   errorInfo,
-  findZeroDivisor,
   type ErrorInfo,
-  type Plan,
 } from '@expressionist/core';
 import type { CachedOutcome, ResultCache } from '../result-cache.js';
 import { PlanPool, PlanWorkerError } from './plan-pool.js';
+import type { PlanSource } from './plan-source.js';
 import type { Store, StoredExpression } from '../store/store.js';
 
 export type SubmitOutcome = { created: boolean; id: string };
@@ -23,7 +22,7 @@ export type SubmitOutcome = { created: boolean; id: string };
 export type Accepted =
   | { kind: 'existing'; id: string }
   | { kind: 'immediate'; stored: StoredExpression }
-  | { kind: 'run'; stored: StoredExpression; plan: Plan };
+  | { kind: 'run'; stored: StoredExpression; plan: PlanSource };
 
 /** Sortable, URL-safe expression id: time in base 36, then randomness. */
 function newExpressionId(now: number): string {
@@ -69,7 +68,7 @@ export class Intake {
       createdAt: now,
       startedAt: null,
       finishedAt: null,
-      opCount: compiled.plan.ops.length,
+      opCount: compiled.plan.size,
       cached: false,
       owner: owner ?? null,
     };
@@ -104,22 +103,21 @@ export class Intake {
 
   /** An answer that needs no agent: a bare number, a cached result, or a literal zero divisor. */
   private immediateOutcome(
-    plan: Plan,
+    plan: PlanSource,
     normalized: string,
     source: string,
   ): { outcome: CachedOutcome; cached: boolean } | null {
-    if (plan.root.kind === 'lit')
-      return { outcome: { value: canonicalDecimal(plan.root.value) }, cached: false };
+    const root = plan.root;
+    if (root.kind === 'lit')
+      return { outcome: { value: canonicalDecimal(root.value) }, cached: false };
     const cached = this.cache.get(normalized);
     if (cached)
       return { outcome: 'error' in cached ? respelledError(cached, source) : cached, cached: true };
     // A divisor factor that is a literal zero fails the expression before any work is sent.
     // Unknown operands count as non-zero here; they are checked again when the op is ready.
-    for (const op of plan.ops) {
-      const position = findZeroDivisor(op, (o) => (o.kind === 'lit' ? o.value : '1'));
-      if (position !== undefined)
-        return { outcome: { error: divZeroError(source, position) }, cached: false };
-    }
+    const position = plan.literalZeroDivisor();
+    if (position !== undefined)
+      return { outcome: { error: divZeroError(source, position) }, cached: false };
     return null;
   }
 }

@@ -5,9 +5,10 @@
  * message round trip.
  *
  * Why the plan comes back packed: a structured clone of a 500,000-op `Plan` costs the receiving
- * thread several seconds, more than planning it. The worker sends the ops as rows of int32s in a
- * transferred buffer (no copy) plus the literals as one string, and the main thread rebuilds the
- * `PlanOp` objects in slices of `UNPACK_SLICE`, yielding to the event loop between slices.
+ * thread several seconds, more than planning it, and even rebuilding the `PlanOp` objects from
+ * rows (in slices) cost hundreds of ms of young-generation GC. The worker sends the ops as rows of
+ * int32s in a transferred buffer (no copy) plus the literals as one string, and the run indexes
+ * them as they are (`PackedPlanSource` in plan-source.ts).
  *
  * Workers start on the first long expression, are unref'd (an idle pool never keeps the process
  * alive) and are replaced when one dies: its queued submissions fail with INTERNAL. Each worker
@@ -16,21 +17,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import {
-  ExpressionistError,
-  compile,
-  type ErrorCode,
-  type Operand,
-  type Operator,
-  type ParseLimits,
-  type Plan,
-  type PlanOp,
-} from '@expressionist/core';
+import { ExpressionistError, compile, type ErrorCode, type ParseLimits } from '@expressionist/core';
+import { ObjectPlan, PackedPlanSource, type PackedPlan, type PlanSource } from './plan-source.js';
 
-/** int32s per op row: operator, a, b, span start, span end, opPos, depth, divisors from, to. */
-export const OP_FIELDS = 9;
-/** Ops rebuilt per slice on the main thread (a few ms each). */
-const UNPACK_SLICE = 8192;
 /**
  * Submissions queued or running per worker before new ones are refused. Each holds a string of
  * up to BODY_LIMIT_BYTES (2 MB by default), so 64 bound the backlog to ~128 MB; fewer made
@@ -41,20 +30,9 @@ export const QUEUE_PER_WORKER = 64;
 
 /** What the pool hands back: the parts of `compile` the intake uses. */
 export interface Compiled {
-  plan: Plan;
+  /** In-thread: core's `Plan` as it is; from a worker: the packed rows, indexed in place. */
+  plan: PlanSource;
   normalized: string;
-}
-
-/** A plan in transferable form. Operand refs: op id when ≥ 0, literal k when −(k + 1). */
-export interface PackedPlan {
-  ops: Int32Array;
-  /** Every literal value, concatenated; literal k ends at `litEnds[k]`. */
-  lits: string;
-  litEnds: Int32Array;
-  /** (operand ref, slash column) pairs; an op's are [from, to) of its row. */
-  divisors: Int32Array;
-  root: number;
-  criticalPathOps: number;
 }
 
 export interface PlanRequest {
@@ -93,48 +71,6 @@ interface Job {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
-}
-
-const OPERATORS: readonly Operator[] = ['+', '-', '*', '/'];
-
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Rebuilds the `Plan` a worker packed, a slice at a time. */
-export async function unpackPlan(p: PackedPlan): Promise<Plan> {
-  const operand = (ref: number): Operand => {
-    if (ref >= 0) return { kind: 'op', id: ref };
-    const k = -ref - 1;
-    return { kind: 'lit', value: p.lits.slice(k === 0 ? 0 : p.litEnds[k - 1], p.litEnds[k]) };
-  };
-  const n = p.ops.length / OP_FIELDS;
-  const ops: PlanOp[] = new Array<PlanOp>(n);
-  const o = p.ops;
-  for (let from = 0; from < n; from += UNPACK_SLICE) {
-    if (from > 0) await yieldToLoop();
-    const to = Math.min(n, from + UNPACK_SLICE);
-    for (let i = from; i < to; i += 1) {
-      const r = i * OP_FIELDS;
-      const op: PlanOp = {
-        id: i,
-        op: OPERATORS[o[r]!]!,
-        a: operand(o[r + 1]!),
-        b: operand(o[r + 2]!),
-        span: { start: o[r + 3]!, end: o[r + 4]! },
-        opPos: o[r + 5]!,
-        depth: o[r + 6]!,
-      };
-      const dFrom = o[r + 7]!;
-      if (dFrom >= 0) {
-        const dTo = o[r + 8]!;
-        const divisors = [];
-        for (let d = dFrom; d < dTo; d += 2)
-          divisors.push({ operand: operand(p.divisors[d]!), slashPos: p.divisors[d + 1]! });
-        op.divisors = divisors;
-      }
-      ops[i] = op;
-    }
-  }
-  return { ops, root: operand(p.root), criticalPathOps: p.criticalPathOps };
 }
 
 /** Where the built worker is: next to this file in `dist`, or in `dist` when run from sources. */
@@ -178,14 +114,14 @@ export class PlanPool {
   async compile(source: string): Promise<Compiled> {
     if (!this.offloads(source) || this.closed) {
       const { plan, normalized } = compile(source, this.o.limits);
-      return { plan, normalized };
+      return { plan: new ObjectPlan(plan), normalized };
     }
     const reply = await this.send(source);
     if (!reply.ok) {
       if (reply.code === null) throw new Error(`planning worker failed: ${reply.message}`);
       throw new ExpressionistError(reply.code, reply.message, reply.position);
     }
-    return { plan: await unpackPlan(reply.plan), normalized: reply.normalized };
+    return { plan: new PackedPlanSource(reply.plan), normalized: reply.normalized };
   }
 
   /** Terminates the workers; submissions still waiting on them fail. Later ones run in-thread. */

@@ -1,17 +1,35 @@
 /**
  * Worker-thread entry of the plan pool: compiles one expression per message and answers with the
- * plan packed into typed arrays (see `PackedPlan` in plan-pool.ts). A structured clone of the
+ * plan packed into typed arrays (see `PackedPlan` in plan-source.ts). A structured clone of the
  * plain `Plan` of a 1 MB expression (500,000 op objects) costs the receiving thread seconds; the
- * packed form is a few transferred buffers and two strings, unpacked on the main thread in slices.
+ * packed form is a few transferred buffers and two strings, which the main thread indexes as they
+ * are (`PackedPlanSource`).
  *
- * This file imports only `@expressionist/core` at run time, so it runs from `dist` even when the
- * server itself runs from its TypeScript sources (tests).
+ * At run time this file imports only `@expressionist/core` and `plan-source.js` (which imports
+ * only core), so it runs from `dist` even when the server itself runs from its TypeScript sources
+ * (tests).
  */
+import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { ExpressionistError, compile, type Operand, type Plan } from '@expressionist/core';
-import { OP_FIELDS, type PlanReply, type PlanRequest } from './plan-pool.js';
+import type { PlanReply, PlanRequest } from './plan-pool.js';
+import { OPERATORS, OP_FIELDS, firstLiteralZeroDivisor, type PackedPlan } from './plan-source.js';
 
-const OPERATORS = ['+', '-', '*', '/'] as const;
+/**
+ * Planning yields the CPU to the event loop: on a machine with few cores the worker and the
+ * main thread compete for them, and every ms the worker wins is a ms of event-loop delay (bench
+ * 8). On Linux a nice value belongs to a thread, and `setpriority(PRIO_PROCESS, 0, …)` (what
+ * `os.setPriority(n)` calls) sets the calling thread's, so this lowers this worker alone. Not
+ * elsewhere: on macOS and others it would lower the whole orchestrator.
+ */
+function lowerOwnPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    setPriority(constants.priority.PRIORITY_BELOW_NORMAL);
+  } catch {
+    // Not allowed here (a sandbox without setpriority): plan at the normal priority.
+  }
+}
 
 /** An Int32Array over a buffer of its own, to transfer. */
 function int32s(length: number): { array: Int32Array; buffer: ArrayBuffer } {
@@ -67,13 +85,15 @@ function pack(
   const root = ref(plan.root);
   const ends = int32sFrom(litEnds);
   const divs = int32sFrom(divisors);
-  const packed = {
+  const zeroDivisor = firstLiteralZeroDivisor(plan.ops);
+  const packed: PackedPlan = {
     ops,
     lits: lits.join(''),
     litEnds: ends.array,
     divisors: divs.array,
     root,
     criticalPathOps: plan.criticalPathOps,
+    zeroDivisor: zeroDivisor ?? -1,
   };
   return {
     reply: { ok: true, id, normalized, plan: packed },
@@ -83,6 +103,7 @@ function pack(
 
 const port = parentPort;
 if (port === null) throw new Error('plan-worker.js runs as a worker thread only');
+lowerOwnPriority();
 port.on('message', (request: PlanRequest) => {
   let reply: PlanReply;
   let transfer: ArrayBuffer[] = [];

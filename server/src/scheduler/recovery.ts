@@ -8,6 +8,7 @@ import { compile } from '@expressionist/core';
 import type { Store, StoredExpression, StoredOpResult } from '../store/store.js';
 import type { ExpressionWriter } from './expression-writer.js';
 import { ExpressionRun } from './expression-run.js';
+import { ObjectPlan } from './plan-source.js';
 import { UNLIMITED } from './views.js';
 
 /** Unfinished expressions whose results are fetched per store round trip during recovery. */
@@ -61,7 +62,7 @@ function rebuild(
   log: Logger,
 ): ExpressionRun | undefined {
   try {
-    return new ExpressionRun(stored, compile(stored.expression, UNLIMITED).plan);
+    return new ExpressionRun(stored, new ObjectPlan(compile(stored.expression, UNLIMITED).plan));
   } catch (err) {
     log.error({ err, id: stored.id }, 'a stored expression no longer compiles; marking it failed');
     writer.write(stored.id, {

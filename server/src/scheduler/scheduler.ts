@@ -54,8 +54,19 @@ export interface SchedulerOptions {
   strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
+  /**
+   * Runs of more operations than this are set up a slice of this many operations per event-loop
+   * turn (see `setUpInSlices`); smaller ones at once, in `submit`. Default `SETUP_SLICE_OPS`.
+   */
+  setupSliceOps?: number;
 }
 
+/**
+ * Operations per setup slice: each slice is one walk over this many ops (typed arrays only), or
+ * the readying of their ready ones: 0.2–1 ms of CPU on the 2-core EPYC of BENCHMARKS.md, up to
+ * ~20 ms of wall clock when that machine is loaded.
+ */
+export const SETUP_SLICE_OPS = 8192;
 const RECENT_RUNS = 200;
 const STALLED_CHECK_MS = 200;
 
@@ -87,9 +98,13 @@ export class Scheduler {
   private current: Settings;
   private listener: SchedulerListener | null = null;
   private open = true;
+  private readonly setupSlice: number;
 
   constructor(private readonly o: SchedulerOptions) {
     this.current = o.settings;
+    this.setupSlice = o.setupSliceOps ?? SETUP_SLICE_OPS;
+    if (!Number.isInteger(this.setupSlice) || this.setupSlice < 1)
+      throw new RangeError('setupSliceOps: a positive integer');
     this.resultWriter = new ResultWriter(o.store, o.log, (rows, ms, ok) => {
       o.metrics.storeWriteLatency.observe({ ok: String(ok) }, ms / 1000);
       if (ok) o.metrics.storeWriteRows.inc(rows);
@@ -201,14 +216,50 @@ export class Scheduler {
     if (accepted.kind === 'immediate') {
       this.o.metrics.expressionLatency.observe(0);
       this.listener?.expressionChanged(accepted.stored.id);
-    } else {
+    } else if (accepted.plan.size <= this.setupSlice) {
       const run = new ExpressionRun(accepted.stored, accepted.plan);
       this.track(run);
       for (const opId of run.computable()) this.makeReady(run, opId);
       this.listener?.expressionChanged(run.id);
       this.dispatcher.schedule();
+    } else {
+      const run = new ExpressionRun(accepted.stored, accepted.plan, true);
+      this.track(run);
+      this.listener?.expressionChanged(run.id);
+      this.setUpInSlices(run);
     }
     return { created: true, id: accepted.stored.id };
+  }
+
+  /**
+   * Sets up a big run a slice per event-loop turn, so nothing else waits on it for more than a
+   * slice: first its indexes (`ExpressionRun.setUp`), then its ready operations, in id order (the
+   * first ones are dispatched while later slices are readied). The run is tracked from the start:
+   * views show it pending with nothing done, and a cancel (or a zero divisor found while readying)
+   * ends it, which stops the setup. An op that becomes ready meanwhile because its inputs were
+   * computed is readied by `onStored`; the walk skips it (it is no longer Waiting).
+   */
+  private setUpInSlices(run: ExpressionRun): void {
+    const slice = this.setupSlice;
+    let next = 0;
+    const step = (): void => {
+      if (run.finished) return;
+      if (!run.setUp(slice)) {
+        setImmediate(step);
+        return;
+      }
+      const to = Math.min(run.total, next + slice);
+      const readied: number[] = [];
+      for (; next < to && !run.finished; next += 1)
+        if (run.isComputable(next) && this.enqueueReady(run, next)) readied.push(next);
+      if (readied.length > 0) {
+        this.listener?.operationsChanged(run.id, readied);
+        this.dispatcher.schedule();
+      }
+      if (next < run.total && !run.finished) setImmediate(step);
+      else this.listener?.expressionChanged(run.id);
+    };
+    setImmediate(step);
   }
 
   /**
@@ -234,24 +285,28 @@ export class Scheduler {
 
   /** Queues an op whose inputs are known, unless a zero divisor ends the expression first. */
   private makeReady(run: ExpressionRun, opId: number): void {
-    if (run.finished) return;
-    const op = run.op(opId);
-    if (op.op === '/') {
+    if (this.enqueueReady(run, opId)) this.listener?.operationsChanged(run.id, [opId]);
+  }
+
+  /** `makeReady` without telling the listener; returns whether the op was queued. */
+  private enqueueReady(run: ExpressionRun, opId: number): boolean {
+    if (run.finished) return false;
+    if (run.operatorOf(opId) === '/') {
       // Regrouping can move a divisor into the numerator (`a/(b/0)` runs as `(a*0)/b`), so all
       // original divisor factors are checked, not just `b`.
-      const position = findZeroDivisor(op, (o) => run.valueOf(o) ?? '1');
+      const position = findZeroDivisor(run.op(opId), (o) => run.valueOf(o) ?? '1');
       if (position !== undefined) {
         this.finish(run, {
           status: 'error',
           error: divZeroError(run.stored.expression, position),
           cacheable: true,
         });
-        return;
+        return false;
       }
     }
     run.markReady(opId);
     this.ring.enqueue(run);
-    this.listener?.operationsChanged(run.id, [opId]);
+    return true;
   }
 
   /** Leases `opId` to `agent` (socket push, or a course pull under `course`). */

@@ -13,6 +13,7 @@ import {
 import type { ListCursor, Store, StoredExpression } from '../store/store.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { ExpressionRun, OpState } from './expression-run.js';
+import { ObjectPlan } from './plan-source.js';
 
 const STATE_NAMES: Record<OpState, OperationState> = {
   [OpState.Waiting]: 'waiting',
@@ -176,16 +177,18 @@ export class SchedulerViews {
     const remaining = new Float64Array(run.total);
     let critical = 0;
     let work = 0;
-    for (const op of run.plan.ops) {
-      const state = run.stateOf(op.id);
+    for (let id = 0; id < run.total; id += 1) {
+      const state = run.stateOf(id);
       if (state === OpState.Done) continue;
-      let own = durationOf(op.op, settings);
+      let own = durationOf(run.operatorOf(id), settings);
       if (state === OpState.Running || state === OpState.Storing)
-        own = Math.max(0, own - (now - run.startedAtOf(op.id)));
-      const inputA = op.a.kind === 'op' ? remaining[op.a.id]! : 0;
-      const inputB = op.b.kind === 'op' ? remaining[op.b.id]! : 0;
-      remaining[op.id] = own + Math.max(inputA, inputB);
-      critical = Math.max(critical, remaining[op.id]!);
+        own = Math.max(0, own - (now - run.startedAtOf(id)));
+      const a = run.inputOf(id, 0);
+      const b = run.inputOf(id, 1);
+      const inputA = a >= 0 ? remaining[a]! : 0;
+      const inputB = b >= 0 ? remaining[b]! : 0;
+      remaining[id] = own + Math.max(inputA, inputB);
+      critical = Math.max(critical, remaining[id]!);
       work += own;
     }
     const slots = Math.max(1, this.src.agents.totalSlots());
@@ -202,14 +205,14 @@ export class SchedulerViews {
     const run = this.src.runOf(id);
     if (run)
       return visible(run.stored.owner)
-        ? run.plan.ops.map((op) => this.operationView(run, op.id))
+        ? Array.from({ length: run.total }, (_, id) => this.operationView(run, id))
         : null;
     const stored = await this.src.store.getExpression(id);
     if (!stored || !visible(stored.owner)) return null;
     // A cached answer ran no operation at all: an empty list says so better than idle nodes.
     if (stored.cached) return [];
     const plan = compile(stored.expression, UNLIMITED).plan;
-    const rebuilt = new ExpressionRun(stored, plan);
+    const rebuilt = new ExpressionRun(stored, new ObjectPlan(plan));
     rebuilt.restore(await this.src.store.getOpResults(id));
     rebuilt.settleOps(stored.status);
     return plan.ops.map((op) => this.operationView(rebuilt, op.id));

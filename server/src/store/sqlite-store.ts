@@ -21,6 +21,7 @@ import {
   fromOpRow,
   fromRow,
   fromUserRow,
+  isOutOfLine,
   migrate,
   prepare,
   toRow,
@@ -49,6 +50,7 @@ export class SqliteStore implements Store {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
   private saveMany: ((rows: OpResultRow[]) => number) | null = null;
+  private insertRow: ((expression: StoredExpression) => number) | null = null;
 
   constructor(readonly dataDir: string) {
     this.path = join(dataDir, SQLITE_FILE_NAME);
@@ -82,6 +84,14 @@ export class SqliteStore implements Store {
       for (const row of rows) added += insertOpResult.run(row).changes;
       return added;
     });
+    const { insertExpression, insertText } = this.stmts;
+    // The row and, for a long expression, its texts (see OUT_OF_LINE_CHARS), in one transaction.
+    this.insertRow = db.transaction((e: StoredExpression): number => {
+      const { changes } = insertExpression.run(toRow(e));
+      if (changes === 1 && isOutOfLine(e))
+        insertText.run(e.id, e.expression, e.normalized === e.expression ? null : e.normalized);
+      return changes;
+    });
     this.db = db;
   }
 
@@ -90,6 +100,7 @@ export class SqliteStore implements Store {
     this.db = null;
     this.stmts = null;
     this.saveMany = null;
+    this.insertRow = null;
     if (db?.open) db.close();
   }
 
@@ -103,8 +114,7 @@ export class SqliteStore implements Store {
 
   async insertExpression(expression: StoredExpression): Promise<InsertOutcome> {
     const s = this.statements();
-    const { changes } = s.insertExpression.run(toRow(expression));
-    if (changes === 1) return { inserted: true };
+    if (this.insertRow!(expression) === 1) return { inserted: true };
     const existing = s.getExpression.get(expression.id);
     if (!existing) throw new Error(`expression ${expression.id} neither inserted nor found`);
     return { inserted: false, existing: fromRow(existing) };
