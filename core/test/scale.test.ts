@@ -23,12 +23,6 @@ function errorOf(fn: () => unknown): ExpressionistError {
   throw new Error('expected an error');
 }
 
-function timed<T>(fn: () => T): { value: T; ms: number } {
-  const start = performance.now();
-  const value = fn();
-  return { value, ms: performance.now() - start };
-}
-
 function checkTopological(p: Plan): void {
   // One expect at the end: 100,000 expect() calls would dominate the test's run time.
   const bad = p.ops.findIndex(
@@ -144,27 +138,24 @@ describe('long inputs', () => {
     ).toBe(100_001);
   });
 
-  it('a 999,999-character expression is accepted and fast', () => {
+  // How fast these are is measured by the engine bench (`npm run bench -w core`), not asserted
+  // here: this machine is shared and a timing assert only tells how busy it was.
+  it('a 999,999-character expression is accepted', () => {
     const source = `${'1+'.repeat(499_999)}1`;
     expect(source.length).toBe(999_999);
-    const { value: c, ms } = timed(() => compile(source));
+    const c = compile(source);
     expect(c.plan.criticalPathOps).toBe(19);
     expect(evaluatePlan(c.plan)).toBe('500000');
-    // Generous: CI machines are slow and shared; the bench reports the real figure.
-    expect(ms).toBeLessThan(5000);
   });
 
-  it('1 MB inputs that are too long, too deep or wrong fail fast', () => {
-    const { value: long, ms: longMs } = timed(() => errorOf(() => parse('1'.repeat(1_000_001))));
+  it('1 MB inputs that are too long, too deep or wrong fail with the right code and column', () => {
+    const long = errorOf(() => parse('1'.repeat(1_000_001)));
     expect([long.code, long.position]).toEqual(['EXPR_TOO_LONG', 1_000_000]);
-    const { value: deep, ms: deepMs } = timed(() => errorOf(() => parse('('.repeat(1_000_000))));
+    const deep = errorOf(() => parse('('.repeat(1_000_000)));
     expect([deep.code, deep.position]).toEqual(['EXPR_TOO_DEEP', 1000]);
-    const { value: ws, ms: wsMs } = timed(() => errorOf(() => parse(' '.repeat(1_000_000))));
+    const ws = errorOf(() => parse(' '.repeat(1_000_000)));
     expect(ws.code).toBe('EXPR_EMPTY');
-    const { value: late, ms: lateMs } = timed(() =>
-      errorOf(() => parse(`${'1+'.repeat(499_998)}1)`)),
-    );
+    const late = errorOf(() => parse(`${'1+'.repeat(499_998)}1)`));
     expect([late.code, late.position]).toEqual(['EXPR_UNMATCHED_PAREN', 999_997]);
-    for (const ms of [longMs, deepMs, wsMs, lateMs]) expect(ms).toBeLessThan(2000);
   });
 });
