@@ -18,18 +18,18 @@
  *
  * It never asserts timings; it returns a report whose `failures` must be empty.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import type { ExpressionView } from '@expressionist/core';
 import { MongoStore } from '@expressionist/server/store';
 import {
+  clusterUnavailable,
   freePort,
   kill,
   request,
   Rng,
   sleep,
   spawnOrchestrator,
+  startRedis,
   stopProcess,
-  track,
   waitFor,
   type ChildHandle,
   type OrchestratorProcess,
@@ -40,12 +40,7 @@ import { generateExpressions } from './expressions.js';
 import { mongoOpResults, verify, formatReport, type ChaosReport } from './run.js';
 
 /** Why the cluster variant cannot run here, or null when it can. */
-export function clusterChaosUnavailable(mongodbUri: string | undefined): string | null {
-  if (!mongodbUri) return 'set MONGODB_URI (e.g. eval "$(scripts/ferretdb.sh start)")';
-  if (spawnSync('redis-server', ['--version']).status !== 0)
-    return 'no redis-server binary (apt-get install -y redis-server)';
-  return null;
-}
+export const clusterChaosUnavailable = clusterUnavailable;
 
 export interface ClusterChaosOptions {
   name: string;
@@ -205,20 +200,12 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
 
   try {
     // Redis of our own, on a free loopback port.
-    const redisPort = await freePort();
-    redis = track(
-      spawn(
-        'redis-server',
-        ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    );
-    const r = redis;
-    await waitFor(() => r.output().includes('Ready to accept connections'), 10_000, 'redis');
+    const privateRedis = await startRedis();
+    redis = privateRedis.handle;
     env = {
       MONGODB_URI: o.mongodbUri,
       MONGODB_DB: mongoDb,
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      REDIS_URL: privateRedis.url,
       JWT_SECRET: `chaos-cluster-secret-${tag}-0123456789abcdef`,
       LEADER_LEASE_MS: String(o.leaseMs),
       AGENTS: '0',

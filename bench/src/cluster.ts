@@ -33,20 +33,16 @@ import {
   waitFor,
   type AgentProcess,
   type ChildHandle,
+  clusterUnavailable,
+  startRedis,
+  type PrivateRedis,
 } from '@expressionist/testkit';
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
-import {
-  clusterUnavailable,
-  diagnose,
-  OrchestratorSet,
-  readyz,
-  startRedis,
-  type PrivateRedis,
-} from './lib/orchestrators.js';
+import { diagnose, OrchestratorSet, readyz } from './lib/orchestrators.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
 import { spawnConnectedHelpers } from './lib/processes.js';
 import { max, median } from './lib/stats.js';
@@ -642,7 +638,7 @@ export async function main(): Promise<void> {
     argv.filter((a) => !a.startsWith('--only=') && !a.startsWith('--idle=')),
   );
   heading('Bench 10: several orchestrators (REDIS_URL)');
-  const missing = clusterUnavailable();
+  const missing = clusterUnavailable(process.env.MONGODB_URI);
   if (missing) {
     console.log(`skipped: ${missing}`);
     return;

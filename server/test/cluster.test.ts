@@ -3,7 +3,6 @@
  * FerretDB (MongoDB) and a private redis-server, real agent-node processes, a real dashboard
  * socket. Skipped, with a notice, without MONGODB_URI or a redis-server binary.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -18,13 +17,13 @@ import {
 import { MongoStore } from '../src/store/mongo-store.js';
 import { STEPPED_DOWN_EXIT } from '../src/cluster/cluster.js';
 import {
-  freePort,
+  clusterUnavailable,
   kill,
   killAll,
   rng,
   spawnAgent,
   spawnOrchestrator,
-  track,
+  startRedis,
   waitFor,
   type AgentProcess,
   type ChildHandle,
@@ -32,30 +31,14 @@ import {
 } from '@expressionist/testkit';
 
 const mongoUri = process.env.MONGODB_URI;
-const redisBinary = spawnSync('redis-server', ['--version']).status === 0;
-const enabled = mongoUri !== undefined && mongoUri !== '' && redisBinary;
-if (!enabled)
-  console.log(
-    `cluster suite skipped: ${!redisBinary ? 'no redis-server (apt-get install -y redis-server)' : 'set MONGODB_URI (eval "$(scripts/ferretdb.sh start)")'}`,
-  );
+const missing = clusterUnavailable(mongoUri);
+const enabled = missing === null;
+if (missing) console.log(`several-orchestrators suite skipped: ${missing}`);
 
 const db = `exprtest_cluster_${process.pid}_${Date.now()}`;
 const LEASE_MS = 2000;
 const children: ChildHandle[] = [];
 let redisUrl = '';
-
-async function startRedis(): Promise<void> {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const handle = track(child);
-  children.push(handle);
-  await waitFor(() => handle.output().includes('Ready to accept connections'), 10_000, 'redis');
-  redisUrl = `redis://127.0.0.1:${port}`;
-}
 
 interface Instance extends OrchestratorProcess {
   name: string;
@@ -247,7 +230,9 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
   const seen = new Map<string, ExpressionView>();
 
   beforeAll(async () => {
-    await startRedis();
+    const redis = await startRedis();
+    children.push(redis.handle);
+    redisUrl = redis.url;
     // One after the other: the first to start leads.
     await startInstance();
     await startInstance();

@@ -22,6 +22,7 @@ export {
   type OrchestratorProcess,
 } from './processes.js';
 export { rng, Rng, seedOf } from './random.js';
+export { clusterUnavailable, startRedis, type PrivateRedis } from './redis.js';
 export {
   answerHonestly,
   connectSocketAgent,

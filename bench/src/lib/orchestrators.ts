@@ -4,7 +4,6 @@
  * fixed port (a killed instance is restarted on the same port, so agents' URL lists stay valid),
  * and the leader found through `GET /readyz`.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,49 +13,9 @@ import {
   kill,
   request,
   spawnOrchestrator,
-  stopProcess,
-  track,
   waitFor,
-  type ChildHandle,
   type OrchestratorProcess,
 } from '@expressionist/testkit';
-
-/** Why the cluster benches cannot run here, or null when they can. */
-export function clusterUnavailable(): string | null {
-  const uri = process.env.MONGODB_URI;
-  if (uri === undefined || uri === '')
-    return 'MONGODB_URI is unset (eval "$(FERRETDB_PORT=27019 scripts/ferretdb.sh start)" provisions FerretDB)';
-  if (spawnSync('redis-server', ['--version']).status !== 0)
-    return 'no redis-server binary (apt-get install -y redis-server)';
-  return null;
-}
-
-export interface PrivateRedis {
-  url: string;
-  handle: ChildHandle;
-  stop(): Promise<void>;
-}
-
-/** A redis-server of our own on a free loopback port, without persistence. */
-export async function startRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const handle = track(child);
-  await waitFor(
-    () => handle.output().includes('Ready to accept connections'),
-    10_000,
-    'redis-server',
-  );
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    handle,
-    stop: () => stopProcess(handle, 'SIGTERM', 3000),
-  };
-}
 
 const ReadySchema = z.object({
   role: z.string(),
