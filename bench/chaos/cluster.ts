@@ -37,7 +37,14 @@ import {
 import { AgentPool } from './agents.js';
 import { listAll } from './client.js';
 import { generateExpressions } from './expressions.js';
-import { mongoOpResults, verify, formatReport, type ChaosReport } from './run.js';
+import {
+  emptyReport,
+  failureRecorder,
+  formatReport,
+  mongoOpResults,
+  verify,
+  type ChaosReport,
+} from './run.js';
 
 /** Why the cluster variant cannot run here, or null when it can. */
 export const clusterChaosUnavailable = clusterUnavailable;
@@ -98,7 +105,6 @@ export function defaultClusterChaosOptions(
 }
 
 const FINAL = new Set(['done', 'error', 'canceled']);
-const MAX_FAILURES = 50;
 const STEPPED_DOWN_EXIT = 75;
 
 interface Slot {
@@ -132,37 +138,15 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
   const tag = `${o.name}-${o.seed.toString(36)}`.replace(/[^A-Za-z0-9._:-]/g, '-');
   const mongoDb = `exprchaos_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}`.slice(0, 63);
   const report: ClusterChaosReport = {
-    name: o.name,
-    store: 'mongodb+redis',
-    seed: o.seed,
-    expressions: o.expressions,
-    failures: [],
-    done: 0,
-    divZero: 0,
-    cached: 0,
-    exactAnswers: 0,
-    bounded30: 0,
-    boundedOther: 0,
-    opResultsChecked: 0,
-    requeued: {},
-    rejected: {},
-    agentKills: 0,
-    agentFreezes: 0,
-    agentsSpawned: 0,
-    orchestratorRestarts: 0,
-    unfinishedAtRestart: [],
-    retriedSubmissions: 0,
-    durationMs: 0,
+    ...emptyReport(o.name, 'mongodb+redis', o.seed, o.expressions),
     leaderKills: 0,
     gatewayKills: 0,
     steppedDown: 0,
     finalEpoch: 0,
   };
-  const fail = (message: string): void => {
-    if (report.failures.length < MAX_FAILURES) report.failures.push(message);
-    else if (report.failures.length === MAX_FAILURES)
-      report.failures.push('… more failures omitted');
-  };
+
+  const fail = failureRecorder(report);
+
   const rng = new Rng(o.seed ^ 0xc1a5);
   const generated = generateExpressions(o.expressions, o.seed);
   const ids = generated.map((_, i) => `${tag}-${i}`);

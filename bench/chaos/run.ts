@@ -128,18 +128,18 @@ export function defaultChaosOptions(
   };
 }
 
-export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
-  const started = Date.now();
-  const log = o.log ?? (() => undefined);
-  const tag = `${o.name}-${o.seed.toString(36)}`.replace(/[^A-Za-z0-9._:-]/g, '-');
-  const data = tempDir('expr-chaos-');
-  const mongoDb = `exprchaos_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}`.slice(0, 63);
-  if (o.store === 'mongodb' && !o.mongodbUri) throw new Error('the mongodb store needs mongodbUri');
-  const report: ChaosReport = {
-    name: o.name,
-    store: o.store,
-    seed: o.seed,
-    expressions: o.expressions,
+/** A report with nothing counted yet. */
+export function emptyReport(
+  name: string,
+  store: ChaosReport['store'],
+  seed: number,
+  expressions: number,
+): ChaosReport {
+  return {
+    name,
+    store,
+    seed,
+    expressions,
     failures: [],
     done: 0,
     divZero: 0,
@@ -158,11 +158,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     retriedSubmissions: 0,
     durationMs: 0,
   };
-  const fail = (message: string): void => {
+}
+
+/** Records a failure in the report, keeping at most MAX_FAILURES of them. */
+export function failureRecorder(report: { failures: string[] }): (message: string) => void {
+  return (message) => {
     if (report.failures.length < MAX_FAILURES) report.failures.push(message);
     else if (report.failures.length === MAX_FAILURES)
       report.failures.push('… more failures omitted');
   };
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const log = o.log ?? (() => undefined);
+  const tag = `${o.name}-${o.seed.toString(36)}`.replace(/[^A-Za-z0-9._:-]/g, '-');
+  const data = tempDir('expr-chaos-');
+  const mongoDb = `exprchaos_${tag.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}`.slice(0, 63);
+  if (o.store === 'mongodb' && !o.mongodbUri) throw new Error('the mongodb store needs mongodbUri');
+  const report = emptyReport(o.name, o.store, o.seed, o.expressions);
+  const fail = failureRecorder(report);
 
   const port = await freePort();
   const env: Record<string, string> = {
