@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordProblem } from './auth/passwords.js';
 import {
   DEFAULT_PARSE_LIMITS,
   SETTINGS_FIELDS,
@@ -159,6 +160,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if ((e.ADMIN_LOGIN === undefined) !== (e.ADMIN_PASSWORD === undefined))
     throw new ConfigError(['ADMIN_LOGIN and ADMIN_PASSWORD: set both, or neither']);
+  // Refused here, at start-up, rather than when the admin is created (with several orchestrators
+  // that is the takeover, and a failing takeover would only step down and be restarted).
+  const adminProblem =
+    e.ADMIN_LOGIN !== undefined && e.ADMIN_PASSWORD !== undefined
+      ? passwordProblem(e.ADMIN_LOGIN, e.ADMIN_PASSWORD)
+      : null;
+  if (adminProblem)
+    throw new ConfigError([`ADMIN_PASSWORD: ${adminProblem.replace(/^password: /, '')}`]);
   if (e.REDIS_URL !== undefined) {
     // Every instance must see the same state and accept the same sign-ins.
     const missing = [

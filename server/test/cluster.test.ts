@@ -36,6 +36,7 @@ const enabled = missing === null;
 if (missing) console.log(`several-orchestrators suite skipped: ${missing}`);
 
 const db = `exprtest_cluster_${process.pid}_${Date.now()}`;
+const accountsDb = `${db}_acc`;
 const LEASE_MS = 2000;
 const children: ChildHandle[] = [];
 let redisUrl = '';
@@ -48,7 +49,7 @@ const instances: Instance[] = [];
 const agents: AgentProcess[] = [];
 let started = 0;
 
-async function startInstance(): Promise<Instance> {
+async function startInstance(extra: Record<string, string> = {}): Promise<Instance> {
   started += 1;
   const orch = await spawnOrchestrator({
     env: {
@@ -61,6 +62,7 @@ async function startInstance(): Promise<Instance> {
       TIME_SUBTRACTION_MS: '40',
       TIME_MULTIPLICATIONS_MS: '60',
       TIME_DIVISIONS_MS: '60',
+      ...extra,
     },
     readyTimeoutMs: 60_000,
   });
@@ -242,12 +244,13 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
   afterAll(async () => {
     dashboard?.disconnect();
     await killAll([...agents, ...instances, ...children]);
-    if (mongoUri) {
-      const store = new MongoStore(mongoUri, db);
-      await store.init();
-      await store.dropDatabase();
-      await store.close();
-    }
+    if (mongoUri)
+      for (const name of [db, accountsDb]) {
+        const store = new MongoStore(mongoUri, name);
+        await store.init();
+        await store.dropDatabase();
+        await store.close();
+      }
   });
 
   it('one leader; gateways report it; the API answers on every instance', async () => {
@@ -416,4 +419,80 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     const lost = (await activeAgents()).filter((a) => a.id === 'agent-d');
     expect(lost).toHaveLength(1);
   }, 400_000);
+
+  it('accounts: a credential issued on the leader admits an agent on a gateway; revoking it cuts the agent off', async () => {
+    // A fresh two-instance service in accounts mode (the open-mode one is done with).
+    await killAll([...agents, ...instances]);
+    agents.length = 0;
+    const env = {
+      MONGODB_DB: accountsDb,
+      AUTH_MODE: 'accounts',
+      ADMIN_LOGIN: 'admin',
+      ADMIN_PASSWORD: 'Str0ng-cluster-pass',
+      GUEST_AGENTS: 'off',
+    };
+    await startInstance(env);
+    await startInstance(env);
+    const [gateway] = await gateways();
+    const post = async (path: string, body: unknown, token?: string): Promise<Response> =>
+      fetch(`${gateway!.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    const login = await post('/api/v1/login', { login: 'admin', password: 'Str0ng-cluster-pass' });
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const issued = await post('/api/v1/agent-credentials', { name: 'cluster-agent' }, token);
+    expect(issued.status).toBe(201);
+    const { credential, token: agentToken } = (await issued.json()) as {
+      credential: { id: string };
+      token: string;
+    };
+    // The gateway admits the token the leader just issued (it reloaded the credentials).
+    const agent = spawnAgent(gateway!.url, {
+      name: 'cred-agent',
+      id: 'cred-agent',
+      token: agentToken,
+    });
+    agents.push(agent);
+    const listed = async (): Promise<{ id: string; status: string; trust: string }[]> => {
+      const res = await fetch(`${gateway!.url}/api/v1/agents`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return ((await res.json()) as { agents: { id: string; status: string; trust: string }[] })
+        .agents;
+    };
+    await waitFor(
+      async () => (await listed()).some((a) => a.status === 'active' && a.trust === 'credential'),
+      20_000,
+      'the credentialed agent active on the leader',
+    );
+    const submitted = await post('/api/v1/calculate', { expression: '6*7+1' }, token);
+    expect(submitted.status).toBe(201);
+    const { id } = (await submitted.json()) as { id: string };
+    await waitFor(
+      async () => {
+        const res = await fetch(`${gateway!.url}/api/v1/expressions/${id}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return ((await res.json()) as { expression: ExpressionView }).expression.value === '43';
+      },
+      30_000,
+      'the agent on the gateway to compute it',
+    );
+    const revoked = await post(`/api/v1/agent-credentials/${credential.id}/revoke`, {}, token);
+    expect(revoked.status).toBe(200);
+    // Cut off through the adapter, and refused when it tries again: the agent gives up (exit 4).
+    expect(await agent.exited).toBe(4);
+    agents.splice(agents.indexOf(agent), 1);
+    await waitFor(
+      async () => !(await listed()).some((a) => a.status === 'active'),
+      20_000,
+      'no active agent left',
+    );
+  }, 180_000);
 });
