@@ -16,8 +16,10 @@ import {
 } from '@expressionist/core';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { STEPPED_DOWN_EXIT } from '../src/cluster/cluster.js';
+import { Redis } from 'ioredis';
 import {
   clusterUnavailable,
+  freePort,
   kill,
   killAll,
   rng,
@@ -495,4 +497,38 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
       'no active agent left',
     );
   }, 180_000);
+
+  it('with no reachable leader a gateway refuses the API with 503 LEADER_UNAVAILABLE, then takes over', async () => {
+    // A lease held by an instance that does not answer (nothing listens on its port).
+    const noLeaderDb = `${db}_nol`;
+    const redis = new Redis(redisUrl);
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    await redis.set(`expressionist:${noLeaderDb}:leader`, `ghost|${dead}|99`, 'PX', 8000);
+    const gateway = await startInstance({ MONGODB_DB: noLeaderDb });
+    expect((await readyz(gateway))?.leader?.instance).toBe('ghost');
+    const refused = await fetch(`${gateway.url}/api/v1/calculate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ expression: '1+1' }),
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'LEADER_UNAVAILABLE',
+    );
+    // The ghost's lease runs out; the gateway takes it and serves the API itself.
+    await waitFor(async () => (await readyz(gateway))?.role === 'leader', 20_000, 'the takeover');
+    expect((await readyz(gateway))?.leader?.epoch).toBeGreaterThan(0);
+    const accepted = await fetch(`${gateway.url}/api/v1/calculate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ expression: '1+1' }),
+    });
+    expect(accepted.status).toBe(201);
+    await redis.quit();
+    const store = new MongoStore(mongoUri!, noLeaderDb);
+    await store.init();
+    await store.dropDatabase();
+    await store.close();
+  }, 60_000);
 });

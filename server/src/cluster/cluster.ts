@@ -223,10 +223,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
     this.o.metrics.clusterTakeovers.inc();
     for (const link of this.local.values()) this.direct.join(link);
     // Dashboards here missed what the old leader did not flush before it died.
-    for (const socket of uiNamespace(this.o.io).sockets.values()) {
-      const principal = socket.data.principal;
-      if (principal) void this.o.hub.sendSnapshot(socket.id, principal);
-    }
+    for (const [socketId, principal] of this.dashboards())
+      void this.o.hub.sendSnapshot(socketId, principal);
     this.send({ t: 'leader', from: this.instance, epoch: won.epoch });
     this.o.log.info(
       { epoch: won.epoch, ms: Math.round(performance.now() - started), agents: this.local.size },
@@ -247,7 +245,18 @@ export class Cluster implements AgentRoute, UiClusterPort {
     link.channel = this.fence(link.channel);
     this.local.set(link.socketId, link);
     if (this.roleNow === 'leader') this.direct.join(link);
-    else this.send({ t: 'agent-join', from: this.instance, agent: remoteAgent(link) });
+    else this.announce(link);
+  }
+
+  /** Tells the leader about one of this gateway's agent sockets. */
+  private announce(link: AgentLink): void {
+    this.send({ t: 'agent-join', from: this.instance, agent: remoteAgent(link) });
+  }
+
+  /** The dashboard sockets this instance holds, with who watches. */
+  private *dashboards(): Generator<[string, Principal]> {
+    for (const socket of uiNamespace(this.o.io).sockets.values())
+      if (socket.data.principal) yield [socket.id, socket.data.principal];
   }
 
   results(link: AgentLink, batch: TaskResultBatch): void {
@@ -389,7 +398,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
         if (m.to !== this.instance) return;
         for (const id of m.sockets) {
           const link = this.local.get(id);
-          if (link) this.send({ t: 'agent-join', from: this.instance, agent: remoteAgent(link) });
+          if (link) this.announce(link);
         }
       } else if (m.t === 'ui-subscribed') {
         if (m.to === this.instance) this.pending.get(m.requestId)?.(m.reply);
@@ -413,12 +422,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
       .current()
       .then((info) => this.seeLeader(info))
       .catch(() => undefined);
-    for (const link of this.local.values())
-      this.send({ t: 'agent-join', from: this.instance, agent: remoteAgent(link) });
-    for (const socket of uiNamespace(this.o.io).sockets.values()) {
-      const principal = socket.data.principal;
-      if (principal) this.askSnapshot(socket.id, principal);
-    }
+    for (const link of this.local.values()) this.announce(link);
+    for (const [socketId, principal] of this.dashboards()) this.askSnapshot(socketId, principal);
   }
 
   /** The leader's side of the relay. */
@@ -446,13 +451,9 @@ export class Cluster implements AgentRoute, UiClusterPort {
         else this.send({ t: 'rejoin', from: this.instance, to: m.from, sockets: [m.socketId] });
         return;
       }
-      case 'agent-leave': {
-        const r = this.remote.get(m.socketId);
-        if (!r) return;
-        this.remote.delete(m.socketId);
-        this.direct.leave(r.link, m.reason);
+      case 'agent-leave':
+        this.dropRemote(m.socketId, m.reason);
         return;
-      }
       case 'agent-drain': {
         const r = this.remote.get(m.socketId);
         if (r) this.direct.drain(r.link);
