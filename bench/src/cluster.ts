@@ -40,11 +40,11 @@ import {
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
-import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
+import { pool } from './lib/pool.js';
 import { diagnose, OrchestratorSet, readyz } from './lib/orchestrators.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
-import { spawnConnectedHelpers } from './lib/processes.js';
+import { helperReceipts, spawnConnectedHelpers } from './lib/processes.js';
 import { max, median } from './lib/stats.js';
 import { CompletionWatcher } from './lib/ui-watch.js';
 
@@ -373,23 +373,6 @@ interface Throughput {
   cpuPerInstance: number[];
 }
 
-/** Runs `run` over `items` with at most `limit` in flight. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  run: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await run(items[index]!, index);
-      }
-    }),
-  );
-}
-
 async function measureThroughput(
   uri: string,
   instances: 1 | 3,
@@ -552,18 +535,7 @@ async function idleSection(uri: string, perInstance: number, idleS: number): Pro
       `helpers connected ${int(total)} sockets in ${fixed(connectedS, 1)} s; the leader listed ${int(activeNow)} active after ${fixed(activeS, 1)} s`,
     );
     await sleep(2000);
-    await Promise.all(
-      helpers.map((h) => {
-        const reply = nextMessage(
-          h.child,
-          (m) => (m.type === 'receipts' ? m : undefined),
-          30_000,
-          'receipts',
-        );
-        h.child.send?.({ type: 'receipts', additionMs: -1 });
-        return reply;
-      }),
-    );
+    await helperReceipts(helpers, -1); // resets the helpers' longest ping gap
     const meters = cluster.slots.map((s) => cpuMeter(s.proc!.pid));
     const rss = cluster.slots.map(() => [] as number[]);
     const activeSamples: number[] = [];
@@ -579,20 +551,7 @@ async function idleSection(uri: string, perInstance: number, idleS: number): Pro
     }
     activeSamples.push(await activeAgents(leader.url));
     const cpu = meters.map((m) => m.stop().percent);
-    const replies = await Promise.all(
-      helpers.map((h) => {
-        const reply = nextMessage(
-          h.child,
-          (m) => (m.type === 'receipts' ? m : undefined),
-          30_000,
-          'receipts',
-        );
-        h.child.send?.({ type: 'receipts', additionMs: -1 });
-        return reply;
-      }),
-    );
-    const disconnects = replies.reduce((s, r) => s + r.disconnects, 0);
-    const gap = max(replies.map((r) => r.maxPingGapMs));
+    const { disconnects, maxPingGapMs: gap } = await helperReceipts(helpers, -1);
     const roles = await Promise.all(
       cluster.slots.map(async (s) => (await readyz(s.url))?.role ?? '?'),
     );

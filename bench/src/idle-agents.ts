@@ -19,10 +19,9 @@ import {
 } from '@expressionist/testkit';
 import { benchArgs, isMain, runMain } from './lib/cli.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
-import { nextMessage } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
-import { spawnConnectedHelpers } from './lib/processes.js';
+import { helperReceipts, spawnConnectedHelpers } from './lib/processes.js';
 import { max, median, percentile } from './lib/stats.js';
 
 const PROCESSES = 4;
@@ -75,45 +74,6 @@ async function agentStatuses(api: Api): Promise<Map<string, number>> {
   for (const agent of await api.agents())
     counts.set(agent.status, (counts.get(agent.status) ?? 0) + 1);
   return counts;
-}
-
-/** Every connection's receipt time of `additionMs` (-1: not yet), and the helpers' disconnects. */
-async function receipts(
-  helpers: readonly ChildHandle[],
-  additionMs: number,
-): Promise<{
-  at: number[];
-  disconnects: number;
-  reasons: Map<string, number>;
-  firstDisconnectAt: number;
-  maxPingGapMs: number;
-}> {
-  const replies = await Promise.all(
-    helpers.map((h) => {
-      const reply = nextMessage(
-        h.child,
-        (m) => (m.type === 'receipts' ? m : undefined),
-        30_000,
-        'settings receipts',
-      );
-      h.child.send?.({ type: 'receipts', additionMs });
-      return reply;
-    }),
-  );
-  return {
-    at: replies.flatMap((r) => r.at),
-    disconnects: replies.reduce((sum, r) => sum + r.disconnects, 0),
-    reasons: replies.reduce((all, r) => {
-      for (const [reason, n] of Object.entries(r.reasons))
-        all.set(reason, (all.get(reason) ?? 0) + n);
-      return all;
-    }, new Map<string, number>()),
-    maxPingGapMs: max(replies.map((r) => r.maxPingGapMs)),
-    firstDisconnectAt: Math.min(
-      Infinity,
-      ...replies.map((r) => r.firstDisconnectAt).filter((t) => t >= 0),
-    ),
-  };
 }
 
 export async function main(): Promise<void> {
@@ -190,7 +150,7 @@ export async function main(): Promise<void> {
     console.log(`connected ${int(total)} agents in ${fixed(connectS, 1)} s (spawn → all active)`);
     await sleep(2000);
 
-    await receipts(helpers, -1); // resets the helpers' longest ping gap
+    await helperReceipts(helpers, -1); // resets the helpers' longest ping gap
     const idleStart = now();
     const meter = cpuMeter(orchestrator.pid);
     const helperMeter = cpuMeter(helpers.map((h) => h.child.pid!));
@@ -205,7 +165,7 @@ export async function main(): Promise<void> {
     rss.push(rssMiB(orchestrator.pid));
     idleRss = max(rss);
     const idle = await memory(orchestrator.url);
-    const idleGap = (await receipts(helpers, -1)).maxPingGapMs;
+    const idleGap = (await helperReceipts(helpers, -1)).maxPingGapMs;
     rows.push([
       `${int(total)} agents idle`,
       fixed(cpu.wallMs / 1000, 1),
@@ -222,15 +182,15 @@ export async function main(): Promise<void> {
 
     for (let p = 1; p <= PUTS; p += 1) {
       const additionMs = 1000 + p;
-      await receipts(helpers, -1); // resets the helpers' longest ping gap
+      await helperReceipts(helpers, -1); // resets the helpers' longest ping gap
       const sent = now();
       await api.settings({ additionMs });
       const putMs = now() - sent;
-      let got = await receipts(helpers, additionMs);
+      let got = await helperReceipts(helpers, additionMs);
       const deadline = Date.now() + 30_000;
       while (got.at.some((t) => t < 0) && Date.now() < deadline) {
         await sleep(250);
-        got = await receipts(helpers, additionMs);
+        got = await helperReceipts(helpers, additionMs);
       }
       disconnects = got.disconnects;
       reasons = [...got.reasons].map(([reason, n]) => `${int(n)} ${reason}`).join(', ');
@@ -240,7 +200,7 @@ export async function main(): Promise<void> {
       missing = Math.max(missing, total - delays.length);
       // Heartbeats around the push: every connection has pinged at least once more by then.
       await sleep(1500);
-      const gap = (await receipts(helpers, -1)).maxPingGapMs;
+      const gap = (await helperReceipts(helpers, -1)).maxPingGapMs;
       pushRows.push([
         `PUT ${p}`,
         int(total - delays.length),

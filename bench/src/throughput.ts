@@ -25,6 +25,7 @@ import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { nextMessage, onChild } from './lib/ipc.js';
 import { describeMachine } from './lib/machine.js';
+import { pool } from './lib/pool.js';
 import { cpuMeter } from './lib/proc.js';
 import { childScript, spawnChild } from './lib/processes.js';
 import { hotSpots, inclusive, newestProfile } from './lib/profile.js';
@@ -62,23 +63,6 @@ const rate = (ops: number, ms: number, cpuMs: number, workersCpuMs: number): Mea
   cpuMsPer1k: cpuMs / (ops / 1000),
   workersCpuMsPer1k: workersCpuMs / (ops / 1000),
 });
-
-/** Runs `run` over `items` with at most `limit` in flight. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  run: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await run(items[index]!, index);
-      }
-    }),
-  );
-}
 
 /** Ours: flat sums of 256 terms (255 ops each) until ≥ `minOps`, all submitted at once. */
 export async function measureOurs(

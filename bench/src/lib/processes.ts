@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { track, type ChildHandle } from '@expressionist/testkit';
 import { nextMessage } from './ipc.js';
+import { max } from './stats.js';
 
 /** Spawns a bench helper script (bench/dist/children/*.js) with an IPC channel. */
 export function spawnChild(
@@ -45,4 +46,47 @@ export async function spawnConnectedHelpers(
     ),
   );
   return helpers;
+}
+
+/**
+ * Asks every connection helper (bench/src/children) for its receipts: each connection's receipt
+ * time of the settings push with `additionMs` (-1: none), its disconnects and their reasons, and
+ * the longest gap between two pings (which the ask resets).
+ */
+export async function helperReceipts(
+  helpers: readonly ChildHandle[],
+  additionMs: number,
+): Promise<{
+  at: number[];
+  disconnects: number;
+  reasons: Map<string, number>;
+  firstDisconnectAt: number;
+  maxPingGapMs: number;
+}> {
+  const replies = await Promise.all(
+    helpers.map((h) => {
+      const reply = nextMessage(
+        h.child,
+        (m) => (m.type === 'receipts' ? m : undefined),
+        30_000,
+        'settings receipts',
+      );
+      h.child.send?.({ type: 'receipts', additionMs });
+      return reply;
+    }),
+  );
+  return {
+    at: replies.flatMap((r) => r.at),
+    disconnects: replies.reduce((sum, r) => sum + r.disconnects, 0),
+    reasons: replies.reduce((all, r) => {
+      for (const [reason, n] of Object.entries(r.reasons))
+        all.set(reason, (all.get(reason) ?? 0) + n);
+      return all;
+    }, new Map<string, number>()),
+    maxPingGapMs: max(replies.map((r) => r.maxPingGapMs)),
+    firstDisconnectAt: Math.min(
+      Infinity,
+      ...replies.map((r) => r.firstDisconnectAt).filter((t) => t >= 0),
+    ),
+  };
 }
