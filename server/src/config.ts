@@ -58,6 +58,7 @@ export const EnvSchema = z.object({
   ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
   GUEST_AGENTS: z.enum(['on', 'off']).default('on'),
   GUEST_MAX_SLOTS: int(1, 256).default(4),
+  GUEST_PULLS_PER_SECOND: int(1, 1_000_000).default(50),
   CORS_ORIGINS: z.string().optional(),
   LOGIN_FREE_FAILURES: int(1, 1000).default(5),
   SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
@@ -115,6 +116,8 @@ export interface Config {
     admin: { login: string; password: string } | undefined;
     guestAgents: boolean;
     guestMaxSlots: number;
+    /** Course guest pulls per address per second before 429. */
+    guestPullsPerSecond: number;
     /** Origins allowed besides the orchestrator's own (HTTP and Socket.IO). */
     corsOrigins: string[];
     loginFreeFailures: number;
@@ -216,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
       guestAgents: e.GUEST_AGENTS === 'on',
       guestMaxSlots: e.GUEST_MAX_SLOTS,
+      guestPullsPerSecond: e.GUEST_PULLS_PER_SECOND,
       corsOrigins: (e.CORS_ORIGINS ?? '')
         .split(',')
         .map((o) => o.trim())

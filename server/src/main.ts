@@ -163,6 +163,7 @@ export async function startOrchestrator(
   http.headersTimeout = 66_000;
   const gate = new AgentGate(auth, {
     guestMaxSlots: config.auth.guestMaxSlots,
+    guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
     trustPrivateNetworks: clustered !== null,
   });

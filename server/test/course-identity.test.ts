@@ -315,55 +315,47 @@ describe('guests (no X-Agent-Id)', () => {
 
 // ---------------------------------------------------------------- the last attempt
 
-describe('an operation that fails on every attempt', () => {
-  it('ends EXPR_OP_FAILED after MAX_ATTEMPTS; the last failure is not counted as a requeue', async () => {
-    const maxAttempts = 2;
-    orch = await startTestOrchestrator({ MAX_ATTEMPTS: String(maxAttempts) });
+describe('an agent that reports an error for every task', () => {
+  it('cannot fail the expression: its reports are strikes, the operation waits for another agent', async () => {
+    // Before issue 19 its reports used up MAX_ATTEMPTS and the expression ended EXPR_OP_FAILED.
+    orch = await startTestOrchestrator({ MAX_ATTEMPTS: '2', UNRESPONSIVE_AFTER: '3' });
     const client = api(orch.url);
-    const requeuedBefore = await counter(orch.url, 'expressionist_operations_requeued_total');
-    const failedBefore = await counter(orch.url, 'expressionist_operations_failed_total');
-
     const failing = await socketAgent(orch.url, 'failing');
     const attempts: number[] = [];
     failing.socket.on('tasks', (tasks) => {
       const errors: TaskResult[] = tasks.map((t) => {
         attempts.push(t.attempt);
-        return { taskId: t.taskId, attempt: t.attempt, error: { code: 'INTERNAL', message: 'x' } };
-      });
-      failing.socket.emit('results', errors);
-    });
-    const id = await client.submit('6*7');
-    const view = await client.finished(id);
-    expect(view.status).toBe('error');
-    expect(view.error?.code).toBe('EXPR_OP_FAILED');
-    expect(attempts).toEqual([1, 2]);
-    expect(await counter(orch.url, 'expressionist_operations_failed_total')).toBe(failedBefore + 1);
-    expect(await counter(orch.url, 'expressionist_operations_requeued_total')).toBe(
-      requeuedBefore + maxAttempts - 1,
-    );
-  });
-
-  it('an agent’s error message does not become a metrics label', async () => {
-    // Expected to fail on split@7873067: Scheduler.agentFailed (scheduler.ts:389) passes
-    // `agent error ${code}: ${message}` as the requeue reason, and requeue (scheduler.ts:293,
-    // :305) uses the reason as the `reason` label of the requeued/failed counters, so every
-    // distinct message an agent sends (up to 1000 characters) is a new time series.
-    orch = await startTestOrchestrator({ MAX_ATTEMPTS: '2' });
-    const failing = await socketAgent(orch.url, 'failing');
-    failing.socket.on('tasks', (tasks) => {
-      failing.socket.emit(
-        'results',
-        tasks.map((t) => ({
+        return {
           taskId: t.taskId,
           attempt: t.attempt,
           error: { code: 'INTERNAL', message: `disk full at ${t.taskId}#${t.attempt}` },
-        })),
-      );
+        };
+      });
+      failing.socket.emit('results', errors);
     });
-    const id = await api(orch.url).submit('6*7');
-    expect((await api(orch.url).finished(id)).error?.code).toBe('EXPR_OP_FAILED');
+    const failedBefore = await counter(orch.url, 'expressionist_operations_failed_total');
+    const id = await client.submit('6*7');
+    // Alone it gets the retries (nobody else could take them): three strikes, then its cool-down.
+    await waitFor(
+      () => orch!.scheduler.agentView('failing')?.status === 'unresponsive',
+      10_000,
+      'the failing agent to be unresponsive',
+    );
+    expect(attempts).toEqual([1, 2, 3]);
+    const waiting = await client.expression(id);
+    expect(waiting.status).toBe('in_progress');
+    expect(waiting.waiting).toBe('no_responsive_agent');
+    const honest = await socketAgent(orch.url, 'honest');
+    answerHonestly(honest);
+    const view = await client.finished(id);
+    expect(view.status).toBe('done');
+    expect(view.value).toBe('42');
+    expect(await counter(orch.url, 'expressionist_operations_failed_total')).toBe(failedBefore);
+    // The agent's words reach neither the metrics (a label per message) nor any user.
     const metrics = await (await fetch(`${orch.url}/metrics`)).text();
     expect(metrics).not.toContain('disk full');
+    const ops = await client.operations(id);
+    expect(JSON.stringify(ops)).not.toContain('disk full');
   });
 });
 

@@ -23,6 +23,7 @@ const StandingSchema = z.object({
   trust: AgentTrustSchema,
   identity: z.string().nullable(),
   maxInFlight: z.number().int().positive().optional(),
+  actor: z.string().max(200).optional(),
 });
 
 /** An agent socket held by a gateway, as the leader needs it to register the agent. */

@@ -102,6 +102,9 @@ interface Caller {
 /** A guest as before accounts (open mode): no cap, never quarantined. */
 const OPEN_GUEST: AgentStanding = { trust: 'guest', identity: null };
 
+/** Addresses whose working id type is remembered (the most recent ones). */
+const ADDRESS_TYPES_KEPT = 4096;
+
 const other = (type: CourseIdType): CourseIdType => (type === 'number' ? 'string' : 'number');
 const isFirm = (key: string): boolean => key.startsWith('http-');
 
@@ -122,6 +125,8 @@ export class CourseAgents {
     private readonly idMode: CourseIdMode = 'auto',
   ) {
     work.excuseExpiries((lease) => this.excuse(lease));
+    work.describeTables(() => this.tableSizes());
+    work.onForgotten((key) => this.idStates.delete(key));
     // Guests whose connections all closed while they held work are checked once a second; the
     // check ends with the scheduler.
     this.timer = setInterval(() => {
@@ -132,7 +137,10 @@ export class CourseAgents {
   }
 
   /** `GET /internal/task`: the next ready operation for the pulling agent, if any. */
-  lease(req: Request, caller: Caller): CourseTask | 'quarantined' | 'unresponsive' | null {
+  lease(
+    req: Request,
+    caller: Caller,
+  ): CourseTask | 'quarantined' | 'unresponsive' | 'crowded' | null {
     const now = Date.now();
     const conn = this.connOf(req);
     let key = caller.key ?? conn.key;
@@ -142,7 +150,7 @@ export class CourseAgents {
       key = this.newGuest(conn);
     }
     const agent = this.work.pulled(key, this.nameOf(key, conn.address), now, caller.standing);
-    if (agent === 'quarantined') return 'quarantined';
+    if (agent === 'quarantined' || agent === 'crowded') return agent;
     if (agent.status === 'unresponsive') return 'unresponsive';
     const idType = this.idTypeOf(key, conn.address);
     const leased = this.work.leaseNext(agent, { id: this.ids.next(now), idType }, now);
@@ -187,7 +195,7 @@ export class CourseAgents {
     const state = this.idStates.get(holder.id);
     if (state && lease.course) {
       state.proven = true;
-      this.addressType.set(state.address, lease.course.idType);
+      this.learnAddressType(state.address, lease.course.idType);
     }
     const matches = (expected: string): boolean =>
       typeof result === 'number'
@@ -227,6 +235,12 @@ export class CourseAgents {
       const task = this.lease(req, caller);
       if (task === 'quarantined') {
         sendError(res, 'AGENT_QUARANTINED', { reason: 'it returned a wrong result' });
+      } else if (task === 'crowded') {
+        res.set('Retry-After', '60');
+        sendError(res, 'RATE_LIMITED', {
+          what: 'guest agents from this address, all busy',
+          seconds: 60,
+        });
       } else if (task === 'unresponsive') {
         sendError(res, 'TASK_NOT_FOUND', {
           reason: 'Nothing for you right now: your earlier tasks expired unanswered (cool-down).',
@@ -273,7 +287,7 @@ export class CourseAgents {
     const gate = this.work.gate;
     let admission: Admission | null | undefined;
     try {
-      admission = await gate?.courseIdentity(req.get('authorization'));
+      admission = await gate?.courseIdentity(req.get('authorization'), this.connOf(req).address);
     } catch (err) {
       if (!(err instanceof ExpressionistError)) throw err;
       res
@@ -354,13 +368,38 @@ export class CourseAgents {
     this.idStates.delete(key);
   }
 
+  /**
+   * Guests whose connections all closed leave once idle; and what is known of any agent no longer
+   * active (lost, or forgotten by the registry) goes, so a swarm of ids leaves nothing behind.
+   */
   private sweepGuests(): void {
     for (const key of this.idStates.keys()) {
       if (!isFirm(key) && !this.open.has(key)) this.leaveIfIdle(key);
+      else {
+        const agent = this.work.agent(key);
+        if (!agent || agent.status === 'lost') this.idStates.delete(key);
+      }
     }
   }
 
+  /** Sizes of every table this protocol keeps (tests and metrics check they stay bounded). */
+  tableSizes(): Record<string, number> {
+    return {
+      idStates: this.idStates.size,
+      openGuests: this.open.size,
+      addressTypes: this.addressType.size,
+    };
+  }
+
   // ---------------------------------------------------------------- id types
+
+  /** Remembers what works at `address`; the oldest addresses are forgotten past a bound. */
+  private learnAddressType(address: string, type: CourseIdType): void {
+    this.addressType.delete(address);
+    this.addressType.set(address, type);
+    if (this.addressType.size > ADDRESS_TYPES_KEPT)
+      this.addressType.delete(this.addressType.keys().next().value!);
+  }
 
   private idTypeOf(key: string, address: string): CourseIdType {
     let state = this.idStates.get(key);
@@ -405,7 +444,7 @@ export class CourseAgents {
     );
     state.type = next;
     state.tried.add(next);
-    this.addressType.set(state.address, next);
+    this.learnAddressType(state.address, next);
     return true;
   }
 }

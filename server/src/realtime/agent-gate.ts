@@ -20,16 +20,17 @@ import { ExpressionistError, type AuthMode } from '@expressionist/core';
 import type { AuthService, AgentIdentity } from '../auth/service.js';
 import { RateWindow } from '../auth/limits.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
+import { guestActor } from '../scheduler/actor.js';
 
 /** Guest agents connected at once from one address: a few tabs or processes, not a swarm. */
 export const GUEST_SOCKETS_PER_ADDRESS = 4;
 /** Guest handshakes per address per minute: reconnects with backoff stay well below. */
 export const GUEST_CONNECTS_PER_MINUTE = 30;
-/** Course guest pulls (GET /internal/task) per address per second before 429. */
-export const GUEST_PULLS_PER_SECOND = 50;
 
 export interface AgentGateOptions {
   guestMaxSlots: number;
+  /** Course guest pulls (GET /internal/task) per address per second before 429 (default 50). */
+  guestPullsPerSecond?: number;
   maxSocketsPerAddress: number;
   /** Several orchestrators: gateways and the load balancer on private networks forward clients. */
   trustPrivateNetworks?: boolean;
@@ -65,12 +66,14 @@ export class AgentGate {
   /** Guest agents connected per address. */
   private readonly guests = new Map<string, number>();
   private readonly guestConnects = new RateWindow(GUEST_CONNECTS_PER_MINUTE, 60_000);
-  private readonly guestPulls = new RateWindow(GUEST_PULLS_PER_SECOND, 1000);
+  private readonly guestPulls: RateWindow;
 
   constructor(
     readonly auth: AuthService,
     private readonly o: AgentGateOptions,
-  ) {}
+  ) {
+    this.guestPulls = new RateWindow(o.guestPullsPerSecond ?? 50, 1000);
+  }
 
   /** The client address of a socket's request, through the proxies this gate trusts. */
   addressOf(req: IncomingMessage): string {
@@ -123,7 +126,7 @@ export class AgentGate {
           seconds: wait,
         });
     }
-    return this.admission(identity);
+    return this.admission(identity, address);
   }
 
   guestJoined(address: string): void {
@@ -141,10 +144,13 @@ export class AgentGate {
    * (a user's JWT is not an agent token); no header is a guest when guests are allowed. Null in
    * open mode (X-Agent-Id names it, as before accounts). Throws UNAUTHENTICATED.
    */
-  async courseIdentity(authorization: string | undefined): Promise<Admission | null> {
+  async courseIdentity(
+    authorization: string | undefined,
+    address: string,
+  ): Promise<Admission | null> {
     if (this.auth.mode === 'open') return null;
     if (authorization === undefined || authorization === '') {
-      if (this.auth.guestAgents) return this.admission({ trust: 'guest' });
+      if (this.auth.guestAgents) return this.admission({ trust: 'guest' }, address);
       throw ExpressionistError.of('UNAUTHENTICATED', {
         reason: 'course agents need Authorization: Bearer <agent token> (GUEST_AGENTS=off).',
       });
@@ -156,7 +162,7 @@ export class AgentGate {
       throw ExpressionistError.of('UNAUTHENTICATED', {
         reason: 'send Authorization: Bearer <agent token> (an admin issues agent credentials).',
       });
-    return this.admission(await this.auth.agentOf(token));
+    return this.admission(await this.auth.agentOf(token), address);
   }
 
   /** Seconds a course guest at `address` must wait before pulling again (0: go ahead). */
@@ -164,7 +170,11 @@ export class AgentGate {
     return this.guestPulls.hit(address);
   }
 
-  private admission(identity: AgentIdentity): Admission {
+  /**
+   * A guest's actor is its address (IPv6: its /64), shared by its socket and course agents, so
+   * GUEST_MAX_SLOTS caps the address, whatever labels and connections it uses.
+   */
+  private admission(identity: AgentIdentity, address: string): Admission {
     switch (identity.trust) {
       case 'credential':
         return {
@@ -175,7 +185,12 @@ export class AgentGate {
         return { standing: { trust: 'user', identity: identity.key }, credentialId: null };
       case 'guest':
         return {
-          standing: { trust: 'guest', identity: null, maxInFlight: this.o.guestMaxSlots },
+          standing: {
+            trust: 'guest',
+            identity: null,
+            maxInFlight: this.o.guestMaxSlots,
+            actor: guestActor(address),
+          },
           credentialId: null,
         };
     }

@@ -9,7 +9,7 @@ import {
   type AgentHello,
   type TaskResultBatch,
 } from '@expressionist/core';
-import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
+import { actorOf, type AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { AgentGate } from './agent-gate.js';
@@ -60,7 +60,8 @@ export function attachAgentNamespace(
         // Refused here, as a connect_error the agent can print, rather than after connecting.
         // (On a gateway of several orchestrators the registry is the leader's: it refuses later.)
         const identity = admission.standing ? admission.standing.identity : hello.data.agentId;
-        const refusal = scheduler.agents.refusal(hello.data.agentId, identity);
+        const actor = actorOf(hello.data.agentId, admission.standing);
+        const refusal = scheduler.agents.refusal(hello.data.agentId, identity, actor);
         if (refusal && !(refusal instanceof ExpressionistError)) {
           next(refusal);
           return;
@@ -152,8 +153,21 @@ export interface AgentRoute {
   seen(link: AgentLink): void;
 }
 
-/** The scheduler of this process takes the agent's events. */
+/**
+ * The scheduler of this process takes the agent's events. Results, drain and pongs count only
+ * from the socket that holds the agent's registration (its channel): any other is dropped, and
+ * logged once per socket.
+ */
 export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
+  const warned = new WeakSet<AgentLink>();
+  const stray = (link: AgentLink, what: string): void => {
+    if (warned.has(link)) return;
+    warned.add(link);
+    log.warn(
+      { agent: link.hello.agentId, socket: link.socketId, what },
+      'a message from a socket that does not hold the agent registration was dropped',
+    );
+  };
   return {
     join: (link) => {
       try {
@@ -166,7 +180,8 @@ export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
     },
     results: (link, batch) => {
       try {
-        scheduler.handleResults(link.hello.agentId, batch);
+        if (!scheduler.handleResults(link.hello.agentId, link.channel, batch))
+          stray(link, 'results');
       } catch (err) {
         // A fault here must never take the orchestrator down with it; the lease checker
         // requeues whatever this batch left leased.
@@ -174,8 +189,12 @@ export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
       }
     },
     leave: (link, reason) => scheduler.agents.disconnect(link.hello.agentId, link.channel, reason),
-    drain: (link) => scheduler.agents.drain(link.hello.agentId),
-    seen: (link) => scheduler.agents.seen(link.hello.agentId),
+    drain: (link) => {
+      if (scheduler.agents.holder(link.hello.agentId, link.channel))
+        scheduler.agents.drain(link.hello.agentId, link.channel);
+      else stray(link, 'drain');
+    },
+    seen: (link) => scheduler.agents.seen(link.hello.agentId, link.channel),
   };
 }
 

@@ -7,12 +7,8 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import {
-  AgentRegistry,
-  type Agent,
-  type AgentChannel,
-  type StrikePolicy,
-} from './agent-registry.js';
+import { AgentRegistry, type Agent, type AgentChannel } from './agent-registry.js';
+import type { StrikePolicy } from './actor.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 
 /** What the agent lifecycle needs from the write path. */
@@ -26,6 +22,12 @@ export interface LifecycleHooks {
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
 }
+
+/**
+ * Agents one guest actor (an address) may have listed at once, connected or lost: a classroom
+ * behind one NAT fits, a swarm of fresh ids does not grow the list (see `makeRoom`).
+ */
+export const GUEST_AGENTS_PER_ACTOR = 64;
 
 /** Another identity is connected under the agent id asked for: it may not be replaced by it. */
 export class AgentIdTaken extends Error {
@@ -44,6 +46,17 @@ export interface AgentStanding {
   trust: AgentTrust;
   identity: string | null;
   maxInFlight?: number;
+  /**
+   * Who answers for it (see actor.ts): the identity, or for a guest `guest@<address or /64>`.
+   * Default: the identity.
+   */
+  actor?: string;
+}
+
+/** The actor key of an agent `agentId` with `standing` (open mode: none, its own id). */
+export function actorOf(agentId: string, standing: AgentStanding | undefined): string {
+  if (!standing) return agentId;
+  return standing.actor ?? standing.identity ?? agentId;
 }
 
 /**
@@ -88,10 +101,21 @@ export class AgentLifecycle {
   connect(hello: AgentHello, channel: AgentChannel, standing?: AgentStanding): Agent {
     const now = Date.now();
     const identity = standing ? standing.identity : hello.agentId;
-    const refusal = this.refusal(hello.agentId, identity);
+    const actor = actorOf(hello.agentId, standing);
+    const refusal = this.refusal(hello.agentId, identity, actor);
     if (refusal) throw refusal;
     const existing = this.registry.get(hello.agentId);
-    if (existing && existing.status !== 'lost') this.lose(existing, 'lost', 'replaced');
+    if (identity === null && !this.makeRoom(actor, existing))
+      throw ExpressionistError.of('RATE_LIMITED', {
+        what: `guest agents of ${actor} (at most ${GUEST_AGENTS_PER_ACTOR} listed)`,
+        seconds: 60,
+      });
+    if (existing && existing.status !== 'lost') {
+      // Its earlier connection is cut off: from now on only this socket speaks for the id.
+      const old = existing.channel;
+      this.lose(existing, 'lost', 'replaced by a new connection');
+      if (old !== channel) old?.close('replaced by a new connection');
+    }
     const agent = this.registry.join({
       id: hello.agentId,
       name: hello.name,
@@ -100,6 +124,7 @@ export class AgentLifecycle {
       channel,
       now,
       identity,
+      actor,
       ...(standing ? { trust: standing.trust } : {}),
       ...(standing?.maxInFlight === undefined ? {} : { maxInFlight: standing.maxInFlight }),
     });
@@ -121,30 +146,46 @@ export class AgentLifecycle {
   }
 
   /**
-   * Why an agent `agentId` holding `identity` may not join now, or undefined when it may:
-   * AGENT_QUARANTINED while its identity (or the agent listed under that id) is quarantined,
-   * AgentIdTaken while another identity is connected under that id.
+   * Why an agent `agentId` holding `identity` (answered for by `actor`) may not join now, or
+   * undefined when it may: AGENT_QUARANTINED while its identity (or the agent listed under that
+   * id) is quarantined; AgentIdTaken while the id is connected under another identity or by a
+   * guest (a guest cannot prove it is the same guest, so it never replaces a live connection), or
+   * still listed, lost, under another actor (its owner may come back to it).
    */
-  refusal(agentId: string, identity: string | null): Error | undefined {
+  refusal(agentId: string, identity: string | null, actor: string): Error | undefined {
     const held = this.registry.quarantineOf(identity);
     if (held !== undefined) return ExpressionistError.of('AGENT_QUARANTINED', { reason: held });
     const existing = this.registry.get(agentId);
-    if (existing?.status === 'quarantined')
+    if (!existing) return undefined;
+    if (existing.status === 'quarantined')
       return ExpressionistError.of('AGENT_QUARANTINED', {
         reason: existing.reason ?? 'it returned wrong results',
       });
-    if (existing && existing.status !== 'lost' && existing.identity !== identity)
-      return new AgentIdTaken(agentId);
+    if (existing.status === 'lost')
+      return existing.actor.key === actor ? undefined : new AgentIdTaken(agentId);
+    if (identity === null || existing.identity !== identity) return new AgentIdTaken(agentId);
     return undefined;
   }
 
-  /** A pulling course HTTP agent made a request: joins it when new or lost. */
-  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined' {
+  /**
+   * A pulling course HTTP agent made a request: joins it when new or lost. 'crowded' when it is
+   * a new guest and its actor (its address) already has `GUEST_AGENTS_PER_ACTOR` agents none of
+   * which could be forgotten (see `makeRoom`).
+   */
+  pulled(
+    key: string,
+    name: string,
+    now: number,
+    standing: AgentStanding,
+  ): Agent | 'quarantined' | 'crowded' {
     if (this.registry.quarantineOf(standing.identity) !== undefined) return 'quarantined';
     let agent = this.registry.get(key);
     if (agent?.status === 'quarantined') return 'quarantined';
     if (!agent || agent.status === 'lost') {
+      if (standing.identity === null && !this.makeRoom(actorOf(key, standing), agent))
+        return 'crowded';
       agent = this.registry.join({
+        actor: actorOf(key, standing),
         id: key,
         name,
         kind: 'http',
@@ -163,11 +204,47 @@ export class AgentLifecycle {
     return agent;
   }
 
+  /**
+   * The agent registered as `agentId` over `channel`, or undefined when that channel does not hold
+   * the registration (a replaced or refused socket, or one speaking for an id it does not hold):
+   * a message counts only from the socket that holds the registration.
+   */
+  holder(agentId: string, channel: AgentChannel): Agent | undefined {
+    const agent = this.registry.get(agentId);
+    return agent && agent.channel === channel ? agent : undefined;
+  }
+
+  /**
+   * Makes room for one more agent of the guest actor `key` (`reviving`: the entry about to be
+   * replaced, which does not count): past GUEST_AGENTS_PER_ACTOR listed agents it forgets the
+   * actor's lost ones, oldest first, then idle pulling ones, least recently seen first. False
+   * when every one of them holds work. A swarm of fresh ids from one address so leaves at most
+   * that many entries, and an honest guest coming back always finds room.
+   */
+  makeRoom(key: string, reviving?: Agent): boolean {
+    const actor = this.registry.actor(key);
+    if (!actor) return true;
+    const members = this.registry.ofActor(actor).filter((a) => a !== reviving);
+    let excess = members.length + 1 - GUEST_AGENTS_PER_ACTOR;
+    if (excess <= 0) return true;
+    const rank = (a: Agent): number => (a.status === 'lost' ? 0 : 1);
+    const spare = members
+      .filter((a) => a.status === 'lost' || (a.kind === 'http' && a.inFlight === 0))
+      .sort((x, y) => rank(x) - rank(y) || x.lastSeenAt - y.lastSeenAt);
+    for (const agent of spare) {
+      if (excess <= 0) break;
+      if (agent.status !== 'lost') this.lose(agent, 'lost', 'replaced by a newer guest agent');
+      this.registry.remove(agent.id);
+      this.hooks.agentRemoved(agent.id);
+      excess -= 1;
+    }
+    return excess <= 0;
+  }
+
   /** The socket of `channel` closed. Ignored when the agent has since reconnected elsewhere. */
   disconnect(agentId: string, channel: AgentChannel, reason: string): void {
-    const agent = this.registry.get(agentId);
-    if (!agent || agent.channel !== channel) return;
-    this.lose(agent, 'lost', reason);
+    const agent = this.holder(agentId, channel);
+    if (agent) this.lose(agent, 'lost', reason);
   }
 
   /** A pulling agent is gone: its connections closed and it holds nothing. */
@@ -176,14 +253,14 @@ export class AgentLifecycle {
     this.lose(agent, 'lost', reason);
   }
 
-  /** Any sign of life from an agent (a message or a heartbeat pong). */
-  seen(agentId: string): void {
-    this.registry.get(agentId)?.seen(Date.now());
+  /** Any sign of life from the agent registered over `channel` (a message or a pong). */
+  seen(agentId: string, channel: AgentChannel): void {
+    this.holder(agentId, channel)?.seen(Date.now());
   }
 
-  /** The agent finishes what it has and takes nothing new. */
-  drain(agentId: string): void {
-    const agent = this.registry.get(agentId);
+  /** The agent registered over `channel` finishes what it has and takes nothing new. */
+  drain(agentId: string, channel: AgentChannel): void {
+    const agent = this.holder(agentId, channel);
     if (!agent?.drain()) return;
     this.log.info({ agent: agent.id, name: agent.name, running: agent.inFlight }, 'agent draining');
     this.changed(agent, false);
@@ -282,23 +359,34 @@ export class AgentLifecycle {
   }
 
   /**
-   * A lease of `agent` expired unanswered. When that makes it unresponsive, the rest of its work
-   * is taken back at once (no strike on the operations) and it gets nothing until its cool-down
-   * ends.
+   * Tasks of `agent` expired unanswered, or it failed them (an error report the orchestrator
+   * could not reproduce, a guest's wrong value), at one moment; `sentAt` says when each was
+   * handed out. The strikes go to its actor; when that makes the actor unresponsive, every agent
+   * of it has its work taken back at once (no strike on the operations) and gets nothing until
+   * the cool-down ends.
    */
   strike(agent: Agent, now: number, sentAt: readonly number[]): void {
-    const before = agent.strikes;
-    const became = agent.strike(now, this.policy, sentAt);
-    this.metrics.agentStrikes.inc({ kind: agent.kind }, Math.max(0, agent.strikes - before));
-    if (!became) return;
-    const leases = this.leases.ofAgent(agent);
-    if (leases.length > 0) agent.channel?.revoke(leases.map((l) => l.taskId));
-    for (const lease of leases) this.hooks.requeue(lease, 'agent_unresponsive', false, agent.id);
+    const strikes = agent.strike(now, sentAt);
+    if (strikes === 0) return;
+    this.metrics.agentStrikes.inc({ kind: agent.kind }, strikes);
+    const actor = agent.actor;
+    if (!actor.charge(strikes, now, this.policy)) {
+      this.changed(agent, false);
+      return;
+    }
+    let requeued = 0;
+    for (const member of this.registry.ofActor(actor)) {
+      if (!member.coolDown()) continue;
+      const leases = this.leases.ofAgent(member);
+      if (leases.length > 0) member.channel?.revoke(leases.map((l) => l.taskId));
+      for (const lease of leases) this.hooks.requeue(lease, 'agent_unresponsive', false, actor.key);
+      requeued += leases.length;
+      this.changed(member, true);
+    }
     this.log.warn(
-      { agent: agent.id, name: agent.name, reason: agent.reason, requeued: leases.length },
+      { agent: agent.id, name: agent.name, actor: actor.key, reason: actor.reason, requeued },
       'agent unresponsive',
     );
-    this.changed(agent, true);
     this.hooks.capacityChanged();
   }
 
@@ -334,8 +422,7 @@ export class AgentLifecycle {
         this.lose(agent, 'lost', 'no request within the HTTP agent timeout');
       }
     }
-    for (const agent of this.registry.all()) {
-      if (!agent.wake(now)) continue;
+    for (const agent of this.registry.wake(now)) {
       this.log.info(
         { agent: agent.id, name: agent.name },
         'agent back from its cool-down (probation)',

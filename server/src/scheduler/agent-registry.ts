@@ -7,6 +7,7 @@ import type {
   Task,
 } from '@expressionist/core';
 import type { StoredQuarantine } from '../store/store.js';
+import { Actor } from './actor.js';
 
 /** How the scheduler talks to one connected agent (a socket, or nothing for pull-based HTTP). */
 export interface AgentChannel {
@@ -20,21 +21,17 @@ export interface AgentChannel {
 }
 
 /**
- * Slow start: an agent that has not had a result accepted yet may hold at most this many tasks,
- * however many slots it claims, so an agent that takes work and never answers holds back little
- * before its leases expire. Each accepted result widens the window by one (doubling it per round
- * trip, as in TCP's slow start) up to its concurrency, so an honest agent is at full width after
- * its first few results.
+ * Slow start: while another agent could take the work, an agent that has not had a result
+ * accepted yet holds at most this many tasks, however many slots it claims, so an agent that
+ * takes work and never answers holds back little before its leases expire. Each accepted result
+ * widens the window by one (doubling it per round trip, as in TCP's slow start) up to its
+ * concurrency. The window never idles a slot: work nobody can take within their windows is lent
+ * beyond them, and taken back from a holder that is overdue once someone else is free.
  */
 const INITIAL_WINDOW = 2;
 const MAX_PULL_WINDOW = 256;
 
-/** When a silent agent counts as unresponsive, and for how long it then gets no work. */
-export interface StrikePolicy {
-  /** Lease expiries in a row (no accepted result between them) that make it unresponsive. */
-  limit: number;
-  cooldownMs: number;
-}
+export type { StrikePolicy } from './actor.js';
 
 /** What an agent is when it joins. */
 export interface AgentInit {
@@ -53,12 +50,17 @@ export interface AgentInit {
   identity?: string | null;
   /** Hard cap on tasks it may hold at once, whatever it claims (guests); none by default. */
   maxInFlight?: number;
+  /**
+   * Who answers for it (see actor.ts): strikes, cool-downs and a guest's slots are counted there.
+   * Default: its identity, or its own id.
+   */
+  actor?: string;
 }
 
 /**
  * One agent the orchestrator knows of, connected or recently lost. Its fields change only
  * through its methods, so an agent's life (active → draining → lost/quarantined → forgotten)
- * reads here.
+ * reads here; what it owes as an identity (strikes, cool-down, a guest's slots) is its `actor`'s.
  */
 export class Agent {
   readonly id: string;
@@ -68,31 +70,31 @@ export class Agent {
   readonly trust: AgentTrust;
   /** What quarantine sticks to (see `AgentInit.identity`); null for a guest. */
   readonly identity: string | null;
+  /** Who answers for it: strikes, cool-down and a guest's slots are counted there. */
+  readonly actor: Actor;
   /** Most tasks it may hold at once (guests: GUEST_MAX_SLOTS). */
   readonly maxInFlight: number;
   private statusNow: AgentStatus = 'active';
   private slots: number;
   /**
-   * Tasks it may hold at once (a congestion window): halved by each lease that expires on it,
-   * widened by one per accepted result, so an agent that sits on its work costs itself, not the
-   * expressions.
+   * Tasks it may hold at once while another agent could take them (a congestion window): halved
+   * by each strike, widened by one per accepted result, so an agent that sits on its work costs
+   * itself, not the expressions. It never idles a slot: work nobody else can take now is lent
+   * beyond it (see `canBorrow`).
    */
   private window: number;
-  /** Lease expiries since its last accepted result. */
-  private strikesInRow = 0;
   private strikesTotal = 0;
   /** When it was last struck: leases handed out before then belong to that loss event. */
   private lastStrikeAt = -1;
-  private until: number | null = null;
-  private why: string | null = null;
   private link: AgentChannel | null;
   /** Task ids currently leased to this agent. */
   private readonly held = new Set<string>();
   private completedCount: number;
   private lastSeen: number;
   private expires: number | null = null;
+  private quarantineReason: string | null = null;
 
-  constructor(init: AgentInit, completed: number) {
+  constructor(init: AgentInit, completed: number, actor: Actor) {
     this.id = init.id;
     this.name = init.name;
     this.kind = init.kind;
@@ -103,9 +105,12 @@ export class Agent {
     this.connectedAt = init.now;
     this.trust = init.trust ?? 'credential';
     this.identity = init.identity === undefined ? init.id : init.identity;
+    this.actor = actor;
     this.maxInFlight = init.maxInFlight ?? Number.POSITIVE_INFINITY;
     this.lastSeen = init.now;
     this.completedCount = completed;
+    // An actor in its cool-down stays there whichever id it comes back with.
+    if (actor.coolingUntil !== null) this.statusNow = 'unresponsive';
   }
 
   get status(): AgentStatus {
@@ -144,12 +149,13 @@ export class Agent {
 
   /** Why it is quarantined or unresponsive. */
   get reason(): string | null {
-    return this.why;
+    if (this.statusNow === 'unresponsive') return this.actor.reason;
+    return this.quarantineReason;
   }
 
-  /** Lease expiries since its last accepted result. */
+  /** Strikes of its actor since the actor's last accepted result. */
   get strikes(): number {
-    return this.strikesInRow;
+    return this.actor.strikes;
   }
 
   /** True once it had a result accepted (a course agent has then shown it decodes our tasks). */
@@ -157,50 +163,67 @@ export class Agent {
     return this.completedCount > 0;
   }
 
-  /** Whether it may take a pushed task now, with `depth` tasks in flight per slot. */
+  /** Whether it may take a pushed task now within its window, with `depth` in flight per slot. */
   canTake(depth: number): boolean {
-    return (
-      this.statusNow === 'active' &&
-      this.link !== null &&
-      this.held.size < Math.min(this.window * depth, this.maxInFlight)
-    );
-  }
-
-  /** Whether a pulling (course HTTP) agent may lease one more task now. */
-  canPull(): boolean {
-    return this.statusNow === 'active' && this.held.size < Math.min(this.window, this.maxInFlight);
+    return this.canPush() && this.held.size < Math.min(this.window * depth, this.maxInFlight);
   }
 
   /**
-   * Leases of it ran out unanswered at one check; `sentAt` says when each was handed out. As in
-   * TCP, that is one loss event: the window halves once, and leases it held from before its last
-   * strike are part of an event already counted. For an agent that has shown it works the event
-   * is one strike — a burst of tasks sent together expires together — but for one that never
-   * answered anything each fresh lease is a strike. After `policy.limit` strikes in a row it is
-   * unresponsive for `policy.cooldownMs`. True when it just became so.
+   * Whether it may borrow a pushed task beyond its window (work no agent can take within its
+   * window now): up to its slots, never past its own or its actor's cap.
    */
-  strike(now: number, policy: StrikePolicy, sentAt: readonly number[]): boolean {
-    const fresh = sentAt.filter((at) => at > this.lastStrikeAt).length;
-    if (fresh === 0) return false;
+  canBorrow(depth: number): boolean {
+    return this.canPush() && this.held.size < Math.min(this.slots * depth, this.maxInFlight);
+  }
+
+  /** Whether a pulling (course HTTP) agent may lease one more task now within its window. */
+  canPull(): boolean {
+    return this.canPullBeyond() && this.held.size < this.window;
+  }
+
+  /** Whether a pulling agent may borrow one more task beyond its window. */
+  canPullBeyond(): boolean {
+    return (
+      this.statusNow === 'active' &&
+      this.actor.hasRoom &&
+      this.held.size < Math.min(MAX_PULL_WINDOW, this.maxInFlight)
+    );
+  }
+
+  private canPush(): boolean {
+    return this.statusNow === 'active' && this.link !== null && this.actor.hasRoom;
+  }
+
+  /**
+   * Leases of it ran out unanswered, or it failed tasks, at one moment; `sentAt` says when each was
+   * handed out. As in TCP, that is one loss event: the window halves once, and tasks it held from
+   * before its last strike are part of an event already counted. For an agent that has shown it
+   * works the event is one strike — a burst of tasks sent together expires together — but for one
+   * that never answered anything each fresh task is a strike. Returns the strikes to charge to
+   * its actor.
+   */
+  strike(now: number, sentAt: readonly number[]): number {
+    // `>=`: a task handed out in the very millisecond of the last strike came after it.
+    const fresh = sentAt.filter((at) => at >= this.lastStrikeAt).length;
+    if (fresh === 0) return 0;
     const strikes = this.proven ? 1 : fresh;
-    this.strikesInRow += strikes;
     this.strikesTotal += strikes;
     this.lastStrikeAt = now;
     this.window = Math.max(1, Math.floor(this.window / 2));
-    if (this.statusNow !== 'active' || this.strikesInRow < policy.limit) return false;
+    return strikes;
+  }
+
+  /** Its actor became unresponsive: it gets no work until the actor's cool-down ends. */
+  coolDown(): boolean {
+    if (this.statusNow !== 'active') return false;
     this.statusNow = 'unresponsive';
-    this.until = now + policy.cooldownMs;
-    this.why = `${this.strikesInRow} leases expired in a row without a result; no work until ${new Date(this.until).toISOString()}`;
     return true;
   }
 
-  /** Ends the cool-down of an unresponsive agent: back on probation with one task at a time. */
-  wake(now: number): boolean {
-    if (this.statusNow !== 'unresponsive' || this.until === null || this.until > now) return false;
+  /** Its actor's cool-down ended: back on probation with one task at a time. */
+  wake(): boolean {
+    if (this.statusNow !== 'unresponsive' || this.actor.coolingUntil !== null) return false;
     this.statusNow = 'active';
-    this.until = null;
-    this.why = null;
-    this.strikesInRow = 0;
     this.window = 1;
     return true;
   }
@@ -211,19 +234,21 @@ export class Agent {
   }
 
   hold(taskId: string): void {
+    if (this.held.has(taskId)) return;
     this.held.add(taskId);
+    this.actor.held(1);
     // A pulling HTTP agent has as many slots as it has shown it uses at once.
     if (this.link === null && this.held.size > this.slots) this.slots = this.held.size;
   }
 
   drop(taskId: string): void {
-    this.held.delete(taskId);
+    if (this.held.delete(taskId)) this.actor.held(-1);
   }
 
-  /** An accepted result: the strikes are forgiven and the window widens by one. */
+  /** An accepted result: its actor's strikes are forgiven and its window widens by one. */
   credit(): void {
     this.completedCount += 1;
-    this.strikesInRow = 0;
+    this.actor.credit();
     const ceiling = this.link === null ? MAX_PULL_WINDOW : this.slots;
     if (this.window < ceiling) this.window += 1;
   }
@@ -240,8 +265,7 @@ export class Agent {
     this.statusNow = status;
     this.link = null;
     this.expires = expiresAt;
-    this.until = null;
-    this.why = status === 'quarantined' ? reason : null;
+    this.quarantineReason = status === 'quarantined' ? reason : null;
   }
 
   /** Shortens the retention of a gone agent (after a settings change). */
@@ -260,7 +284,7 @@ export class Agent {
       completed: this.completedCount,
       window: this.window,
       strikes: this.strikesTotal,
-      reason: this.why,
+      reason: this.reason,
       trust: this.trust,
       connectedAt: new Date(this.connectedAt).toISOString(),
       lastSeenAt: new Date(this.lastSeen).toISOString(),
@@ -272,6 +296,8 @@ export class Agent {
 /** Registry of agents: who is connected, who has free slots, who is lost and until when. */
 export class AgentRegistry {
   private readonly agents = new Map<string, Agent>();
+  /** Actors of listed agents (and of none while their cool-down lasts). */
+  private readonly actors = new Map<string, Actor>();
   /** Quarantined identities and why: every agent holding one is refused until released. */
   private readonly quarantines = new Map<string, string>();
 
@@ -287,9 +313,25 @@ export class AgentRegistry {
     return this.agents.size;
   }
 
+  /** Actors known now (listed agents' and those cooling down). */
+  get actorCount(): number {
+    return this.actors.size;
+  }
+
+  /** The actor `key`, if any agent of it is listed or it is cooling down. */
+  actor(key: string): Actor | undefined {
+    return this.actors.get(key);
+  }
+
   /** Adds or revives an agent. A previous entry with the same id must have been lost first. */
   join(init: AgentInit): Agent {
-    const agent = new Agent(init, this.agents.get(init.id)?.completed ?? 0);
+    const previous = this.agents.get(init.id);
+    if (previous) this.forget(previous);
+    const key = init.actor ?? (init.identity === undefined ? init.id : (init.identity ?? init.id));
+    let actor = this.actors.get(key);
+    if (!actor) this.actors.set(key, (actor = new Actor(key, init.maxInFlight)));
+    actor.members += 1;
+    const agent = new Agent(init, previous?.completed ?? 0, actor);
     this.agents.set(init.id, agent);
     return agent;
   }
@@ -337,14 +379,62 @@ export class AgentRegistry {
 
   /** Forgets an agent at once. */
   remove(id: string): boolean {
-    return this.agents.delete(id);
+    const agent = this.agents.get(id);
+    if (!agent) return false;
+    this.agents.delete(id);
+    this.forget(agent);
+    return true;
   }
 
-  /** Agents that can take socket-pushed work now, with `depth` tasks in flight per slot. */
+  /** An agent leaves the list: its actor goes with its last agent, unless cooling down. */
+  private forget(agent: Agent): void {
+    const actor = agent.actor;
+    for (const taskId of agent.heldTasks()) agent.drop(taskId);
+    actor.members -= 1;
+    if (actor.members <= 0 && actor.coolingUntil === null && this.actors.get(actor.key) === actor)
+      this.actors.delete(actor.key);
+  }
+
+  /** Agents that can take socket-pushed work now within their windows (`depth` per slot). */
   withFreeSlots(depth = 1): Agent[] {
     const free: Agent[] = [];
     for (const agent of this.agents.values()) if (agent.canTake(depth)) free.push(agent);
     return free;
+  }
+
+  /** Agents that may borrow socket-pushed work beyond their windows now. */
+  borrowers(depth = 1): Agent[] {
+    const found: Agent[] = [];
+    for (const agent of this.agents.values()) if (agent.canBorrow(depth)) found.push(agent);
+    return found;
+  }
+
+  /** Whether an agent of another actor than `actor` can take pushed work within its window now. */
+  otherCanTake(actor: Actor, depth = 1): boolean {
+    for (const agent of this.agents.values())
+      if (agent.actor !== actor && agent.canTake(depth)) return true;
+    return false;
+  }
+
+  /** Every agent of `actor`. */
+  ofActor(actor: Actor): Agent[] {
+    const found: Agent[] = [];
+    for (const agent of this.agents.values()) if (agent.actor === actor) found.push(agent);
+    return found;
+  }
+
+  /**
+   * Ends the cool-downs that are over (actors without agents are then forgotten); returns the
+   * agents back on probation.
+   */
+  wake(now: number): Agent[] {
+    const woken: Agent[] = [];
+    for (const actor of this.actors.values()) {
+      if (!actor.wake(now)) continue;
+      if (actor.members <= 0) this.actors.delete(actor.key);
+    }
+    for (const agent of this.agents.values()) if (agent.wake()) woken.push(agent);
+    return woken;
   }
 
   /** Removes gone agents whose retention passed; returns their ids. */
@@ -353,6 +443,7 @@ export class AgentRegistry {
     for (const agent of this.agents.values()) {
       if (agent.expiresAt !== null && agent.expiresAt <= now) {
         this.agents.delete(agent.id);
+        this.forget(agent);
         removed.push(agent.id);
       }
     }
@@ -371,10 +462,10 @@ export class AgentRegistry {
     return counts;
   }
 
-  /** Whether an active agent other than those in `avoid` exists (busy or not). */
+  /** Whether an active agent of an actor not in `avoid` exists (busy or not). */
   someoneElse(avoid: readonly string[]): boolean {
     for (const agent of this.agents.values())
-      if (agent.status === 'active' && !avoid.includes(agent.id)) return true;
+      if (agent.status === 'active' && !avoid.includes(agent.actor.key)) return true;
     return false;
   }
 

@@ -14,8 +14,13 @@ export interface CourseWork {
   readonly gate: AgentGate | undefined;
   /** Whether any operation is waiting for an agent. */
   hasReady(): boolean;
-  /** Joins/refreshes a pulling agent by its key. */
-  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined';
+  /** Joins/refreshes a pulling agent by its key ('crowded': see `AgentLifecycle.pulled`). */
+  pulled(
+    key: string,
+    name: string,
+    now: number,
+    standing: AgentStanding,
+  ): Agent | 'quarantined' | 'crowded';
   /** The agent with this key, if known. */
   agent(key: string): Agent | undefined;
   /** Leases the next ready operation `agent` may take, under `ticket`. */
@@ -28,8 +33,8 @@ export interface CourseWork {
   settle(lease: Lease, matches: (expected: string) => boolean): Promise<'accepted' | 'wrong'>;
   lease(courseId: number): Lease | undefined;
   /**
-   * A wrong result from an agent whose identity cannot be held to account (a guest): retried
-   * elsewhere, without using up an attempt (a stranger's lie must not fail the expression).
+   * A wrong result from an agent whose identity cannot be held to account (a guest): charged to
+   * its actor (its address) and retried elsewhere; a stranger's lie never fails the expression.
    */
   reject(lease: Lease): void;
   /** Resolves once the quarantine is stored. */
@@ -39,6 +44,10 @@ export interface CourseWork {
   agentChanged(agent: Agent): void;
   /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
   excuseExpiries(excuse: (lease: Lease) => boolean): void;
+  /** How to read the sizes of the protocol's own tables (`tableSizes`). */
+  describeTables(sizes: () => Record<string, number>): void;
+  /** `forget(key)` runs when the agent `key` is no longer listed. */
+  onForgotten(forget: (key: string) => void): void;
 }
 
 /** The parts of the write path the course protocol reaches. */
@@ -54,9 +63,12 @@ export interface CourseEngine {
     agent: Agent,
     now: number,
     ticket: CourseTicket,
+    loan: boolean,
   ): { lease: Lease; task: Task };
   /** Back to the ready queue, to be retried away from `avoid`; `counts`: as a failed attempt. */
   requeue(lease: Lease, reason: string, avoid: string, counts: boolean): void;
+  /** The holder's own failure: charged to its actor, retried elsewhere. */
+  fault(lease: Lease, reason: 'wrong_result'): void;
   failDeterministic(lease: Lease, err: ExpressionistError): void;
   dispatchSoon(): void;
   agentChanged(agent: Agent): void;
@@ -69,6 +81,8 @@ export interface CourseEngine {
  */
 export class CoursePort implements CourseWork {
   private excuse: ((lease: Lease) => boolean) | undefined;
+  private sizes: (() => Record<string, number>) | undefined;
+  private forgotten: ((key: string) => void) | undefined;
   private admission: AgentGate | undefined;
 
   constructor(private readonly e: CourseEngine) {}
@@ -90,7 +104,12 @@ export class CoursePort implements CourseWork {
     return !this.e.ring.isEmpty;
   }
 
-  pulled(key: string, name: string, now: number, standing: AgentStanding): Agent | 'quarantined' {
+  pulled(
+    key: string,
+    name: string,
+    now: number,
+    standing: AgentStanding,
+  ): Agent | 'quarantined' | 'crowded' {
     return this.e.agents.pulled(key, name, now, standing);
   }
 
@@ -103,10 +122,14 @@ export class CoursePort implements CourseWork {
     ticket: CourseTicket,
     now: number,
   ): { lease: Lease; task: Task } | undefined {
-    if (!this.e.isOpen() || !agent.canPull()) return undefined;
+    if (!this.e.isOpen() || this.e.ring.isEmpty) return undefined;
     const registry = this.e.agents.registry;
-    const next = this.e.ring.takeFor(agent.id, (avoid) => registry.someoneElse(avoid));
-    return next && this.e.assign(next.run, next.opId, agent, now, ticket);
+    // Beyond its window only when no socket agent of another actor could take the work now
+    // (a window never idles a slot); such a loan goes elsewhere once it is overdue.
+    const loan = !agent.canPull();
+    if (loan && (!agent.canPullBeyond() || registry.otherCanTake(agent.actor))) return undefined;
+    const next = this.e.ring.takeFor(agent.actor.key, (avoid) => registry.someoneElse(avoid));
+    return next && this.e.assign(next.run, next.opId, agent, now, ticket, loan);
   }
 
   lease(courseId: number): Lease | undefined {
@@ -130,8 +153,7 @@ export class CoursePort implements CourseWork {
   }
 
   reject(lease: Lease): void {
-    this.e.requeue(lease, 'wrong_result', lease.agent.id, false);
-    this.e.agentChanged(lease.agent);
+    this.e.fault(lease, 'wrong_result');
   }
 
   quarantine(agent: Agent, reason: string): Promise<void> {
@@ -148,6 +170,24 @@ export class CoursePort implements CourseWork {
 
   excuseExpiries(excuse: (lease: Lease) => boolean): void {
     this.excuse = excuse;
+  }
+
+  describeTables(sizes: () => Record<string, number>): void {
+    this.sizes = sizes;
+  }
+
+  onForgotten(forget: (key: string) => void): void {
+    this.forgotten = forget;
+  }
+
+  /** The agent `key` is no longer listed: the protocol forgets what it knew of it. */
+  forget(key: string): void {
+    this.forgotten?.(key);
+  }
+
+  /** Sizes of the course protocol's tables (each must stay bounded whatever agents send). */
+  tableSizes(): Record<string, number> {
+    return this.sizes?.() ?? {};
   }
 
   /** Whether the course protocol excuses this expiry (see `excuseExpiries`). */

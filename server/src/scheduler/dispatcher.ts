@@ -5,6 +5,9 @@ import type { ExpressionRun } from './expression-run.js';
 /** Operations at most this long are prefetched (two in flight per worker slot). */
 const PREFETCH_MAX_MS = 10;
 
+/** Loans go first to agents without strikes that have shown they work, then to the rest. */
+const rankOf = (agent: Agent): number => (agent.strikes > 0 ? 2 : agent.proven ? 0 : 1);
+
 /**
  * A FIFO queue on an array with a moving head: O(1) push and shift, the consumed prefix dropped
  * in one splice once it is most of the array (a plain `shift()` is O(n) per call).
@@ -122,12 +125,12 @@ export class ReadyRing {
   }
 
   /**
-   * Takes the next ready operation that need not avoid `agentId` (one whose earlier attempt
-   * expired or failed on it), as long as another agent can take those later; the skipped ones go
-   * back. Looks at most `limit` operations deep.
+   * Takes the next ready operation that need not avoid the actor `actorKey` (one whose earlier
+   * attempt expired or failed on it), as long as another agent can take those later; the skipped
+   * ones go back. Looks at most `limit` operations deep.
    */
   takeFor(
-    agentId: string,
+    actorKey: string,
     someoneElse: (avoid: readonly string[]) => boolean,
     limit = 64,
   ): { run: ExpressionRun; opId: number } | undefined {
@@ -137,7 +140,7 @@ export class ReadyRing {
       const next = this.take();
       if (!next) break;
       const avoid = next.run.avoidedBy(next.opId);
-      if (avoid?.includes(agentId) && someoneElse(avoid)) skipped.push(next);
+      if (avoid?.includes(actorKey) && someoneElse(avoid)) skipped.push(next);
       else {
         found = next;
         break;
@@ -167,8 +170,8 @@ export class ReadyRing {
 /** What the dispatcher needs from the write path. */
 export interface DispatchTarget {
   settings(): Settings;
-  /** Leases `opId` of `run` to `agent` and returns the task to send. */
-  assign(run: ExpressionRun, opId: number, agent: Agent, now: number): Task;
+  /** Leases `opId` of `run` to `agent` (`loan`: beyond its window) and returns the task. */
+  assign(run: ExpressionRun, opId: number, agent: Agent, now: number, loan: boolean): Task;
   /** The agent's view changed (new tasks). */
   agentChanged(agent: Agent): void;
 }
@@ -200,7 +203,7 @@ export class Dispatcher {
    * Longer operations are not prefetched: a slot's work is then worth more than a round trip,
    * and queued work would sit behind it instead of going to an idle agent.
    */
-  private prefetchDepth(): number {
+  depth(): number {
     const s = this.target.settings();
     const longest = Math.max(s.additionMs, s.subtractionMs, s.multiplicationMs, s.divisionMs);
     return longest <= PREFETCH_MAX_MS ? 2 : 1;
@@ -209,26 +212,30 @@ export class Dispatcher {
   private dispatch(): void {
     this.scheduled = false;
     if (this.ring.isEmpty) return;
-    const depth = this.prefetchDepth();
-    const free = this.agents.withFreeSlots(depth);
-    if (free.length === 0) return;
+    const depth = this.depth();
     const batches = new Map<Agent, Task[]>();
     const deferred: { run: ExpressionRun; opId: number }[] = [];
+    const free = this.agents.withFreeSlots(depth);
+    const within = (a: Agent): boolean => a.canTake(depth);
     // Agents with strikes in a row get work only once those without are full.
-    this.fill(
-      free.filter((a) => a.strikes === 0),
-      free,
-      depth,
-      batches,
-      deferred,
-    );
+    const clean = free.filter((a) => a.strikes === 0);
+    this.fill(clean, free, within, false, batches, deferred);
     this.fill(
       free.filter((a) => a.strikes > 0),
       free,
-      depth,
+      within,
+      false,
       batches,
       deferred,
     );
+    if (!this.ring.isEmpty) {
+      // Nobody can take more within a window: lend beyond them, proven agents without strikes
+      // first, so an unproven agent gets a loan only when no one better has a free slot.
+      const borrowers = this.agents
+        .borrowers(depth)
+        .sort((x, y) => rankOf(x) - rankOf(y) || y.completed - x.completed);
+      this.fill(borrowers, borrowers, (a) => a.canBorrow(depth), true, batches, deferred);
+    }
     this.ring.putBack(deferred);
     for (const [agent, tasks] of batches) {
       agent.channel?.sendTasks(tasks);
@@ -236,11 +243,15 @@ export class Dispatcher {
     }
   }
 
-  /** Round-robin over `agents`, one task per agent per round, until they are full or no work. */
+  /**
+   * Round-robin over `agents`, one task per agent per round, until none `may` take more or no
+   * work is left; `loan`: the tasks go beyond the agents' windows.
+   */
   private fill(
     agents: readonly Agent[],
     free: readonly Agent[],
-    depth: number,
+    may: (agent: Agent) => boolean,
+    loan: boolean,
     batches: Map<Agent, Task[]>,
     deferred: { run: ExpressionRun; opId: number }[],
   ): void {
@@ -249,11 +260,11 @@ export class Dispatcher {
     while (progressed) {
       progressed = false;
       for (const candidate of agents) {
-        if (!candidate.canTake(depth)) continue;
+        if (!may(candidate)) continue;
         const next = this.ring.take();
         if (!next) break;
         progressed = true;
-        const agent = this.pickAgent(candidate, free, depth, next.run.avoidedBy(next.opId));
+        const agent = this.pickAgent(candidate, free, may, next.run.avoidedBy(next.opId));
         if (!agent) {
           // Only agents it should avoid are free now, and another will be: it waits for that one.
           deferred.push(next);
@@ -261,7 +272,7 @@ export class Dispatcher {
         }
         let batch = batches.get(agent);
         if (!batch) batches.set(agent, (batch = []));
-        batch.push(this.target.assign(next.run, next.opId, agent, now));
+        batch.push(this.target.assign(next.run, next.opId, agent, now, loan));
       }
     }
   }
@@ -273,11 +284,11 @@ export class Dispatcher {
   private pickAgent(
     candidate: Agent,
     free: readonly Agent[],
-    depth: number,
+    may: (agent: Agent) => boolean,
     avoid: readonly string[] | undefined,
   ): Agent | undefined {
-    if (!avoid?.includes(candidate.id)) return candidate;
-    const other = free.find((a) => !avoid.includes(a.id) && a.canTake(depth));
+    if (!avoid?.includes(candidate.actor.key)) return candidate;
+    const other = free.find((a) => !avoid.includes(a.actor.key) && may(a));
     if (other) return other;
     return this.agents.someoneElse(avoid) ? undefined : candidate;
   }

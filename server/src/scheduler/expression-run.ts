@@ -85,7 +85,7 @@ export class ExpressionRun {
   private readonly failures: Int32Array;
   private readonly reassigned: Int32Array;
   private readonly agentIds: Slots<string>;
-  /** Agents whose attempt on the op expired or failed: retries go elsewhere when they can. */
+  /** Actors whose attempt on the op expired or failed: retries go elsewhere when they can. */
   private readonly avoided: Slots<string[]>;
   private readonly startedAt: Float64Array;
   private readonly finishedAt: Float64Array;
@@ -258,7 +258,7 @@ export class ExpressionRun {
     return this.agentIds.get(opId);
   }
 
-  /** Agents a retry of `opId` should avoid while another can take it. */
+  /** Actors a retry of `opId` should avoid while another can take it. */
   avoidedBy(opId: number): readonly string[] | undefined {
     return this.avoided.get(opId);
   }
@@ -364,17 +364,21 @@ export class ExpressionRun {
   }
 
   /**
-   * An attempt ended without a result. `counts` says whether it says something about the
-   * operation (and uses up one of its attempts); `avoid` names an agent the retry should skip.
-   * Returns the number of counted failures so far. The caller re-queues it (`markReady`).
+   * An attempt ended without a result. `counts` says whether it is shown as a failed attempt;
+   * `avoid` names an actor the retry should skip while another can take it (at most `keep`
+   * actors are remembered, the latest). Returns the number of failed attempts so far. The caller
+   * re-queues it (`markReady`).
    */
-  retry(opId: number, counts: boolean, avoid?: string): number {
+  retry(opId: number, counts: boolean, avoid?: string, keep = Number.POSITIVE_INFINITY): number {
     this.reassigned[opId]! += 1;
     if (counts) this.failures[opId]! += 1;
     if (avoid !== undefined) {
       const list = this.avoided.get(opId);
       if (list === undefined) this.avoided.set(opId, [avoid]);
-      else if (!list.includes(avoid)) list.push(avoid);
+      else if (!list.includes(avoid)) {
+        list.push(avoid);
+        if (list.length > keep) list.splice(0, list.length - keep);
+      }
     }
     return this.failures[opId]!;
   }

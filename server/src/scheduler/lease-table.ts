@@ -21,6 +21,13 @@ export interface Lease {
   readonly dispatchedAt: number;
   /** How a course HTTP agent knows the task (null for socket agents). */
   readonly course: CourseTicket | null;
+  /**
+   * Lent beyond the holder's window because nobody could take it within theirs: taken back once
+   * it is `overdueAt` and another agent is free (see `Scheduler.reclaimOverdue`).
+   */
+  readonly loan: boolean;
+  /** When an honest holder would have answered by: the operation's time plus a margin. */
+  readonly overdueAt: number;
 }
 
 /**
@@ -82,14 +89,26 @@ export class LeaseTable {
     return agent.heldTasks().flatMap((id) => this.byTask.get(id) ?? []);
   }
 
-  /** Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`. */
-  startChecker(everyMs: number, onExpired: (expired: Lease[], now: number) => void): void {
+  /**
+   * Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`, and loans past
+   * their `overdueAt` (not yet expired) to `onOverdue`.
+   */
+  startChecker(
+    everyMs: number,
+    onExpired: (expired: Lease[], now: number) => void,
+    onOverdue: (loans: Lease[], now: number) => void = () => undefined,
+  ): void {
     this.stopChecker();
     this.timer = setInterval(() => {
       const now = Date.now();
       const expired: Lease[] = [];
-      for (const lease of this.byTask.values()) if (lease.deadline <= now) expired.push(lease);
+      const overdue: Lease[] = [];
+      for (const lease of this.byTask.values()) {
+        if (lease.deadline <= now) expired.push(lease);
+        else if (lease.loan && lease.overdueAt <= now) overdue.push(lease);
+      }
       if (expired.length > 0) onExpired(expired, now);
+      if (overdue.length > 0) onOverdue(overdue, now);
     }, everyMs);
     this.timer.unref();
   }

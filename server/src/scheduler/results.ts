@@ -1,11 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  ExpressionistError,
-  decimalEquals,
-  execute,
-  isDeterministicFailure,
-  type TaskResult,
-} from '@expressionist/core';
+import { ExpressionistError, decimalEquals, execute, type TaskResult } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Agent } from './agent-registry.js';
 import type { LeaseTable, Lease } from './lease-table.js';
@@ -20,17 +14,16 @@ export type Verdict = 'accepted' | 'wrong' | { fails: ExpressionistError };
 export interface ResultHooks {
   /** The verified value is durable. */
   onStored(lease: Lease, value: string): void;
-  /** The agent reported an error that a retry may fix (`detail` is its report). */
-  retry(lease: Lease, detail: string): void;
-  /** No agent and no retry can ever produce this result. */
+  /** No agent and no retry can ever produce this result (the orchestrator's own verdict). */
   failDeterministic(lease: Lease, err: ExpressionistError): void;
   quarantine(agent: Agent, reason: string): void;
   /**
-   * A guest's wrong result: refused and retried on another agent, without using up an attempt
-   * (a guest can shed its identity, so it is not quarantined, and a stranger's lie must not fail
-   * someone's expression).
+   * The holder failed the attempt in a way the orchestrator cannot reproduce: an error report
+   * for an operation that computes fine here (a crashed worker and a liar look the same), or a
+   * guest's wrong value (a guest can shed its identity, so it is not quarantined). Charged to
+   * its actor; the task goes to another. Never fails the expression.
    */
-  reject(lease: Lease): void;
+  fault(lease: Lease, reason: 'agent_error' | 'wrong_result'): void;
 }
 
 /**
@@ -49,9 +42,10 @@ export class ResultPath {
 
   /**
    * A batch of results from a socket agent. Only the current attempt of a lease the agent holds
-   * counts (fencing); an error report is retried, unless recomputation confirms no retry can
-   * help; a wrong value quarantines the agent and ends the batch (a guest's is refused and
-   * retried elsewhere, see `ResultHooks.reject`).
+   * counts (fencing). An error report is judged by recomputing the operation: a failure the
+   * orchestrator reproduces ends the expression with the orchestrator's own error; anything
+   * else is the agent's fault (`ResultHooks.fault`) and its words reach nobody. A wrong value
+   * quarantines the agent's identity and ends the batch (a guest's is a fault instead).
    */
   acceptBatch(agent: Agent, results: readonly TaskResult[]): void {
     agent.seen(Date.now());
@@ -64,7 +58,7 @@ export class ResultPath {
       }
       if ('error' in result) {
         this.metrics.opsRejected.inc({ reason: 'agent_error' });
-        this.agentFailed(lease, result.error);
+        this.agentFailed(lease, result.error.code);
         continue;
       }
       const verdict = this.check(
@@ -73,7 +67,7 @@ export class ResultPath {
       );
       if (verdict === 'wrong') {
         if (agent.identity === null) {
-          this.hooks.reject(lease);
+          this.hooks.fault(lease, 'wrong_result');
           continue;
         }
         this.hooks.quarantine(agent, `returned ${result.value} for task ${lease.taskId}`);
@@ -84,18 +78,21 @@ export class ResultPath {
   }
 
   /**
-   * An agent reported an error. A failure the orchestrator's own recomputation confirms can never
-   * succeed ends the expression at once; anything else is retried and counts as an attempt.
+   * An agent reported an error (`code` is only logged: an agent's words never reach a user). The
+   * orchestrator computes the operation itself: a failure it confirms ends the expression at once
+   * with its own error, whoever reported it; an unconfirmed report is the agent's fault.
    */
-  private agentFailed(lease: Lease, error: { code: string; message: string }): void {
-    if (isDeterministicFailure(error.code)) {
-      const recomputed = this.recompute(lease);
-      if ('error' in recomputed) {
-        this.hooks.failDeterministic(lease, recomputed.error);
-        return;
-      }
+  private agentFailed(lease: Lease, code: string): void {
+    const recomputed = this.recompute(lease);
+    if ('error' in recomputed) {
+      this.hooks.failDeterministic(lease, recomputed.error);
+      return;
     }
-    this.hooks.retry(lease, `agent error ${error.code}: ${error.message}`);
+    this.log.info(
+      { taskId: lease.taskId, agent: lease.agent.name, code },
+      'an agent reported an error the orchestrator does not reproduce; charged to the agent',
+    );
+    this.hooks.fault(lease, 'agent_error');
   }
 
   /** The attempt's right answer, or the deterministic failure it must end in. */

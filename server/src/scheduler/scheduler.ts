@@ -18,7 +18,7 @@ import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
 import { AgentLifecycle } from './agent-lifecycle.js';
 import { CoursePort } from './course-port.js';
-import type { Agent, StrikePolicy } from './agent-registry.js';
+import type { Agent, AgentChannel, StrikePolicy } from './agent-registry.js';
 import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
@@ -50,6 +50,7 @@ export interface SchedulerOptions {
   parseLimits: ParseLimits;
   /** Plans long expressions on worker threads; without one, everything plans in-thread. */
   planner?: PlanPool;
+  /** Actors an operation's retries go around, at most (the latest that failed it). */
   maxAttempts: number;
   strikes: StrikePolicy;
   leaseGraceMs: number;
@@ -69,6 +70,11 @@ export interface SchedulerOptions {
 export const SETUP_SLICE_OPS = 8192;
 const RECENT_RUNS = 200;
 const STALLED_CHECK_MS = 200;
+/**
+ * A loan is overdue this long (or half its operation's time, if more) after the operation's time:
+ * a margin for the round trip of an agent on a slow network before its loan may go elsewhere.
+ */
+const LOAN_MARGIN_MS = 500;
 
 /**
  * The orchestrator's write path and the one facade HTTP, realtime and main call. It owns every
@@ -124,7 +130,10 @@ export class Scheduler {
         dispatchSoon: () => this.dispatcher.schedule(),
         capacityChanged: () => this.capacityChanged(),
         agentChanged: (id) => this.listener?.agentChanged(id),
-        agentRemoved: (id) => this.listener?.agentRemoved(id),
+        agentRemoved: (id) => {
+          this.course.forget(id);
+          this.listener?.agentRemoved(id);
+        },
       },
       o.log,
       o.metrics,
@@ -134,19 +143,14 @@ export class Scheduler {
     );
     this.dispatcher = new Dispatcher(this.ring, this.agents.registry, {
       settings: () => this.current,
-      assign: (run, opId, agent, now) => this.assign(run, opId, agent, now, null).task,
+      assign: (run, opId, agent, now, loan) => this.assign(run, opId, agent, now, null, loan).task,
       agentChanged: (agent) => this.agentChanged(agent),
     });
     this.results = new ResultPath(this.leaseTable, this.resultWriter, o.metrics, o.log, {
       onStored: (l, v) => this.onStored(l.run, l.opId, v),
-      // The agent's words go to the expression's message, never into a metric label.
-      retry: (lease, detail) => this.requeue(lease, 'agent_error', true, lease.agent.id, detail),
       failDeterministic: (lease, err) => this.failDeterministic(lease, err),
       quarantine: (agent, reason) => void this.agents.quarantine(agent, reason),
-      reject: (lease) => {
-        this.requeue(lease, 'wrong_result', false, lease.agent.id);
-        this.agentChanged(lease.agent);
-      },
+      fault: (lease, reason) => this.fault(lease, reason),
     });
     this.course = new CoursePort({
       isOpen: () => this.open,
@@ -154,8 +158,10 @@ export class Scheduler {
       agents: this.agents,
       leases: this.leaseTable,
       results: this.results,
-      assign: (run, opId, agent, now, ticket) => this.assign(run, opId, agent, now, ticket),
+      assign: (run, opId, agent, now, ticket, loan) =>
+        this.assign(run, opId, agent, now, ticket, loan),
       requeue: (lease, reason, avoid, counts) => this.requeue(lease, reason, counts, avoid),
+      fault: (lease, reason) => this.fault(lease, reason),
       failDeterministic: (lease, err) => this.failDeterministic(lease, err),
       dispatchSoon: () => this.dispatcher.schedule(),
       agentChanged: (agent) => this.agentChanged(agent),
@@ -183,7 +189,11 @@ export class Scheduler {
       else for (const opId of run.computable()) this.makeReady(run, opId);
     });
     this.dispatcher.schedule();
-    this.leaseTable.startChecker(STALLED_CHECK_MS, (expired, now) => this.onExpired(expired, now));
+    this.leaseTable.startChecker(
+      STALLED_CHECK_MS,
+      (expired, now) => this.onExpired(expired, now),
+      (loans) => this.reclaimOverdue(loans),
+    );
     await this.agents.start();
   }
 
@@ -309,13 +319,17 @@ export class Scheduler {
     return true;
   }
 
-  /** Leases `opId` to `agent` (socket push, or a course pull under `course`). */
+  /**
+   * Leases `opId` to `agent` (socket push, or a course pull under `course`); `loan`: beyond its
+   * window, because nobody could take it within theirs.
+   */
   private assign(
     run: ExpressionRun,
     opId: number,
     agent: Agent,
     now: number,
     course: CourseTicket | null,
+    loan = false,
   ): { lease: Lease; task: Task } {
     const op = run.op(opId);
     const durationMs = durationOf(op.op, this.current);
@@ -329,6 +343,8 @@ export class Scheduler {
       deadline: now + durationMs + this.o.leaseGraceMs,
       dispatchedAt: now,
       course,
+      loan,
+      overdueAt: now + durationMs + Math.max(LOAN_MARGIN_MS, durationMs / 2),
     };
     this.leaseTable.add(lease);
     this.o.metrics.opsDispatched.inc({ kind: agent.kind });
@@ -347,45 +363,55 @@ export class Scheduler {
   }
 
   /**
-   * Puts an attempt back in the ready queue. `counts` says whether it uses up one of the
-   * operation's attempts (a timeout or an error does; losing the agent's connection does not,
-   * since that is no fault of the operation).
+   * Puts an attempt back in the ready queue. `counts` says whether it says something about the
+   * operation (shown as a failed attempt; a lost connection does not). Nothing an agent does
+   * fails an expression: only errors the orchestrator confirms itself do (`failDeterministic`).
+   * `avoid` names the actor the retry should go around while another can take it.
    */
-  private requeue(
-    lease: Lease,
-    reason: string,
-    counts: boolean,
-    avoid?: string,
-    detail = reason,
-  ): void {
+  private requeue(lease: Lease, reason: string, counts: boolean, avoid?: string): void {
     this.leaseTable.release(lease);
     const { run, opId } = lease;
     if (run.finished) return;
-    const failures = run.retry(opId, counts, avoid);
-    if (counts && failures >= this.o.maxAttempts) {
-      const op = run.op(opId);
-      this.o.metrics.opsFailed.inc({ reason });
-      this.o.log.info({ taskId: lease.taskId, attempts: failures, detail }, 'operation failed');
-      this.finish(run, {
-        status: 'error',
-        error: errorInfo(
-          'EXPR_OP_FAILED',
-          { op: op.op, column: op.opPos, attempts: failures, reason: detail },
-          op.opPos,
-        ),
-      });
-      return;
-    }
+    run.retry(opId, counts, avoid, this.o.maxAttempts);
     this.o.metrics.opsRequeued.inc({ reason });
     this.makeReady(run, opId);
     this.dispatcher.schedule();
   }
 
   /**
-   * Stalled checker: an expired lease is revoked and retried on another agent when one exists.
-   * The expiry is a strike on its holder; it counts against the operation only the first time on
-   * each agent (one agent sitting on an operation says nothing about the operation). An expiry
-   * the course protocol excuses (an id type the agent could not decode) is neither.
+   * The holder of `lease` failed it in a way the orchestrator cannot reproduce (an error report
+   * whose operation computes fine here, a guest's wrong value): the agent's own failure, charged
+   * to its actor like an expired lease, and the task goes to someone else.
+   */
+  private fault(lease: Lease, reason: 'agent_error' | 'wrong_result'): void {
+    const agent = lease.agent;
+    this.requeue(lease, reason, true, agent.actor.key);
+    this.agents.strike(agent, Date.now(), [lease.dispatchedAt]);
+    this.agentChanged(agent);
+  }
+
+  /**
+   * Loans whose holders are overdue go to agents that are free now (the holder may be slow, or
+   * silent: either way someone else can do it sooner). Without a free agent of another actor the
+   * loan stays; its lease still expires as usual.
+   */
+  private reclaimOverdue(loans: Lease[]): void {
+    const depth = this.dispatcher.depth();
+    for (const lease of loans) {
+      if (this.leaseTable.get(lease.taskId) !== lease) continue;
+      const holder = lease.agent;
+      if (!this.agents.registry.otherCanTake(holder.actor, depth)) continue;
+      holder.channel?.revoke([lease.taskId]);
+      this.o.log.debug({ taskId: lease.taskId, agent: holder.name }, 'overdue loan taken back');
+      this.requeue(lease, 'loan_overdue', false, holder.actor.key);
+      this.agentChanged(holder);
+    }
+  }
+
+  /**
+   * Stalled checker: an expired lease is revoked and retried on another actor's agent when one
+   * exists. The expiry is a strike on its holder's actor. An expiry the course protocol excuses
+   * (an id type the agent could not decode, or a guest whose connections all closed) is not.
    */
   private onExpired(expired: Lease[], now: number): void {
     const strikes = new Map<Agent, number[]>();
@@ -395,12 +421,12 @@ export class Scheduler {
       this.o.metrics.leasesExpired.inc({ kind: agent.kind });
       agent.channel?.revoke([lease.taskId]);
       const excused = this.course.excused(lease);
-      const distinct = !lease.run.avoidedBy(lease.opId)?.includes(agent.id);
       this.o.log.info(
         { taskId: lease.taskId, attempt: lease.attempt, agent: agent.name, excused },
         'lease expired',
       );
-      this.requeue(lease, 'lease_expired', distinct && !excused, agent.id);
+      // An excused expiry says nothing against its actor: the retry need not go around it.
+      this.requeue(lease, 'lease_expired', !excused, excused ? undefined : agent.actor.key);
       if (!excused) strikes.set(agent, [...(strikes.get(agent) ?? []), lease.dispatchedAt]);
       this.agentChanged(agent);
     }
@@ -419,13 +445,17 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ results
 
-  /** Results from a socket agent (already schema-validated). */
-  handleResults(agentId: string, results: TaskResult[]): void {
-    const agent = this.agents.registry.get(agentId);
-    if (!agent) return;
+  /**
+   * Results from a socket agent (already schema-validated). They count only when `channel` holds
+   * the registration of `agentId`; false when it does not (the batch was dropped).
+   */
+  handleResults(agentId: string, channel: AgentChannel, results: TaskResult[]): boolean {
+    const agent = this.agents.holder(agentId, channel);
+    if (!agent) return false;
     this.results.acceptBatch(agent, results);
     this.agentChanged(agent);
     this.dispatcher.schedule();
+    return true;
   }
 
   /** Ends the expression of `lease` with a failure no retry can change (a result too large). */
