@@ -124,10 +124,15 @@ describe('a silent socket agent', () => {
     const sources = ['6*7', ...CASES];
 
     const agent = await unresponsive('silent-alone');
-    expect(agent.reason).toMatch(new RegExp(`^${K} leases expired in a row without a result`));
+    // Alone, it was lent every ready task (nobody else could take them); each expired unanswered,
+    // a strike apiece for an agent that never answered: at least K in a row.
+    const inRow = /^(\d+) tasks in a row failed or expired without a result/.exec(
+      agent.reason ?? '',
+    );
+    expect(Number(inRow?.[1])).toBeGreaterThanOrEqual(K);
     expect(agent.running).toEqual([]);
-    // Slow start gave it two tasks, and its strikes halved that.
-    expect(agent.window).toBeLessThanOrEqual(2);
+    // Its strikes halved its window of two.
+    expect(agent.window).toBeLessThanOrEqual(1);
     const received = silent.tasks.length;
 
     // Well past K expiries (about 6 lease lengths): nothing errors, all wait for a responsive agent.
@@ -167,7 +172,7 @@ describe('a silent socket agent', () => {
 
     const agent = await unresponsive('silent-big');
     expect(agent.strikes).toBeGreaterThanOrEqual(K);
-    expect(agent.reason).toContain('leases expired in a row');
+    expect(agent.reason).toContain('tasks in a row failed or expired');
     const received = silent.tasks.length;
 
     await expectAllExact(firstIds, firstSources);
@@ -315,7 +320,7 @@ describe('a silent course HTTP agent', () => {
     const agent = await unresponsive('http-silent-http');
     expect(agent.kind).toBe('http');
     expect(agent.strikes).toBeGreaterThanOrEqual(K);
-    expect(agent.reason).toContain('leases expired in a row');
+    expect(agent.reason).toContain('tasks in a row failed or expired');
     // Both id types were tried: the excused number-id leases, then the struck string-id ones.
     expect(silentTasks.some((id) => typeof id === 'number')).toBe(true);
     expect(silentTasks.some((id) => typeof id === 'string')).toBe(true);
