@@ -41,6 +41,8 @@ export class Agent {
   private socket: AgentSocket;
   private server = 0;
   private rotations = 0;
+  /** Handshakes refused in a row (their retries back off). */
+  private refusals = 0;
   private readonly runner: TaskRunner;
   private draining = false;
   /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
@@ -111,6 +113,7 @@ export class Agent {
     };
     socket.on('connect', () => {
       this.rotations = 0;
+      this.refusals = 0;
       o.log.info({ id: this.id, server }, 'connected');
     });
     socket.on('disconnect', (reason) => {
@@ -145,6 +148,19 @@ export class Agent {
         o.log.warn({ code: refusal.data.code, reason: err.message }, 'refused for now; retrying');
       else o.log.warn({ err: err.message, server }, 'cannot reach the orchestrator; retrying');
       if (several) rotate();
+      else if (!socket.active && !this.leaving) {
+        // A refused handshake (an id still held by a connection the orchestrator has not seen
+        // close, a rate limit) is not retried by Socket.IO itself: try again after a jittered
+        // backoff, so a fleet refused together does not come back together.
+        this.refusals += 1;
+        const ceiling = Math.min(10_000, 500 * 2 ** Math.min(this.refusals, 5));
+        setTimeout(
+          () => {
+            if (!this.leaving && socket === this.socket) socket.connect();
+          },
+          ceiling / 2 + Math.random() * (ceiling / 2),
+        );
+      }
     });
     socket.on('tasks', (tasks) => {
       if (!this.draining) this.runner.accept(tasks);

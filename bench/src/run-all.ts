@@ -18,6 +18,7 @@ const BENCHES = [
   'planning',
   'idle-agents',
   'cluster',
+  'strangers',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {

@@ -67,6 +67,11 @@ export const ERROR_CODES = {
     status: 403,
     message: 'This agent is quarantined: {reason}. An admin can release it.',
   },
+  AGENT_ID_TAKEN: {
+    status: 409,
+    message:
+      'The agent id "{id}" is held by another agent identity (or by a live guest connection); choose another id.',
+  },
   AGENT_NOT_QUARANTINED: { status: 404, message: 'No quarantined agent with id "{id}".' },
   AGENT_NOT_CONNECTED: { status: 404, message: 'No connected agent with id "{id}".' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in first: {reason}' },

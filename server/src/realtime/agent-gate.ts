@@ -6,13 +6,15 @@
  * - **Identity.** An agent credential (`eat_…`) is `cred-<id>`, a signed-in user's JWT (a browser
  *   tab) is `user-<id>`; quarantine sticks to that key, so every process holding one credential
  *   is cut off together and none can shed it by choosing another agent id. A guest (no token,
- *   GUEST_AGENTS=on) has no identity: it is never quarantined, its wrong results are refused and
- *   retried elsewhere, and it holds at most GUEST_MAX_SLOTS tasks. Open mode trusts everyone as
- *   before accounts: the self-chosen agent id is the identity.
+ *   GUEST_AGENTS=on) has no identity: it is never quarantined, its wrong results are strikes and
+ *   retried elsewhere. Every agent is answered for by an actor (scheduler/actor.ts): its identity,
+ *   or for a guest its address (IPv6: the /64), so all guests of one address share one count of
+ *   strikes and GUEST_MAX_SLOTS tasks. Open mode trusts everyone as before accounts: the
+ *   self-chosen agent id is the identity.
  * - **Addresses.** At most MAX_SOCKETS_PER_ADDRESS Socket.IO connections per address (both
  *   namespaces share one), at most `GUEST_SOCKETS_PER_ADDRESS` guest agents per address and
  *   `GUEST_CONNECTS_PER_MINUTE` guest handshakes per address a minute, and course guests at most
- *   `GUEST_PULLS_PER_SECOND` pulls per address a second.
+ *   GUEST_PULLS_PER_SECOND (default 50) pulls per address a second.
  */
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';

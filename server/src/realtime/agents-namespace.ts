@@ -62,8 +62,14 @@ export function attachAgentNamespace(
         const identity = admission.standing ? admission.standing.identity : hello.data.agentId;
         const actor = actorOf(hello.data.agentId, admission.standing);
         const refusal = scheduler.agents.refusal(hello.data.agentId, identity, actor);
+        // A quarantined agent connects to be told so (and cut off); any other refusal is final.
         if (refusal && !(refusal instanceof ExpressionistError)) {
           next(refusal);
+          return;
+        }
+        if (refusal && refusal.code !== 'AGENT_QUARANTINED') {
+          log.info({ address, agent: hello.data.agentId, code: refusal.code }, 'agent refused');
+          next(new HandshakeRefused(refusal.code, refusal.message));
           return;
         }
         socket.data.hello = hello.data;

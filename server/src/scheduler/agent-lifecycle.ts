@@ -29,14 +29,6 @@ export interface LifecycleHooks {
  */
 export const GUEST_AGENTS_PER_ACTOR = 64;
 
-/** Another identity is connected under the agent id asked for: it may not be replaced by it. */
-export class AgentIdTaken extends Error {
-  constructor(agentId: string) {
-    super(`the agent id ${agentId} is in use by another agent identity; choose another --id`);
-    this.name = 'AgentIdTaken';
-  }
-}
-
 /**
  * Who an agent is, as the gate that admitted it worked out: how far it is trusted, the identity
  * quarantine sticks to (null: a guest, which has none it could not shed), and a hard cap on its
@@ -148,7 +140,7 @@ export class AgentLifecycle {
   /**
    * Why an agent `agentId` holding `identity` (answered for by `actor`) may not join now, or
    * undefined when it may: AGENT_QUARANTINED while its identity (or the agent listed under that
-   * id) is quarantined; AgentIdTaken while the id is connected under another identity or by a
+   * id) is quarantined; AGENT_ID_TAKEN while the id is connected under another identity or by a
    * guest (a guest cannot prove it is the same guest, so it never replaces a live connection), or
    * still listed, lost, under another actor (its owner may come back to it).
    */
@@ -162,8 +154,11 @@ export class AgentLifecycle {
         reason: existing.reason ?? 'it returned wrong results',
       });
     if (existing.status === 'lost')
-      return existing.actor.key === actor ? undefined : new AgentIdTaken(agentId);
-    if (identity === null || existing.identity !== identity) return new AgentIdTaken(agentId);
+      return existing.actor.key === actor
+        ? undefined
+        : ExpressionistError.of('AGENT_ID_TAKEN', { id: agentId });
+    if (identity === null || existing.identity !== identity)
+      return ExpressionistError.of('AGENT_ID_TAKEN', { id: agentId });
     return undefined;
   }
 
