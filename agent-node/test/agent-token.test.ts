@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AGENT_CLI,
   killAll,
+  manualAgent,
   spawnAgent,
   track,
   waitFor,
@@ -68,5 +69,41 @@ describe('agent-node with tokens', () => {
       10_000,
       'the flagged agent to join',
     );
+  });
+});
+
+describe('agent-node refused for a taken id', () => {
+  let guests: TestOrchestrator;
+  beforeAll(async () => {
+    guests = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_AGENTS: 'on' });
+  });
+  afterAll(async () => {
+    await guests.close();
+  });
+
+  it('retries with backoff (AGENT_ID_TAKEN) and joins once the id is free', async () => {
+    // A live guest holds the id: another guest cannot replace it (it cannot prove it is the same
+    // guest). Socket.IO does not retry a refused handshake by itself; without the agent's own
+    // backoff it would wait forever.
+    const holder = await manualAgent(guests.url, 'shared-id');
+    await waitFor(
+      () => guests.scheduler.agentView('shared-id')?.status === 'active',
+      5000,
+      'the first guest to join',
+    );
+    const agent = spawnAgent(guests.url, { id: 'shared-id', name: 'second' });
+    processes.push(agent);
+    await waitFor(
+      () => /AGENT_ID_TAKEN/.test(agent.output()),
+      10_000,
+      'the second one to be refused',
+    );
+    holder.socket.close();
+    await waitFor(
+      () => guests.scheduler.agentView('shared-id')?.name === 'second',
+      15_000,
+      'the second one to join once the id is free',
+    );
+    expect(guests.scheduler.agentView('shared-id')?.status).toBe('active');
   });
 });
