@@ -75,6 +75,11 @@ const STALLED_CHECK_MS = 200;
  * a margin for the round trip of an agent on a slow network before its loan may go elsewhere.
  */
 const LOAN_MARGIN_MS = 500;
+/**
+ * The same margin for a course agent's first leases (probes): a little wider, since judging one
+ * overdue switches its task-id type.
+ */
+const PROBE_MARGIN_MS = 1000;
 
 /**
  * The orchestrator's write path and the one facade HTTP, realtime and main call. It owns every
@@ -344,7 +349,14 @@ export class Scheduler {
       dispatchedAt: now,
       course,
       loan,
-      overdueAt: now + durationMs + Math.max(LOAN_MARGIN_MS, durationMs / 2),
+      probe: course !== null && !agent.proven,
+      overdueAt:
+        now +
+        durationMs +
+        Math.max(
+          course !== null && !agent.proven ? PROBE_MARGIN_MS : LOAN_MARGIN_MS,
+          durationMs / 2,
+        ),
     };
     this.leaseTable.add(lease);
     this.o.metrics.opsDispatched.inc({ kind: agent.kind });
@@ -391,16 +403,24 @@ export class Scheduler {
   }
 
   /**
-   * Loans whose holders are overdue go to agents that are free now (the holder may be slow, or
-   * silent: either way someone else can do it sooner). Without a free agent of another actor the
-   * loan stays; its lease still expires as usual.
+   * Overdue leases before their deadline. A course agent that never answered and cannot decode
+   * its task's id type is told apart early (the protocol switches the type; no strike, no
+   * attempt). A loan whose holder is overdue goes to an agent of another actor that is free now
+   * (the holder may be slow, or silent: either way someone else can do it sooner); without one,
+   * the loan stays and its lease expires as usual.
    */
-  private reclaimOverdue(loans: Lease[]): void {
+  private reclaimOverdue(leases: Lease[]): void {
     const depth = this.dispatcher.depth();
-    for (const lease of loans) {
+    for (const lease of leases) {
       if (this.leaseTable.get(lease.taskId) !== lease) continue;
       const holder = lease.agent;
-      if (!this.agents.registry.otherCanTake(holder.actor, depth)) continue;
+      if (lease.probe && this.course.excused(lease, true)) {
+        this.o.log.info({ taskId: lease.taskId, agent: holder.name }, 'course id type switched');
+        this.requeue(lease, 'course_id_type', false);
+        this.agentChanged(holder);
+        continue;
+      }
+      if (!lease.loan || !this.agents.registry.otherCanTake(holder.actor, depth)) continue;
       holder.channel?.revoke([lease.taskId]);
       this.o.log.debug({ taskId: lease.taskId, agent: holder.name }, 'overdue loan taken back');
       this.requeue(lease, 'loan_overdue', false, holder.actor.key);
