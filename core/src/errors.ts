@@ -125,11 +125,6 @@ export function errorMessage<C extends ErrorCode>(code: C, params: ErrorParams<C
   );
 }
 
-/** True when an operation that failed with `code` on an agent can never succeed on a retry. */
-export function isDeterministicFailure(code: string): boolean {
-  return code === 'EXPR_DIV_ZERO' || code === 'EXPR_RESULT_TOO_LARGE';
-}
-
 /** Plain, serializable error description used in HTTP bodies and on expressions. */
 export interface ErrorInfo {
   code: ErrorCode;
