@@ -59,6 +59,10 @@ export const ERROR_CODES = {
     message: 'Id "{id}" was already used for a different expression.',
   },
   ALREADY_FINISHED: { status: 409, message: 'Expression "{id}" has already finished ({status}).' },
+  EXPRESSION_RUNNING: {
+    status: 409,
+    message: 'Expression "{id}" is still running: cancel it first, then delete it.',
+  },
   SETTINGS_INVALID: { status: 422, message: '{reason}' },
   TASK_NOT_FOUND: { status: 404, message: '{reason}' },
   TASK_RESULT_INVALID: { status: 422, message: '{reason}' },

@@ -297,6 +297,8 @@ export const UiDeltaSchema = z.object({
   expressions: z.array(ExpressionViewSchema).optional(),
   agents: z.array(AgentViewSchema).optional(),
   agentsRemoved: z.array(z.string()).optional(),
+  /** Expressions deleted (by their owner, an admin, or retention). */
+  expressionsRemoved: z.array(z.string()).optional(),
   settings: SettingsSchema.optional(),
   stats: StatsViewSchema.optional(),
   /** Operation changes for expressions this client subscribed to. */
@@ -333,6 +335,10 @@ export const ExpressionPageSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 export const ExpressionReplySchema = z.object({ expression: ExpressionViewSchema });
+
+/** `DELETE /api/v1/expressions[/:id]`: how many finished expressions were deleted. */
+export const DeletedReplySchema = z.object({ deleted: z.number().int().nonnegative() });
+export type DeletedReply = z.infer<typeof DeletedReplySchema>;
 export const OperationsReplySchema = z.object({ operations: z.array(OperationViewSchema) });
 export const SettingsReplySchema = z.object({ settings: SettingsSchema });
 export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });

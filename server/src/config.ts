@@ -39,6 +39,8 @@ export const EnvSchema = z.object({
   PLAN_WORKER_THRESHOLD: int(0, 10_000_000).default(50_000),
   HEAP_GROWING_PERCENT: int(0, 1000).default(50),
   MAX_ATTEMPTS: int(1, 100).default(5),
+  RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  RETENTION_SWEEP_MS: int(100, 86_400_000).default(60_000),
   UNRESPONSIVE_AFTER: int(1, 1000).default(3),
   UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
   COURSE_TASK_ID: z.enum(['auto', 'number', 'string']).default('auto'),
@@ -94,6 +96,8 @@ export interface Config {
    */
   heapGrowingPercent: number;
   maxAttempts: number;
+  /** Finished expressions are deleted this many days after they finish (0: kept forever). */
+  retention: { days: number; sweepEveryMs: number };
   /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
   unresponsiveAfter: number;
   unresponsiveCooldownMs: number;
@@ -197,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     planWorkerThreshold: e.PLAN_WORKER_THRESHOLD,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     maxAttempts: e.MAX_ATTEMPTS,
+    retention: { days: e.RETENTION_DAYS, sweepEveryMs: e.RETENTION_SWEEP_MS },
     unresponsiveAfter: e.UNRESPONSIVE_AFTER,
     unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,
     courseTaskId: e.COURSE_TASK_ID,

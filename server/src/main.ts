@@ -87,6 +87,7 @@ export async function startOrchestrator(
     parseLimits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
     planner: planPool,
     maxAttempts: config.maxAttempts,
+    retention: config.retention,
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,

@@ -506,5 +506,46 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       ]);
       expect(await store.listExpressions(10, undefined, 'nobody')).toEqual([]);
     });
+
+    it('lists finished expressions by finish time (never unfinished ones), all or one owner’s', async () => {
+      const finished = (id: string, finishedAt: number, owner: string | null = null) =>
+        expr(id, 1000, { status: 'done', value: '1', finishedAt, owner });
+      await store.insertExpression(finished('f-3', 3000, 'u1'));
+      await store.insertExpression(finished('f-1', 1000, 'u2'));
+      await store.insertExpression(finished('f-2', 2000, 'u1'));
+      await store.insertExpression(expr('running', 500, { status: 'in_progress' }));
+      await store.insertExpression(
+        expr('canceled', 900, { status: 'canceled', finishedAt: 1500, owner: 'u1' }),
+      );
+      const ids = async (before: number, limit: number, owner?: string) =>
+        (await store.listFinishedBefore(before, limit, owner)).map((r) => r.id);
+      expect(await store.listFinishedBefore(2500, 10)).toEqual([
+        { id: 'f-1', owner: 'u2' },
+        { id: 'canceled', owner: 'u1' },
+        { id: 'f-2', owner: 'u1' },
+      ]);
+      expect(await ids(2500, 2)).toEqual(['f-1', 'canceled']);
+      expect(await ids(10_000, 10, 'u1')).toEqual(['canceled', 'f-2', 'f-3']);
+      expect(await ids(0, 10)).toEqual([]);
+      // A patch that finishes an expression makes it listable.
+      await store.updateExpression('running', { status: 'done', value: '2', finishedAt: 100 });
+      expect(await store.listFinishedBefore(1000, 10)).toEqual([{ id: 'running', owner: null }]);
+    });
+
+    it('deletes an expression with its op results and nothing else', async () => {
+      const long = `1+${'2+'.repeat(20_000)}3`;
+      await store.insertExpression(expr('gone', 1000, { expression: long, normalized: long }));
+      await store.insertExpression(expr('kept', 2000));
+      await store.saveOpResults([opResult('gone', 0), opResult('gone', 1), opResult('kept', 0)]);
+      expect(await store.deleteExpression('gone')).toBe(true);
+      expect(await store.getExpression('gone')).toBeNull();
+      expect(await store.getOpResults('gone')).toEqual([]);
+      expect(await store.getExpression('kept')).not.toBeNull();
+      expect(await store.getOpResults('kept')).toHaveLength(1);
+      expect(await store.deleteExpression('gone')).toBe(false);
+      // The id is free again: the same client id may be submitted anew.
+      expect((await store.insertExpression(expr('gone', 3000))).inserted).toBe(true);
+      expect((await store.getExpression('gone'))?.expression).toBe(expr('gone', 3000).expression);
+    });
   });
 }

@@ -265,6 +265,16 @@ export function createApp(deps: AppDeps): Express {
   api.post('/expressions/:id/cancel', async (req, res) => {
     res.json({ expression: await scheduler.cancel(req.params.id, visibleTo(req)) });
   });
+  // Deleting: one's own finished expressions (an admin's: anyone's); a running one is canceled
+  // first. `DELETE /expressions` deletes every finished expression of the caller.
+  api.delete('/expressions/:id', async (req, res) => {
+    await scheduler.retention.deleteOne(req.params.id, visibleTo(req));
+    res.json({ deleted: 1 });
+  });
+  api.delete('/expressions', async (req, res) => {
+    const owner = ownerOf(principalOf(req));
+    res.json({ deleted: await scheduler.retention.deleteFinishedOf(owner) });
+  });
   api.get('/settings', (_req, res) => {
     res.json({ settings: scheduler.getSettings() });
   });

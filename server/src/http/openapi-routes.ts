@@ -65,7 +65,7 @@ export interface Success {
 
 /** One operation of the document. */
 export interface RouteDoc {
-  method: 'get' | 'post' | 'put';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** OpenAPI path template, e.g. `/api/v1/expressions/{id}`. */
   path: string;
   summary: string;
@@ -171,6 +171,26 @@ export const ROUTES: readonly RouteDoc[] = [
     tag: 'api',
     success: [{ status: 200, description: 'The canceled expression.', body: 'ExpressionReply' }],
     errors: [...ID_ERRORS, 'ALREADY_FINISHED'],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/expressions/{id}',
+    auth: 'user',
+    summary:
+      "Delete one of the caller's finished expressions (an admin: anyone's) with its operations; a running one must be canceled first.",
+    tag: 'api',
+    success: [{ status: 200, description: 'Deleted (`deleted`: 1).', body: 'DeletedReply' }],
+    errors: [...ID_ERRORS, 'EXPRESSION_RUNNING', 'STORE_UNAVAILABLE'],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/expressions',
+    auth: 'user',
+    summary:
+      'Delete every finished expression of the caller (in open mode: every finished one); running ones stay.',
+    tag: 'api',
+    success: [{ status: 200, description: 'How many were deleted.', body: 'DeletedReply' }],
+    errors: ['STORE_UNAVAILABLE'],
   },
   {
     method: 'get',

@@ -50,6 +50,8 @@ export class UiHub implements SchedulerListener {
   private readonly expressions = new Set<string>();
   private readonly agents = new Set<string>();
   private readonly agentsRemoved = new Set<string>();
+  /** Deleted expressions since the last flush: told to admins and to their owner only. */
+  private readonly expressionsRemoved: { id: string; owner: string | null }[] = [];
   private readonly operations = new Map<string, Set<number>>();
   private settings: Settings | undefined;
   /** Views of changed expressions that were no longer in memory, fetched from the store. */
@@ -196,6 +198,12 @@ export class UiHub implements SchedulerListener {
     this.agentsRemoved.add(id);
   }
 
+  expressionRemoved(id: string, owner: string | null): void {
+    this.expressions.delete(id);
+    this.watched.delete(id);
+    this.expressionsRemoved.push({ id, owner });
+  }
+
   settingsChanged(settings: Settings): void {
     this.settings = settings;
   }
@@ -212,6 +220,7 @@ export class UiHub implements SchedulerListener {
       this.expressions.clear();
       this.agents.clear();
       this.agentsRemoved.clear();
+      this.expressionsRemoved.length = 0;
       this.operations.clear();
       this.fetched.length = 0;
       this.settings = undefined;
@@ -273,8 +282,27 @@ export class UiHub implements SchedulerListener {
           .emit('delta', { operations: [{ expressionId, operations }] });
     }
     this.operations.clear();
+    this.flushRemoved();
     for (const id of this.watched)
       if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
+  }
+
+  /** Deleted expressions: every id to the `all` room (admins), each owner's to that owner. */
+  private flushRemoved(): void {
+    if (this.expressionsRemoved.length === 0) return;
+    const removed = this.expressionsRemoved.splice(0);
+    this.nsp.to(ALL).emit('delta', { expressionsRemoved: removed.map((r) => r.id) });
+    const byOwner = new Map<string, string[]>();
+    for (const { id, owner } of removed) {
+      if (owner === null) continue;
+      const ids = byOwner.get(owner) ?? [];
+      ids.push(id);
+      byOwner.set(owner, ids);
+    }
+    for (const [owner, ids] of byOwner) {
+      const target = userRoom(owner);
+      if (this.hasRoom(target)) this.nsp.to(target).emit('delta', { expressionsRemoved: ids });
+    }
   }
 
   /** Whether a room has members here (one process), or may have anywhere (several). */

@@ -27,6 +27,7 @@ import { Intake, cacheableError, divZeroError, type SubmitOutcome } from './inta
 import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
+import { Retention } from './retention.js';
 import { ResultWriter } from './result-writer.js';
 import { SchedulerViews, Throughput } from './views.js';
 
@@ -35,6 +36,8 @@ export type { SubmitOutcome } from './intake.js';
 /** Receives change notifications; the UI hub batches them into deltas. */
 export interface SchedulerListener {
   expressionChanged(id: string): void;
+  /** A finished expression of `owner` was deleted. */
+  expressionRemoved(id: string, owner: string | null): void;
   operationsChanged(expressionId: string, opIds: readonly number[]): void;
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
@@ -55,6 +58,8 @@ export interface SchedulerOptions {
   strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
+  /** Days a finished expression is kept (0: forever) and how often expired ones are swept. */
+  retention?: { days: number; sweepEveryMs: number };
   /**
    * Runs of more operations than this are set up a slice of this many operations per event-loop
    * turn (see `setUpInSlices`); smaller ones at once, in `submit`. Default `SETUP_SLICE_OPS`.
@@ -94,6 +99,8 @@ export class Scheduler {
   readonly agents: AgentLifecycle;
   /** What the course HTTP protocol works through. */
   readonly course: CoursePort;
+  /** Deleting finished expressions: the retention sweeper and users' deletions. */
+  readonly retention: Retention;
   private readonly runs = new Map<string, ExpressionRun>();
   private readonly unfinished = new Map<string, number>();
   /** Finished runs kept briefly so live detail views can show their last state. */
@@ -171,6 +178,17 @@ export class Scheduler {
       dispatchSoon: () => this.dispatcher.schedule(),
       agentChanged: (agent) => this.agentChanged(agent),
     });
+    this.retention = new Retention({
+      store: o.store,
+      log: o.log,
+      retentionDays: o.retention?.days ?? 0,
+      sweepEveryMs: o.retention?.sweepEveryMs ?? 60_000,
+      isRunning: (id) => this.runs.has(id),
+      removed: (id, owner) => {
+        this.recent.delete(id);
+        this.listener?.expressionRemoved(id, owner);
+      },
+    });
     this.views = new SchedulerViews({
       store: o.store,
       agents: this.agents.registry,
@@ -200,6 +218,7 @@ export class Scheduler {
       (loans) => this.reclaimOverdue(loans),
     );
     await this.agents.start();
+    this.retention.start();
   }
 
   /** Stops taking work; waits (bounded) for pending writes. Agents are told by the caller. */
@@ -207,6 +226,7 @@ export class Scheduler {
     this.open = false;
     this.leaseTable.stopChecker();
     this.agents.stop();
+    this.retention.stop();
     await Promise.race([
       Promise.all([this.resultWriter.drained(), this.expressionWriter.drained()]),
       new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),

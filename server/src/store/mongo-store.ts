@@ -4,6 +4,7 @@ import type { Collection, Db, Filter, WriteError } from 'mongodb';
 import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
+  FinishedRef,
   InsertOutcome,
   ListCursor,
   Store,
@@ -216,6 +217,11 @@ export class MongoStore implements Store {
       { owner: 1, createdAt: -1, _id: -1 },
       { name: 'by_owner_created' },
     );
+    await this.expressions.createIndex({ finishedAt: 1, _id: 1 }, { name: 'by_finished' });
+    await this.expressions.createIndex(
+      { owner: 1, finishedAt: 1, _id: 1 },
+      { name: 'by_owner_finished' },
+    );
     await this.users.createIndex({ login: 1 }, { name: 'by_login', unique: true });
   }
 
@@ -306,6 +312,25 @@ export class MongoStore implements Store {
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.map(fromDoc);
+  }
+
+  async listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]> {
+    if (!(limit >= 1)) return [];
+    // `$lt` on a number matches no null: unfinished expressions are never listed.
+    const docs = await this.expressions
+      .find(
+        { finishedAt: { $lt: before }, ...(owner === undefined ? {} : { owner }) },
+        { projection: { _id: 1, owner: 1 } },
+      )
+      .sort({ finishedAt: 1, _id: 1 })
+      .limit(Math.floor(limit))
+      .toArray();
+    return docs.map((d) => ({ id: d._id, owner: d.owner ?? null }));
+  }
+
+  async deleteExpression(id: string): Promise<boolean> {
+    await this.opResults.deleteMany({ expressionId: id });
+    return (await this.expressions.deleteOne({ _id: id })).deletedCount > 0;
   }
 
   async countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>> {

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS expression_texts (
   normalized TEXT
 );
 CREATE INDEX IF NOT EXISTS expressions_by_status ON expressions (status, created_at, id);
+-- Retention and "delete my finished": unfinished rows have no finish time and are not indexed.
+CREATE INDEX IF NOT EXISTS expressions_by_finished ON expressions (finished_at, id)
+  WHERE finished_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS op_results (
   expression_id TEXT    NOT NULL,
@@ -176,6 +179,11 @@ export interface Statements {
   listQuarantines: Statement<[], QuarantineRow>;
   listOwnFirst: Statement<[string, number], ExpressionRow>;
   listOwnAfter: Statement<[string, number, string, number], ExpressionRow>;
+  listFinishedBefore: Statement<[number, number], { id: string; owner: string | null }>;
+  listOwnFinishedBefore: Statement<[string, number, number], { id: string; owner: string | null }>;
+  deleteOpResultsOf: Statement<[string]>;
+  deleteText: Statement<[string]>;
+  deleteExpression: Statement<[string]>;
   insertUser: Statement<UserRow>;
   getUserByLogin: Statement<[string], UserRow>;
   getUser: Statement<[string], UserRow>;
@@ -336,6 +344,20 @@ export function prepare(db: Database.Database): Statements {
       `${SELECT_EXPRESSIONS} WHERE e.owner = ?
        ORDER BY e.created_at DESC, e.id DESC LIMIT ?`,
     ),
+    listFinishedBefore: db.prepare<[number, number], { id: string; owner: string | null }>(
+      `SELECT id, owner FROM expressions WHERE finished_at IS NOT NULL AND finished_at < ?
+       ORDER BY finished_at, id LIMIT ?`,
+    ),
+    listOwnFinishedBefore: db.prepare<
+      [string, number, number],
+      { id: string; owner: string | null }
+    >(
+      `SELECT id, owner FROM expressions WHERE owner = ? AND finished_at IS NOT NULL AND finished_at < ?
+       ORDER BY finished_at, id LIMIT ?`,
+    ),
+    deleteOpResultsOf: db.prepare<[string]>('DELETE FROM op_results WHERE expression_id = ?'),
+    deleteText: db.prepare<[string]>('DELETE FROM expression_texts WHERE id = ?'),
+    deleteExpression: db.prepare<[string]>('DELETE FROM expressions WHERE id = ?'),
     listOwnAfter: db.prepare<[string, number, string, number], ExpressionRow>(
       `${SELECT_EXPRESSIONS}
        WHERE e.owner = ? AND (e.created_at, e.id) < (?, ?)

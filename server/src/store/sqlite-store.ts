@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { AgentKind, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
+  FinishedRef,
   InsertOutcome,
   ListCursor,
   Store,
@@ -226,6 +227,27 @@ export class SqliteStore implements Store {
       counts[status as ExpressionStatus] = n;
     }
     return counts;
+  }
+
+  async listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]> {
+    const s = this.statements();
+    if (!(limit >= 1)) return [];
+    limit = Math.floor(limit);
+    const rows =
+      owner === undefined
+        ? s.listFinishedBefore.all(before, limit)
+        : s.listOwnFinishedBefore.all(owner, before, limit);
+    return rows.map((r) => ({ id: r.id, owner: r.owner ?? null }));
+  }
+
+  async deleteExpression(id: string): Promise<boolean> {
+    const s = this.statements();
+    // One transaction here (SQLite has them); the interface promises no more than MongoDB gives.
+    return this.db!.transaction(() => {
+      s.deleteOpResultsOf.run(id);
+      s.deleteText.run(id);
+      return s.deleteExpression.run(id).changes > 0;
+    })();
   }
 
   async saveOpResults(results: StoredOpResult[]): Promise<number> {

@@ -37,6 +37,12 @@ export interface StoredOpResult {
   finishedAt: number;
 }
 
+/** A finished expression as retention and deletion need it. */
+export interface FinishedRef {
+  id: string;
+  owner: string | null;
+}
+
 /** Keyset cursor for newest-first listing: the last row of the previous page. */
 export interface ListCursor {
   createdAt: number;
@@ -100,6 +106,17 @@ export interface Store {
   listUnfinished(): Promise<StoredExpression[]>;
   /** Count of expressions per status. */
   countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>>;
+  /**
+   * Ids of finished expressions (done, error, canceled: those with a finish time) that finished
+   * before `before`, oldest first, at most `limit`; only `owner`'s when given. Indexed both ways.
+   */
+  listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]>;
+  /**
+   * Deletes one expression with its operation results (the results first: a crash between the
+   * two leaves a finished expression without them, which only its operation views miss). True
+   * when it existed.
+   */
+  deleteExpression(id: string): Promise<boolean>;
 
   /**
    * Records operation results. A result whose (expressionId, opId) already exists is not

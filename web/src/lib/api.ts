@@ -14,6 +14,7 @@ import {
   RegisterReplySchema,
   AgentCredentialViewSchema,
   CalculateReplySchema,
+  DeletedReplySchema,
   ErrorBodySchema,
   ExpressionPageSchema,
   ExpressionReplySchema,
@@ -165,6 +166,20 @@ export async function cancelExpression(id: string): Promise<ExpressionView> {
     },
   );
   return reply.expression;
+}
+
+/** Deletes one finished expression (409 EXPRESSION_RUNNING while it runs). */
+export async function deleteExpression(id: string): Promise<number> {
+  return (
+    await request(`/expressions/${encodeURIComponent(id)}`, DeletedReplySchema, {
+      method: 'DELETE',
+    })
+  ).deleted;
+}
+
+/** Deletes every finished expression of the signed-in user; resolves with how many. */
+export async function deleteFinished(): Promise<number> {
+  return (await request('/expressions', DeletedReplySchema, { method: 'DELETE' })).deleted;
 }
 
 export async function getSettings(): Promise<Settings> {
