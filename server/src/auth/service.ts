@@ -337,6 +337,8 @@ export class AuthService {
       passwordHash: await hashPassword(body.password),
       role,
       createdAt: Date.now(),
+      disabledAt: null,
+      sessionEpoch: 0,
     };
     if ((await this.store.createUser(user)) === 'taken')
       throw ExpressionistError.of('LOGIN_TAKEN', { login });
