@@ -3,16 +3,22 @@
  * the user (exists, enabled, role, session epoch) and whether the token was signed out. Every API
  * call and every socket check asks, so the answers are kept `CACHE_MS`; this instance forgets an
  * entry at once when it changes it, and the others when the cluster tells them
- * (`sessions-ended`), so the cache only bounds how stale an instance can be when such a message
- * is lost.
+ * (`account`), so the cache only bounds how stale an instance can be when such a message is
+ * lost.
+ *
+ * While the store is unreachable, an entry older than `CACHE_MS` is used rather than refusing
+ * everyone signed in (stale-if-error); an entry that was forgotten (its user changed, its token
+ * signed out) is gone, so an outage never brings an ended session back. Without an entry the
+ * answer is STORE_UNAVAILABLE.
  */
+import { ExpressionistError } from '@expressionist/core';
 import type { Store, StoredUser } from '../store/store.js';
 
 /** How long a user record or a token's revocation state is reused without reading the store. */
 export const CACHE_MS = 5000;
 const MAX_ENTRIES = 50_000;
 
-/** A map whose entries are forgotten `ttlMs` after they were set; the oldest go first when full. */
+/** A map whose entries are fresh for `ttlMs` after they were set; the oldest go first when full. */
 class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; at: number }>();
   /** Bumped by every `delete`: a read that started before it must not store its stale answer. */
@@ -20,22 +26,26 @@ class TtlCache<V> {
 
   constructor(private readonly ttlMs: number) {}
 
-  get(key: string, now: number): { value: V } | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (now - entry.at < this.ttlMs) return { value: entry.value };
-    this.entries.delete(key);
-    return undefined;
-  }
-
-  /** Reads through `load` on a miss; what it loads is kept unless the key was forgotten since. */
+  /**
+   * Reads through `load` when the entry is missing or stale; what it loads is kept unless the key
+   * was forgotten since. When `load` fails, a stale entry is used; without one, STORE_UNAVAILABLE.
+   */
   async through(key: string, load: () => Promise<V>): Promise<V> {
-    const hit = this.get(key, Date.now());
-    if (hit) return hit.value;
+    const entry = this.entries.get(key);
+    if (entry && Date.now() - entry.at < this.ttlMs) return entry.value;
     const generation = this.generation;
-    const value = await load();
+    let value: V;
+    try {
+      value = await load();
+    } catch {
+      const stale = this.entries.get(key);
+      if (stale) return stale.value;
+      throw ExpressionistError.of('STORE_UNAVAILABLE', {
+        what: 'the session could not be checked.',
+      });
+    }
     if (generation === this.generation) {
-      if (this.entries.size >= MAX_ENTRIES) {
+      if (!this.entries.has(key) && this.entries.size >= MAX_ENTRIES) {
         const oldest = this.entries.keys().next();
         if (!oldest.done) this.entries.delete(oldest.value);
       }
