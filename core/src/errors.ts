@@ -88,6 +88,10 @@ export const ERROR_CODES = {
     message: 'The setup link is not valid (already used, or an admin exists).',
   },
   CREDENTIAL_NOT_FOUND: { status: 404, message: 'No agent credential with id "{id}".' },
+  ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled; ask an admin.' },
+  PASSWORD_WRONG: { status: 403, message: 'The current password is wrong.' },
+  USER_NOT_FOUND: { status: 404, message: 'No user with id "{id}".' },
+  USER_SELF: { status: 409, message: 'An admin cannot {action} their own account.' },
   RATE_LIMITED: { status: 429, message: 'Too many {what}; retry in {seconds} s.' },
   AGENT_PROTOCOL_MISMATCH: {
     status: 426,

@@ -16,6 +16,7 @@ import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
 import { AgentGate } from './realtime/agent-gate.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
+import { SessionWatch } from './realtime/session-watch.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
 import { PlanPool } from './scheduler/plan-pool.js';
@@ -230,6 +231,24 @@ export async function startOrchestrator(
     const cut = scheduler.agents.revoke(`cred-${credentialId}`, 'its credential was revoked');
     log.info({ credential: credentialId, agents: cut }, 'agents of a revoked credential cut off');
   });
+  // A disabled or deleted user is cut off at once: their agents (browser tabs) leave the
+  // registry and their unfinished work is canceled, here where the scheduler runs (the API that
+  // changes accounts is the leader's); every instance cuts off its own sockets (SessionWatch).
+  auth.onAccountEvent((event, here) => {
+    if (!here || event.t !== 'user-changed') return;
+    if (event.change !== 'disabled' && event.change !== 'deleted') return;
+    const reason = `its user was ${event.change}`;
+    const agents = scheduler.agents.revoke(`user-${event.userId}`, reason);
+    const canceled = scheduler.cancelAllOf(event.userId);
+    log.info({ user: event.userId, agents, canceled }, 'user cut off');
+  });
+  const sessionWatch = new SessionWatch(io, auth, log);
+  const pruneRevoked = setInterval(() => {
+    auth.pruneRevokedTokens().catch((err: unknown) => {
+      log.warn({ err }, 'pruning expired sign-outs failed');
+    });
+  }, 3_600_000);
+  pruneRevoked.unref();
   if (!cluster) await scheduler.start();
 
   await new Promise<void>((resolve, reject) => {
@@ -256,6 +275,8 @@ export async function startOrchestrator(
       await cluster?.stop();
       await planPool.close();
       hub.close();
+      sessionWatch.close();
+      clearInterval(pruneRevoked);
       await new Promise<void>((resolve) => {
         void io.close(() => resolve());
         http.closeAllConnections();

@@ -496,6 +496,41 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
       20_000,
       'no active agent left',
     );
+
+    // A user's dashboard on the gateway; the admin disables the user (on the leader, through the
+    // gateway): the gateway hears it at once and cuts the socket off — long before its 30-s
+    // sweep or its 5-s cache would have.
+    const registered = await post('/api/v1/register', {
+      login: 'clusteruser',
+      password: 'another-Str0ng-pass',
+    });
+    expect(registered.status).toBe(200);
+    const { user } = (await registered.json()) as { user: { id: string } };
+    const signedIn = await post('/api/v1/login', {
+      login: 'clusteruser',
+      password: 'another-Str0ng-pass',
+    });
+    const { token: userToken } = (await signedIn.json()) as { token: string };
+    const ui: Socket<ServerToUiEvents, UiToServerEvents> = io(`${gateway!.url}/ui`, {
+      auth: { token: userToken },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ui.once('connect', () => resolve());
+        ui.once('connect_error', reject);
+      });
+      const cut = new Promise<string>((resolve) => ui.once('disconnect', resolve));
+      const started = Date.now();
+      const disabled = await post(`/api/v1/users/${user.id}/disable`, {}, token);
+      expect(disabled.status).toBe(200);
+      expect(await cut).toBe('io server disconnect');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      ui.close();
+    }
   }, 180_000);
 
   it('with no reachable leader a gateway refuses the API with 503 LEADER_UNAVAILABLE, then takes over', async () => {

@@ -51,7 +51,10 @@ async function user(orch: TestOrchestrator, login: string): Promise<{ id: string
   addresses += 1;
   const address = `test-${addresses}`;
   const view = await orch.auth.register({ login, password: PASSWORD }, address);
-  return { id: view.id, token: await orch.auth.login({ login, password: PASSWORD }, address) };
+  return {
+    id: view.id,
+    token: (await orch.auth.login({ login, password: PASSWORD }, address)).token,
+  };
 }
 
 function uiSocket(url: string, token?: string): UiSocket {
@@ -195,7 +198,7 @@ describe('accounts mode with guests', () => {
     orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_MAX_SLOTS: '2', ...ADMIN });
     alice = await user(orch, 'alice');
     bob = await user(orch, 'bob');
-    admin = await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin');
+    admin = (await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin')).token;
   });
   afterAll(() => orch.close());
 

@@ -119,6 +119,9 @@ export class Cluster implements AgentRoute, UiClusterPort {
     o.io.on('cluster', (raw: unknown) => this.receive(raw));
     o.hub.joinCluster(this);
     o.auth.onCredentialsChanged(() => this.send({ t: 'credentials', from: this.instance }));
+    o.auth.onAccountEvent((event, here) => {
+      if (here) this.send({ t: 'account', from: this.instance, event });
+    });
     o.metrics.clusterRole.set({ role: 'gateway' }, 1);
   }
 
@@ -393,6 +396,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
     const m = parsed.data;
     try {
       if (m.t === 'credentials') void this.o.auth.reloadCredentials().catch(() => undefined);
+      else if (m.t === 'account') this.o.auth.accountEventElsewhere(m.event);
       else if (m.t === 'leader') this.onLeader(m.from, m.epoch);
       else if (m.t === 'rejoin') {
         if (m.to !== this.instance) return;

@@ -10,11 +10,13 @@ import {
   CredentialsBodySchema,
   ExpressionListQuerySchema,
   ExpressionistError,
+  LoginBodySchema,
+  PasswordChangeBodySchema,
   SettingsPatchSchema,
   SetupBodySchema,
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
-import type { AuthService } from '../auth/service.js';
+import type { AuthService, Session } from '../auth/service.js';
 import { RateLimitedError, RateWindow } from '../auth/limits.js';
 import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Config } from '../config.js';
@@ -74,6 +76,16 @@ function decodeCursor(raw: string): ListCursor {
 const principals = new WeakMap<Request, Principal>();
 function principalOf(req: Request): Principal {
   return principals.get(req) ?? { kind: 'anonymous' };
+}
+/** The caller's session (accounts mode, signed in). */
+const sessions = new WeakMap<Request, Session>();
+function sessionOf(req: Request): Session {
+  const session = sessions.get(req);
+  if (!session)
+    throw ExpressionistError.of('UNAUTHENTICATED', {
+      reason: 'this needs a signed-in session (AUTH_MODE=accounts).',
+    });
+  return session;
 }
 
 /** The token of `Authorization: Bearer <token>`, if any. */
@@ -181,9 +193,9 @@ export function createApp(deps: AppDeps): Express {
   });
   api.post('/login', json, async (req, res) => {
     // A malformed body is a failed sign-in like any other (no hint which rule it broke).
-    const body = CredentialsBodySchema.safeParse(req.body);
+    const body = LoginBodySchema.safeParse(req.body);
     if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
-    res.json({ token: await auth.login(body.data, addressOf(req)) });
+    res.json(await auth.login(body.data, addressOf(req)));
   });
   api.post('/setup', json, async (req, res) => {
     const body = SetupBodySchema.safeParse(req.body);
@@ -193,12 +205,14 @@ export function createApp(deps: AppDeps): Express {
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, { field });
       return;
     }
-    res.json({ token: await auth.setup(body.data) });
+    res.json(await auth.setup(body.data));
   });
 
   // Everything below: who is calling (an invalid, expired or forged token is 401, not anonymous).
   api.use(async (req, _res, next) => {
-    principals.set(req, await auth.principalOf(bearer(req)));
+    const { principal, session } = await auth.authenticate(bearer(req));
+    principals.set(req, principal);
+    if (session) sessions.set(req, session);
     next();
   });
   api.get('/me', async (req, res) => {
@@ -208,6 +222,39 @@ export function createApp(deps: AppDeps): Express {
     // The document describes the API; reading it needs no account.
     if (!(req.method === 'GET' && req.path === '/openapi.json')) authorize(principalOf(req), 'use');
     next();
+  });
+  api.post('/logout', async (req, res) => {
+    await auth.logout(sessionOf(req));
+    res.json({ ok: true });
+  });
+  api.post('/password', json, async (req, res) => {
+    const session = sessionOf(req);
+    const body = PasswordChangeBodySchema.safeParse(req.body);
+    if (!body.success) {
+      // A weak new password is an account rule (422); any other shape is a bad body (400).
+      const { field, message } = describeIssue(body.error);
+      const code = field === 'newPassword' ? 'ACCOUNT_INVALID' : 'BODY_INVALID';
+      sendError(res, code, { reason: message }, field ? { field } : {});
+      return;
+    }
+    res.json({ token: await auth.changePassword(session, body.data) });
+  });
+  api.get('/users', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ users: await auth.listUsers() });
+  });
+  api.post('/users/:id/disable', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, true) });
+  });
+  api.post('/users/:id/enable', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, false) });
+  });
+  api.delete('/users/:id', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    await auth.deleteUser(principalOf(req), req.params.id);
+    res.json({ deleted: req.params.id });
   });
   /** `visible(owner)` for the scheduler's views: the caller's own, or all for admins. */
   const visibleTo = (req: Request) => {

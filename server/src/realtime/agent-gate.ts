@@ -19,7 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
-import type { AuthService, AgentIdentity } from '../auth/service.js';
+import type { AuthService, AgentIdentity, Session } from '../auth/service.js';
 import { RateWindow } from '../auth/limits.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
@@ -44,6 +44,8 @@ export interface Admission {
   standing: AgentStanding | undefined;
   /** The credential it holds (revoking it cuts the agent off), if any. */
   credentialId: string | null;
+  /** A browser tab signed in with a user's token: that session (its end cuts the agent off). */
+  session?: Session;
 }
 
 const AGENT_TOKEN_PREFIX = 'eat_';
@@ -184,7 +186,11 @@ export class AgentGate {
           credentialId: identity.credentialId,
         };
       case 'user':
-        return { standing: { trust: 'user', identity: identity.key }, credentialId: null };
+        return {
+          standing: { trust: 'user', identity: identity.key },
+          credentialId: null,
+          session: identity.session,
+        };
       case 'guest':
         return {
           standing: {

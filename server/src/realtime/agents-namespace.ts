@@ -75,6 +75,7 @@ export function attachAgentNamespace(
         socket.data.hello = hello.data;
         socket.data.admission = admission;
         socket.data.address = address;
+        if (admission.session) socket.data.session = admission.session;
         next();
       },
       (err: unknown) => {

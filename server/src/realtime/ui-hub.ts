@@ -76,8 +76,8 @@ export class UiHub implements SchedulerListener {
         next(new HandshakeRefused('BODY_INVALID', 'invalid dashboard handshake: auth.token'));
         return;
       }
-      this.auth.principalOf(handshake.data.token).then(
-        (principal) => {
+      this.auth.authenticate(handshake.data.token).then(
+        ({ principal, session }) => {
           if (!may(principal, 'use')) {
             const err = ExpressionistError.of('UNAUTHENTICATED', {
               reason: 'sign in to watch the dashboard (auth.token in the handshake).',
@@ -86,6 +86,7 @@ export class UiHub implements SchedulerListener {
             return;
           }
           socket.data.principal = principal;
+          if (session) socket.data.session = session;
           next();
         },
         (err: unknown) => {

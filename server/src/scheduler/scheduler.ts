@@ -318,6 +318,20 @@ export class Scheduler {
     return this.views.ofRun(run);
   }
 
+  /**
+   * Cancels every unfinished expression of `owner` (their account was disabled or deleted);
+   * returns how many.
+   */
+  cancelAllOf(owner: string): number {
+    let canceled = 0;
+    for (const run of [...this.runs.values()]) {
+      if (run.stored.owner !== owner) continue;
+      this.finish(run, { status: 'canceled', error: errorInfo('EXPR_CANCELED', {}) });
+      canceled += 1;
+    }
+    return canceled;
+  }
+
   /** Queues an op whose inputs are known, unless a zero divisor ends the expression first. */
   private makeReady(run: ExpressionRun, opId: number): void {
     if (this.enqueueReady(run, opId)) this.listener?.operationsChanged(run.id, [opId]);

@@ -57,6 +57,13 @@ export interface StoredUser {
   passwordHash: string;
   role: Role;
   createdAt: number;
+  /** When an admin disabled the account; null while it is enabled. */
+  disabledAt: number | null;
+  /**
+   * Sessions signed under an earlier epoch have ended: bumped by a password change and by
+   * disabling the account (each session token carries the epoch it was signed under).
+   */
+  sessionEpoch: number;
 }
 
 /** An admin-issued agent credential; only a hash of its token is kept. */
@@ -147,6 +154,25 @@ export interface Store {
   getUser(id: string): Promise<StoredUser | null>;
   /** Whether any admin exists. */
   hasAdmin(): Promise<boolean>;
+  /** Every user, oldest first (createdAt, then id). */
+  listUsers(): Promise<StoredUser[]>;
+  /** Changes a user's password hash, disabled time or session epoch; false for an unknown id. */
+  updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'passwordHash' | 'disabledAt' | 'sessionEpoch'>>,
+  ): Promise<boolean>;
+  /** Deletes a user (their expressions stay); false for an unknown id. */
+  deleteUser(id: string): Promise<boolean>;
+
+  /**
+   * Records that the session token `jti` was revoked (signed out). Kept until `expiresAt` (epoch
+   * ms, the token's own expiry), after which the token is refused anyway. Idempotent.
+   */
+  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  /** Whether the session token `jti` was revoked. */
+  isTokenRevoked(jti: string): Promise<boolean>;
+  /** Forgets revocations of tokens expired by `now`; returns how many. */
+  pruneRevokedTokens(now: number): Promise<number>;
 
   saveCredential(credential: StoredCredential): Promise<void>;
   getCredential(id: string): Promise<StoredCredential | null>;
