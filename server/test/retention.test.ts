@@ -33,7 +33,7 @@ let users = 0;
 async function signedIn(o: TestOrchestrator, login: string) {
   users += 1;
   const view = await o.auth.register({ login, password: PASSWORD }, `retention-${users}`);
-  const token = await o.auth.login({ login, password: PASSWORD }, `retention-${users}`);
+  const { token } = await o.auth.login({ login, password: PASSWORD }, `retention-${users}`);
   return { id: view.id, client: api(o.url, token), token };
 }
 
