@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { passwordProblem } from './auth/passwords.js';
+import { leaderOrigin } from './cluster/lease.js';
 import {
   DEFAULT_PARSE_LIMITS,
   SETTINGS_FIELDS,
@@ -68,7 +69,10 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
     .optional(),
-  ADVERTISE_URL: z.string().url().optional(),
+  ADVERTISE_URL: z
+    .string()
+    .refine((url) => leaderOrigin(url) !== null, 'an http://host:port URL, with no path')
+    .optional(),
   LEADER_LEASE_MS: int(500, 60_000).default(3000),
 });
 export type Env = z.infer<typeof EnvSchema>;

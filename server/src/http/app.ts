@@ -93,6 +93,13 @@ export function createApp(deps: AppDeps): Express {
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
+  // Only origin-form request targets (`/path?query`). An absolute-form line (`GET http://host/…`)
+  // is what a client sends a forward proxy; routing still matches its path, so a gateway would
+  // have forwarded it to the host it names. Authority-form (`host:port`) and `*` name no path.
+  app.use((req, res, next) => {
+    if (req.url.startsWith('/')) next();
+    else sendError(res, 'REQUEST_TARGET_INVALID', {});
+  });
   // Several orchestrators: gateways (and a load balancer) on private networks forward the client.
   app.set('trust proxy', deps.cluster ? ['loopback', 'linklocal', 'uniquelocal'] : 'loopback');
   app.use((req, res, next) => {

@@ -1,0 +1,205 @@
+/**
+ * What a client can try at the edge of one instance: make a gateway fetch another host (an
+ * absolute-form request line), smuggle a second request inside a GET's body, or pass itself off
+ * as another address with X-Forwarded-For. Real servers on loopback: a gateway in-process (Redis
+ * and FerretDB), a plain HTTP listener standing in for the leader, and one for "some other host"
+ * that must receive nothing.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { clusterUnavailable, startRedis, waitFor, type PrivateRedis } from '@expressionist/testkit';
+import { decodeLeader } from '../src/cluster/lease.js';
+import { MongoStore } from '../src/store/mongo-store.js';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A listener that records every request it gets and answers 200. */
+async function recorder(): Promise<{ server: Server; url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ from: 'recorder', url: req.url }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, seen };
+}
+
+/**
+ * Writes raw bytes to `url` on one connection and collects what comes back until `until` holds
+ * for the text received (or the server closes).
+ */
+async function raw(url: string, bytes: string, until: (text: string) => boolean): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (until(text)) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+/** Counts complete HTTP responses in a raw stream (all ours carry content-length or chunks). */
+const responses = (text: string): number => text.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
+
+const mongoUri = process.env.MONGODB_URI;
+const missing = clusterUnavailable(mongoUri);
+if (missing) console.log(`edge-proxy gateway tests skipped: ${missing}`);
+
+describe.runIf(missing === null)('a gateway forwards only to the leader', () => {
+  const db = `exprtest_edge_${process.pid}_${Date.now()}`;
+  let redis: PrivateRedis;
+  let leader: Awaited<ReturnType<typeof recorder>>;
+  let elsewhere: Awaited<ReturnType<typeof recorder>>;
+  let gateway: TestOrchestrator;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    leader = await recorder();
+    elsewhere = await recorder();
+    // A leader announced in Redis under epoch 7: the recorder. The gateway never wins the lease
+    // while it is held, so it forwards the API there.
+    const client = new Redis(redis.url);
+    await client.set(`expressionist:${db}:leader`, `ghost|${leader.url}|7`, 'PX', 600_000);
+    await client.quit();
+    gateway = await startTestOrchestrator({
+      MONGODB_URI: mongoUri ?? '',
+      MONGODB_DB: db,
+      REDIS_URL: redis.url,
+      JWT_SECRET: 'edge-proxy-test-secret-0123456789abcdef',
+      TRUSTED_PROXIES: '127.0.0.1/32',
+    });
+    await waitFor(() => gateway.cluster?.leaderInfo?.instance === 'ghost', 10_000, 'the ghost');
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    leader?.server.close();
+    elsewhere?.server.close();
+    await redis?.stop();
+    if (mongoUri) {
+      const store = new MongoStore(mongoUri, db);
+      await store.init();
+      await store.dropDatabase();
+      await store.close();
+    }
+  });
+
+  it('forwards the API to the leader it knows (the baseline the attacks below depart from)', async () => {
+    const res = await fetch(`${gateway.url}/api/v1/settings?x=1`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ from: 'recorder', url: '/api/v1/settings?x=1' });
+  });
+
+  it('an absolute-form request line is refused with 400; the other host gets nothing', async () => {
+    const before = leader.seen.length;
+    const target = `${elsewhere.url}/api/v1/secret`;
+    const text = await raw(
+      gateway.url,
+      `GET ${target} HTTP/1.1\r\nHost: ${new URL(elsewhere.url).host}\r\n\r\n`,
+      (t) => responses(t) >= 1 && t.includes('\r\n\r\n{'),
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 400/);
+    expect(text).toContain('REQUEST_TARGET_INVALID');
+    expect(elsewhere.seen).toEqual([]);
+    expect(leader.seen.length).toBe(before);
+  });
+
+  it('authority-form and asterisk-form request lines are refused too', async () => {
+    const host = new URL(elsewhere.url).host;
+    for (const line of [`GET ${host} HTTP/1.1`, `OPTIONS * HTTP/1.1`, `CONNECT ${host} HTTP/1.1`]) {
+      const text = await raw(gateway.url, `${line}\r\nHost: ${host}\r\n\r\n`, (t) =>
+        t.includes('\r\n\r\n'),
+      );
+      // CONNECT has no handler at all: Node closes the connection without an answer.
+      expect(text === '' || /^HTTP\/1\.1 400/.test(text), `${line}: ${text}`).toBe(true);
+    }
+    expect(elsewhere.seen).toEqual([]);
+  });
+
+  it('a GET with a chunked body reaches the leader as one bodiless GET, never as two requests', async () => {
+    const before = leader.seen.length;
+    const smuggled = 'GET /api/v1/smuggled HTTP/1.1\r\nHost: leader\r\n\r\n';
+    const chunk = `${Buffer.byteLength(smuggled).toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    // Then a plain request on the same client connection, hence the same upstream connection:
+    // once the leader has seen it, anything smuggled in between would have arrived before it.
+    const text = await raw(
+      gateway.url,
+      `GET /api/v1/first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}` +
+        `GET /api/v1/after HTTP/1.1\r\nHost: x\r\n\r\n`,
+      (t) => t.includes('/api/v1/after'),
+    );
+    const urls = leader.seen.slice(before).map((s) => `${s.method} ${s.url}`);
+    expect(urls, text).toEqual(['GET /api/v1/first', 'GET /api/v1/after']);
+    expect(responses(text)).toBe(2);
+    const first = leader.seen[before]!;
+    expect(first.body).toBe('');
+    expect(first.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('a POST body is forwarded whole, with framing the gateway sets', async () => {
+    const before = leader.seen.length;
+    const body = JSON.stringify({ expression: '1+2' });
+    // Chunked from the client: forwarded chunked.
+    const text = await raw(
+      gateway.url,
+      `POST /api/v1/calculate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Transfer-Encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n` +
+        `POST /api/v1/calculate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      (t) => responses(t) >= 2 && t.split('"from":"recorder"').length === 3,
+    );
+    expect(responses(text)).toBe(2);
+    const [chunked, sized] = leader.seen.slice(before);
+    expect(chunked?.body).toBe(body);
+    expect(chunked?.headers['transfer-encoding']).toBe('chunked');
+    expect(sized?.body).toBe(body);
+    expect(sized?.headers['content-length']).toBe(String(Buffer.byteLength(body)));
+  });
+});
+
+describe('the leader URL a gateway forwards to', () => {
+  it('is an http origin as announced in Redis; anything else names no leader', () => {
+    expect(decodeLeader('i1|http://10.0.0.5:8080|3')).toEqual({
+      instance: 'i1',
+      url: 'http://10.0.0.5:8080',
+      epoch: 3,
+    });
+    expect(decodeLeader('i1|http://[::1]:8080/|3')?.epoch).toBe(3);
+    for (const url of [
+      'http://10.0.0.5:8080/api',
+      'http://10.0.0.5:8080/?x=1',
+      'http://user:pw@10.0.0.5:8080',
+      'https://10.0.0.5',
+      'file:///etc/passwd',
+      'not a url',
+    ])
+      expect(decodeLeader(`i1|${url}|3`), url).toBeNull();
+  });
+});
