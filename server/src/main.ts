@@ -165,7 +165,7 @@ export async function startOrchestrator(
     guestMaxSlots: config.auth.guestMaxSlots,
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
-    trustPrivateNetworks: clustered !== null,
+    trustedProxies: config.trustedProxies,
   });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {

@@ -5,11 +5,14 @@
  * and FerretDB), a plain HTTP listener standing in for the leader, and one for "some other host"
  * that must receive nothing.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { clusterUnavailable, startRedis, waitFor, type PrivateRedis } from '@expressionist/testkit';
+import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import { AGENT_PROTOCOL } from '@expressionist/core';
+import { clientAddress, proxyTrust } from '../src/auth/client-address.js';
 import { decodeLeader } from '../src/cluster/lease.js';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
@@ -182,6 +185,23 @@ describe.runIf(missing === null)('a gateway forwards only to the leader', () => 
     expect(sized?.body).toBe(body);
     expect(sized?.headers['content-length']).toBe(String(Buffer.byteLength(body)));
   });
+
+  it('names the client in X-Forwarded-For itself; what the client wrote there is dropped', async () => {
+    const before = leader.seen.length;
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        `${gateway.url}/api/v1/whoami`,
+        { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '10.9.9.9' } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(leader.seen[before]?.headers['x-forwarded-for']).toBe('127.0.0.2');
+  });
 });
 
 describe('the leader URL a gateway forwards to', () => {
@@ -201,5 +221,111 @@ describe('the leader URL a gateway forwards to', () => {
       'not a url',
     ])
       expect(decodeLeader(`i1|${url}|3`), url).toBeNull();
+  });
+});
+
+/** One HTTP request from a chosen local address (all of 127.0.0.0/8 is this machine). */
+function from(
+  localAddress: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: init.method ?? 'GET', localAddress, headers: init.headers ?? {} },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('X-Forwarded-For is read only from TRUSTED_PROXIES', () => {
+  let orch: TestOrchestrator;
+  const sockets: { disconnect(): void }[] = [];
+
+  beforeAll(async () => {
+    // The proxy is 127.0.0.1 alone; 127.0.0.2 stands for a client on the network.
+    orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', TRUSTED_PROXIES: '127.0.0.1/32' });
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.disconnect();
+    await orch?.close();
+  });
+
+  it('a peer that is not a trusted proxy is its own address, whatever it forwards', () => {
+    // The rule itself, with a client off this machine (a test can only send from loopback).
+    const request = (remoteAddress: string, forwarded: string): IncomingMessage =>
+      ({
+        socket: { remoteAddress },
+        connection: { remoteAddress },
+        headers: { 'x-forwarded-for': forwarded },
+      }) as unknown as IncomingMessage;
+    const loopback = proxyTrust(['loopback']);
+    expect(clientAddress(request('10.0.0.5', '127.0.0.1'), loopback)).toBe('10.0.0.5');
+    expect(clientAddress(request('::ffff:10.0.0.5', '127.0.0.1'), loopback)).toBe('10.0.0.5');
+    expect(clientAddress(request('127.0.0.1', '10.0.0.5'), loopback)).toBe('10.0.0.5');
+    const lb = proxyTrust(['172.18.0.0/16']);
+    expect(clientAddress(request('172.18.0.4', '203.0.113.9'), lb)).toBe('203.0.113.9');
+    expect(clientAddress(request('10.0.0.5', '127.0.0.1'), lb)).toBe('10.0.0.5');
+  });
+
+  it('/metrics: a trusted proxy forwarding a remote client is refused; an untrusted peer is itself', async () => {
+    const remote = { 'x-forwarded-for': '10.9.9.9' };
+    expect((await from('127.0.0.1', `${orch.url}/metrics`, { headers: remote })).status).toBe(401);
+    // 127.0.0.2 is not a proxy: its header is ignored and it counts as itself (this machine).
+    expect((await from('127.0.0.2', `${orch.url}/metrics`, { headers: remote })).status).toBe(200);
+  });
+
+  it('registrations: a new X-Forwarded-For on every request does not get past the per-address cap', async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= 7; i += 1) {
+      const res = await from('127.0.0.2', `${orch.url}/api/v1/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.0.${i}` },
+        body: JSON.stringify({ login: `rotator${i}`, password: `Rotating-pass-${i}x` }),
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+  });
+
+  it('guest agents: rotating X-Forwarded-For does not get past the guest sockets per address', async () => {
+    const outcomes: string[] = [];
+    for (let i = 1; i <= 6; i += 1) {
+      const options: Partial<ManagerOptions & SocketOptions> & { localAddress: string } = {
+        auth: {
+          agentId: `guest-${i}`,
+          name: `guest-${i}`,
+          kind: 'node',
+          concurrency: 1,
+          protocol: AGENT_PROTOCOL,
+        },
+        extraHeaders: { 'x-forwarded-for': `10.1.0.${i}` },
+        localAddress: '127.0.0.2',
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+      };
+      const socket = io(`${orch.url}/agents`, options);
+      sockets.push(socket);
+      outcomes.push(
+        await new Promise<string>((resolve) => {
+          socket.once('connect', () => resolve('admitted'));
+          socket.once('connect_error', (err) => resolve(err.message));
+        }),
+      );
+    }
+    expect(outcomes.slice(0, 4)).toEqual(['admitted', 'admitted', 'admitted', 'admitted']);
+    for (const refused of outcomes.slice(4))
+      expect(refused).toMatch(/guest agents from 127\.0\.0\.2/);
   });
 });

@@ -16,6 +16,7 @@ import {
 import type { Metrics } from '../metrics.js';
 import type { AuthService } from '../auth/service.js';
 import { RateLimitedError, RateWindow } from '../auth/limits.js';
+import { bareAddress, proxyTrust } from '../auth/client-address.js';
 import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -29,7 +30,7 @@ export interface AppDeps {
   scheduler: Scheduler;
   /** Accounts and agent credentials; `config.auth` holds the limits. */
   auth: AuthService;
-  config: Pick<Config, 'auth' | 'host'>;
+  config: Pick<Config, 'auth' | 'host' | 'trustedProxies'>;
   store: Store;
   metrics: Metrics;
   log: Logger;
@@ -82,8 +83,9 @@ function bearer(req: Request): string | undefined {
   return match?.[1];
 }
 
-/** The client's address (behind a proxy on loopback: the one it forwarded). */
-const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/** The client's address (behind a trusted proxy: the one it forwarded). */
+const addressOf = (req: Request): string =>
+  bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
 export function createApp(deps: AppDeps): Express {
@@ -100,8 +102,9 @@ export function createApp(deps: AppDeps): Express {
     if (req.url.startsWith('/')) next();
     else sendError(res, 'REQUEST_TARGET_INVALID', {});
   });
-  // Several orchestrators: gateways (and a load balancer) on private networks forward the client.
-  app.set('trust proxy', deps.cluster ? ['loopback', 'linklocal', 'uniquelocal'] : 'loopback');
+  // X-Forwarded-For only from TRUSTED_PROXIES (with several orchestrators: the gateways and the
+  // load balancer), by the same rule as the socket gate.
+  app.set('trust proxy', proxyTrust(deps.config.trustedProxies));
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -158,7 +161,7 @@ export function createApp(deps: AppDeps): Express {
   // metrics or the dashboard's files, which every instance serves itself).
   if (deps.cluster) app.use(['/api', '/internal'], deps.cluster.forward);
   // Admins, or anything on this machine: a local Prometheus or sidecar scrapes without a token.
-  // Behind a reverse proxy on loopback, `req.ip` is the forwarded client, not the proxy.
+  // Behind a trusted proxy, `req.ip` is the forwarded client, not the proxy.
   app.get('/metrics', async (req, res) => {
     if (!isLoopback(req.ip)) authorize(await auth.principalOf(bearer(req)), 'read-metrics');
     try {

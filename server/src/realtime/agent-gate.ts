@@ -17,10 +17,10 @@
  *   GUEST_PULLS_PER_SECOND (default 50) pulls per address a second.
  */
 import type { IncomingMessage } from 'node:http';
-import proxyAddr from 'proxy-addr';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
 import type { AuthService, AgentIdentity } from '../auth/service.js';
 import { RateWindow } from '../auth/limits.js';
+import { clientAddress, proxyTrust, type ProxyTrust } from '../auth/client-address.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
 
@@ -34,8 +34,8 @@ export interface AgentGateOptions {
   /** Course guest pulls (GET /internal/task) per address per second before 429 (default 50). */
   guestPullsPerSecond?: number;
   maxSocketsPerAddress: number;
-  /** Several orchestrators: gateways and the load balancer on private networks forward clients. */
-  trustPrivateNetworks?: boolean;
+  /** Peers whose X-Forwarded-For names the client (TRUSTED_PROXIES; default: loopback). */
+  trustedProxies?: readonly string[];
 }
 
 /** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
@@ -47,20 +47,6 @@ export interface Admission {
 }
 
 const AGENT_TOKEN_PREFIX = 'eat_';
-const bare = (address: string): string => address.replace(/^::ffff:/, '');
-
-const LOOPBACK_PROXIES = proxyAddr.compile('loopback');
-const PRIVATE_PROXIES = proxyAddr.compile(['loopback', 'linklocal', 'uniquelocal']);
-
-/**
- * The client address of a request, read as Express reads it with the same `trust proxy`: a
- * trusted peer (a reverse proxy on loopback; with several orchestrators also the gateways and
- * the load balancer on private networks) may name the client in X-Forwarded-For; anyone else is
- * its own address.
- */
-export function addressOf(req: IncomingMessage, trustPrivateNetworks = false): string {
-  return bare(proxyAddr(req, trustPrivateNetworks ? PRIVATE_PROXIES : LOOPBACK_PROXIES));
-}
 
 export class AgentGate {
   /** Open Socket.IO (engine) connections per address. */
@@ -69,17 +55,19 @@ export class AgentGate {
   private readonly guests = new Map<string, number>();
   private readonly guestConnects = new RateWindow(GUEST_CONNECTS_PER_MINUTE, 60_000);
   private readonly guestPulls: RateWindow;
+  private readonly trust: ProxyTrust;
 
   constructor(
     readonly auth: AuthService,
     private readonly o: AgentGateOptions,
   ) {
     this.guestPulls = new RateWindow(o.guestPullsPerSecond ?? 50, 1000);
+    this.trust = proxyTrust(o.trustedProxies ?? ['loopback']);
   }
 
-  /** The client address of a socket's request, through the proxies this gate trusts. */
+  /** The client address of a socket's request, by the same rule as Express's `req.ip`. */
   addressOf(req: IncomingMessage): string {
-    return addressOf(req, this.o.trustPrivateNetworks === true);
+    return clientAddress(req, this.trust);
   }
 
   get mode(): AuthMode {
