@@ -8,13 +8,14 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Cluster } from './cluster/cluster.js';
 import { fencedStore } from './cluster/fenced-store.js';
-import type { IoServer } from './realtime/io.js';
+import { agentsNamespace, type IoServer } from './realtime/io.js';
 import type { Config } from './config.js';
 import { ExpressionistError } from '@expressionist/core';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { AgentGate } from './realtime/agent-gate.js';
+import { AgentGate, guestRoom } from './realtime/agent-gate.js';
+import { memoryLimits, redisLimits } from './auth/limits.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
@@ -75,6 +76,9 @@ export async function startOrchestrator(
   // write checks the lease (a gateway's scheduler never starts; the leader's writes are fenced).
   const redis = clustered ? await connectRedis(clustered.redisUrl, log) : null;
   let cluster: Cluster | null = null;
+  // Limits every instance must share (sign-in failures, registrations, submissions, guest
+  // handshakes) live in Redis when there are several; in this process otherwise.
+  const limits = redis ? redisLimits(redis, `expressionist:${config.mongodbDb}`) : memoryLimits;
   const guard = (): void => {
     if (cluster) cluster.guard();
   };
@@ -98,6 +102,7 @@ export async function startOrchestrator(
     ttlSeconds: config.auth.jwtTtlSeconds,
     guestAgents: config.auth.guestAgents,
     loginFreeFailures: config.auth.loginFreeFailures,
+    limits,
     log,
   });
   // Alone, this process leads from the start. Clustered, accounts are set up by whichever instance
@@ -134,6 +139,7 @@ export async function startOrchestrator(
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
+    limits,
     ...(cp
       ? {
           cluster: {
@@ -166,6 +172,7 @@ export async function startOrchestrator(
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
     trustedProxies: config.trustedProxies,
+    limits,
   });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
@@ -189,6 +196,11 @@ export async function startOrchestrator(
     },
   });
   limitSocketsPerAddress(io, gate, log);
+  // Guest agents per address are counted on every instance: the members of the address's room.
+  if (cp)
+    gate.countGuestsWith(
+      async (address) => (await agentsNamespace(io).in(guestRoom(address)).fetchSockets()).length,
+    );
   const hub = new UiHub(io, scheduler, auth, log);
   scheduler.setListener(hub);
   if (cp && clustered) {

@@ -20,7 +20,13 @@ import {
   type UserView,
 } from '@expressionist/core';
 import type { Store, StoredCredential, StoredUser } from '../store/store.js';
-import { FailureThrottle, RateLimitedError, RateWindow } from './limits.js';
+import {
+  FailureThrottle,
+  RateLimitedError,
+  RateWindow,
+  memoryLimits,
+  type LimitStore,
+} from './limits.js';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Principal } from './policy.js';
 
@@ -37,6 +43,8 @@ export interface AuthOptions {
   guestAgents: boolean;
   /** Failed sign-ins per login and per address before each further one locks them out. */
   loginFreeFailures: number;
+  /** Where sign-in and registration counts live (default: this process; Redis when clustered). */
+  limits?: LimitStore;
   log: Logger;
 }
 
@@ -84,7 +92,7 @@ export class AuthService {
   private readonly credentials = new Map<string, StoredCredential>();
   private readonly revokedListeners: ((credentialId: string) => void)[] = [];
   private readonly changedListeners: (() => void)[] = [];
-  private readonly registrations = new RateWindow(5, 60_000);
+  private readonly registrations: RateWindow;
   private readonly failuresByLogin: FailureThrottle;
   private readonly failuresByAddress: FailureThrottle;
 
@@ -92,8 +100,15 @@ export class AuthService {
     private readonly store: Store,
     private readonly o: AuthOptions,
   ) {
-    this.failuresByLogin = new FailureThrottle(o.loginFreeFailures, 15 * 60_000);
-    this.failuresByAddress = new FailureThrottle(o.loginFreeFailures * 4, 15 * 60_000);
+    const limits = o.limits ?? memoryLimits;
+    this.registrations = new RateWindow(limits, 'registrations', 5, 60);
+    this.failuresByLogin = new FailureThrottle(limits, 'signin-login', o.loginFreeFailures, 900);
+    this.failuresByAddress = new FailureThrottle(
+      limits,
+      'signin-address',
+      o.loginFreeFailures * 4,
+      900,
+    );
   }
 
   get mode(): AuthMode {
@@ -145,7 +160,7 @@ export class AuthService {
 
   /** `POST /api/v1/register`: a new user (role `user`). */
   async register(body: CredentialsBody, address: string): Promise<UserView> {
-    const wait = this.registrations.hit(address);
+    const wait = await this.registrations.hit(address);
     if (wait > 0) throw new RateLimitedError('registrations', wait);
     return userView(await this.createUser(body, 'user'));
   }
@@ -156,21 +171,22 @@ export class AuthService {
     const byLogin = `login:${login}`;
     const byAddress = `addr:${address}`;
     const wait = Math.max(
-      this.failuresByLogin.lockedFor(byLogin),
-      this.failuresByAddress.lockedFor(byAddress),
+      await this.failuresByLogin.lockedFor(byLogin),
+      await this.failuresByAddress.lockedFor(byAddress),
     );
     if (wait > 0) throw new RateLimitedError('failed sign-ins', wait);
     // Counted as a failure before the (slow) check and cleared on success: otherwise a burst of
     // parallel guesses all pass the lock check while the first ones are still hashing.
-    this.failuresByLogin.fail(byLogin);
-    this.failuresByAddress.fail(byAddress);
+    await Promise.all([this.failuresByLogin.fail(byLogin), this.failuresByAddress.fail(byAddress)]);
     const user = await this.store.getUserByLogin(login);
     const ok = await verifyPassword(body.password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) throw ExpressionistError.of('LOGIN_FAILED', {});
     // The login's count is cleared; the address only gets this attempt back: clearing it would
     // let an attacker reset it by signing in to an account of their own between guesses.
-    this.failuresByLogin.succeed(byLogin);
-    this.failuresByAddress.forgive(byAddress);
+    await Promise.all([
+      this.failuresByLogin.succeed(byLogin),
+      this.failuresByAddress.forgive(byAddress),
+    ]);
     return this.sign(user);
   }
 

@@ -15,7 +15,7 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { AuthService } from '../auth/service.js';
-import { RateLimitedError, RateWindow } from '../auth/limits.js';
+import { RateLimitedError, RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
 import { bareAddress, proxyTrust } from '../auth/client-address.js';
 import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Config } from '../config.js';
@@ -40,6 +40,8 @@ export interface AppDeps {
   webDir: string | undefined;
   /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
   cluster?: ClusterPort;
+  /** Where the submissions count lives (default: this process; Redis when clustered). */
+  limits?: LimitStore;
 }
 
 /** What the HTTP layer needs from the cluster (see cluster/cluster.ts). */
@@ -91,7 +93,12 @@ const addressOf = (req: Request): string =>
 export function createApp(deps: AppDeps): Express {
   const { scheduler, store, metrics, log, auth } = deps;
   const limits = deps.config.auth;
-  const submissions = new RateWindow(limits.submissionsPerMinute, 60_000);
+  const submissions = new RateWindow(
+    deps.limits ?? memoryLimits,
+    'submissions',
+    limits.submissionsPerMinute,
+    60,
+  );
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
@@ -234,7 +241,7 @@ export function createApp(deps: AppDeps): Express {
     }
     const owner = ownerOf(principalOf(req));
     if (owner !== undefined) {
-      const wait = submissions.hit(owner);
+      const wait = await submissions.hit(owner);
       if (wait > 0) throw new RateLimitedError('submissions per minute', wait);
       if (scheduler.unfinishedOf(owner) >= limits.maxUnfinishedPerUser)
         throw new RateLimitedError('unfinished expressions (wait for some to finish)', 5);

@@ -223,7 +223,7 @@ export class CourseAgents {
       const caller = await this.callerOf(req, res);
       if (!caller) return;
       if (caller.guest && this.work.gate) {
-        const wait = this.work.gate.guestPullWait(this.connOf(req).address);
+        const wait = await this.work.gate.guestPullWait(this.connOf(req).address);
         if (wait > 0) {
           res.set('Retry-After', String(wait));
           sendError(res, 'RATE_LIMITED', {

@@ -19,7 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
 import type { AuthService, AgentIdentity } from '../auth/service.js';
-import { RateWindow } from '../auth/limits.js';
+import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
 import { clientAddress, proxyTrust, type ProxyTrust } from '../auth/client-address.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
@@ -36,6 +36,8 @@ export interface AgentGateOptions {
   maxSocketsPerAddress: number;
   /** Peers whose X-Forwarded-For names the client (TRUSTED_PROXIES; default: loopback). */
   trustedProxies?: readonly string[];
+  /** Where guest handshakes per minute are counted (default: this process; Redis when clustered). */
+  limits?: LimitStore;
 }
 
 /** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
@@ -53,7 +55,9 @@ export class AgentGate {
   private readonly sockets = new Map<string, number>();
   /** Guest agents connected per address. */
   private readonly guests = new Map<string, number>();
-  private readonly guestConnects = new RateWindow(GUEST_CONNECTS_PER_MINUTE, 60_000);
+  private readonly guestConnects: RateWindow;
+  /** Several orchestrators: guest agents of an address on every instance (see `countGuestsWith`). */
+  private countGuests: ((address: string) => Promise<number>) | null = null;
   private readonly guestPulls: RateWindow;
   private readonly trust: ProxyTrust;
 
@@ -61,7 +65,15 @@ export class AgentGate {
     readonly auth: AuthService,
     private readonly o: AgentGateOptions,
   ) {
-    this.guestPulls = new RateWindow(o.guestPullsPerSecond ?? 50, 1000);
+    this.guestConnects = new RateWindow(
+      o.limits ?? memoryLimits,
+      'guest-connects',
+      GUEST_CONNECTS_PER_MINUTE,
+      60,
+    );
+    // In memory even when clustered: course pulls are served by the leader alone, up to 50 a
+    // second per address, and a one-second window gains an attacker nothing across a takeover.
+    this.guestPulls = new RateWindow(memoryLimits, 'guest-pulls', o.guestPullsPerSecond ?? 50, 1);
     this.trust = proxyTrust(o.trustedProxies ?? ['loopback']);
   }
 
@@ -104,12 +116,12 @@ export class AgentGate {
     if (this.auth.mode === 'open') return { standing: undefined, credentialId: null };
     const identity = await this.auth.agentOf(token);
     if (identity.trust === 'guest') {
-      if ((this.guests.get(address) ?? 0) >= GUEST_SOCKETS_PER_ADDRESS)
+      if ((await this.guestsOf(address)) >= GUEST_SOCKETS_PER_ADDRESS)
         throw ExpressionistError.of('RATE_LIMITED', {
           what: `guest agents from ${address} (at most ${GUEST_SOCKETS_PER_ADDRESS} at once)`,
           seconds: 60,
         });
-      const wait = this.guestConnects.hit(address);
+      const wait = await this.guestConnects.hit(address);
       if (wait > 0)
         throw ExpressionistError.of('RATE_LIMITED', {
           what: `guest agent connections from ${address}`,
@@ -117,6 +129,25 @@ export class AgentGate {
         });
     }
     return this.admission(identity, address);
+  }
+
+  /**
+   * Several orchestrators: counts an address's guests on every instance (the members of its
+   * `guestRoom` through the adapter) instead of this instance's alone.
+   */
+  countGuestsWith(count: (address: string) => Promise<number>): void {
+    this.countGuests = count;
+  }
+
+  private async guestsOf(address: string): Promise<number> {
+    const here = this.guests.get(address) ?? 0;
+    if (!this.countGuests) return here;
+    // An instance that does not answer (frozen, just killed) fails the count: this instance's own
+    // guests are the floor, rather than refusing every guest until the adapter forgets it.
+    return this.countGuests(address).then(
+      (everywhere) => Math.max(here, everywhere),
+      () => here,
+    );
   }
 
   guestJoined(address: string): void {
@@ -156,7 +187,7 @@ export class AgentGate {
   }
 
   /** Seconds a course guest at `address` must wait before pulling again (0: go ahead). */
-  guestPullWait(address: string): number {
+  guestPullWait(address: string): Promise<number> {
     return this.guestPulls.hit(address);
   }
 
@@ -186,6 +217,9 @@ export class AgentGate {
     }
   }
 }
+
+/** The Socket.IO room of an address's guest agents (counted across instances when clustered). */
+export const guestRoom = (address: string): string => `guests:${address}`;
 
 function decrement(map: Map<string, number>, key: string): void {
   const left = (map.get(key) ?? 1) - 1;
