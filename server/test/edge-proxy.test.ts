@@ -13,6 +13,7 @@ import { clusterUnavailable, startRedis, waitFor, type PrivateRedis } from '@exp
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import { AGENT_PROTOCOL } from '@expressionist/core';
 import { clientAddress, proxyTrust } from '../src/auth/client-address.js';
+import { FailureThrottle, RateWindow, memoryLimits, redisLimits } from '../src/auth/limits.js';
 import { decodeLeader } from '../src/cluster/lease.js';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
@@ -328,4 +329,60 @@ describe('X-Forwarded-For is read only from TRUSTED_PROXIES', () => {
     for (const refused of outcomes.slice(4))
       expect(refused).toMatch(/guest agents from 127\.0\.0\.2/);
   });
+});
+
+describe('limit stores', () => {
+  it('memory: the (free + 1)th failure locks; a success clears it; a forgiven one unlocks', async () => {
+    const throttle = new FailureThrottle(memoryLimits, 'unit', 2, 900);
+    await throttle.fail('k');
+    await throttle.fail('k');
+    expect(await throttle.lockedFor('k')).toBe(0);
+    await throttle.fail('k');
+    expect(await throttle.lockedFor('k')).toBe(1);
+    await throttle.forgive('k');
+    expect(await throttle.lockedFor('k')).toBe(0);
+    await throttle.fail('k');
+    await throttle.fail('k');
+    expect(await throttle.lockedFor('k')).toBe(2);
+    await throttle.succeed('k');
+    expect(await throttle.lockedFor('k')).toBe(0);
+    expect(await throttle.lockedFor('other')).toBe(0);
+  });
+
+  it.runIf(missing === null)(
+    'Redis: two instances share one count; with Redis gone each counts in memory',
+    async () => {
+      const redis = await startRedis();
+      const a = new Redis(redis.url, { enableOfflineQueue: false, lazyConnect: true });
+      const b = new Redis(redis.url, { enableOfflineQueue: false, lazyConnect: true });
+      try {
+        await Promise.all([a.connect(), b.connect()]);
+        const windows = [a, b].map((c) => new RateWindow(redisLimits(c, 'unit'), 'reg', 3, 60));
+        const waits: number[] = [];
+        for (let k = 0; k < 4; k += 1) waits.push(await windows[k % 2]!.hit('10.0.0.1'));
+        expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
+        expect(waits[3]).toBeGreaterThan(0);
+        const [ta, tb] = [a, b].map(
+          (c) => new FailureThrottle(redisLimits(c, 'unit'), 'l', 2, 900),
+        );
+        await ta!.fail('admin');
+        await tb!.fail('admin');
+        expect(await ta!.lockedFor('admin')).toBe(0);
+        await tb!.fail('admin');
+        expect(await ta!.lockedFor('admin')).toBe(1);
+        await ta!.succeed('admin');
+        expect(await tb!.lockedFor('admin')).toBe(0);
+        // Redis goes away: the limits weaken to this process, they do not vanish or throw.
+        await redis.stop();
+        await waitFor(() => a.status !== 'ready', 5000, 'the client to notice');
+        const alone = new RateWindow(redisLimits(a, 'unit'), 'sub', 2, 60);
+        expect([await alone.hit('u1'), await alone.hit('u1')]).toEqual([0, 0]);
+        expect(await alone.hit('u1')).toBeGreaterThan(0);
+      } finally {
+        a.disconnect();
+        b.disconnect();
+        await redis.stop();
+      }
+    },
+  );
 });

@@ -1,7 +1,7 @@
 /**
  * Who may connect, and how far each is trusted: the one place that turns a token and an address
  * into an agent's standing, for socket agents (`/agents`) and pulling course agents alike, and
- * that keeps the per-address limits. Limits are in memory, per process (see auth/limits.ts).
+ * that keeps the per-address limits (in memory, or in Redis with several instances: auth/limits.ts).
  *
  * - **Identity.** An agent credential (`eat_…`) is `cred-<id>`, a signed-in user's JWT (a browser
  *   tab) is `user-<id>`; quarantine sticks to that key, so every process holding one credential
