@@ -609,6 +609,36 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
       for (const g of guests) g.disconnect();
     });
 
+    it('guest handshakes of one address: 30 a minute over all three instances', async () => {
+      // The test above made 4 counted handshakes (the 5th and 6th were refused before counting).
+      let admitted = 0;
+      const refusals: string[] = [];
+      for (let k = 0; k < 40; k += 1) {
+        const socket: Socket = io(`${alive()[k % 3]!.url}/agents`, {
+          auth: {
+            agentId: `hello-guest-${k}`,
+            name: `hello-guest-${k}`,
+            kind: 'node',
+            concurrency: 1,
+            protocol: AGENT_PROTOCOL,
+          },
+          transports: ['websocket'],
+          forceNew: true,
+          reconnection: false,
+        });
+        const outcome = await new Promise<string>((resolve) => {
+          socket.once('connect', () => resolve('admitted'));
+          socket.once('connect_error', (err) => resolve(err.message));
+        });
+        socket.disconnect();
+        if (outcome === 'admitted') admitted += 1;
+        else refusals.push(outcome);
+      }
+      // Before: 30 per instance, so all 40 got in.
+      expect(admitted).toBeLessThanOrEqual(26);
+      expect(refusals.some((r) => /guest agent connections from 127\.0\.0\.1/.test(r))).toBe(true);
+    });
+
     it('submissions per minute of a user count on every instance and survive the leader', async () => {
       const login = await post(next(), '/api/v1/login', {
         login: 'admin',
