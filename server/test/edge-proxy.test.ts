@@ -23,6 +23,8 @@ interface Seen {
   url: string;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The gateway's end of the upstream connection. */
+  port: number;
 }
 
 /** A listener that records every request it gets and answers 200. */
@@ -37,6 +39,7 @@ async function recorder(): Promise<{ server: Server; url: string; seen: Seen[] }
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        port: req.socket.remotePort ?? 0,
       });
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ from: 'recorder', url: req.url }));
@@ -165,6 +168,24 @@ describe.runIf(missing === null)('a gateway forwards only to the leader', () => 
     const first = leader.seen[before]!;
     expect(first.body).toBe('');
     expect(first.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('one upstream connection per client connection (course guests are known by theirs)', async () => {
+    const before = leader.seen.length;
+    const twice =
+      'GET /api/v1/one HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/two HTTP/1.1\r\nHost: x\r\n\r\n';
+    await raw(gateway.url, twice, (t) => t.includes('/api/v1/two'));
+    await raw(gateway.url, 'GET /api/v1/three HTTP/1.1\r\nHost: x\r\n\r\n', (t) =>
+      t.includes('/api/v1/three'),
+    );
+    const [one, two, three] = leader.seen.slice(before);
+    expect([one?.url, two?.url, three?.url]).toEqual([
+      '/api/v1/one',
+      '/api/v1/two',
+      '/api/v1/three',
+    ]);
+    expect(two?.port).toBe(one?.port);
+    expect(three?.port).not.toBe(one?.port);
   });
 
   it('a POST body is forwarded whole, with framing the gateway sets', async () => {
