@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { clusterUnavailable, startRedis, waitFor, type PrivateRedis } from '@expressionist/testkit';
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import { Server as SocketServer } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { AGENT_PROTOCOL } from '@expressionist/core';
 import { clientAddress, proxyTrust } from '../src/auth/client-address.js';
 import { FailureThrottle, RateWindow, memoryLimits, redisLimits } from '../src/auth/limits.js';
@@ -101,6 +103,9 @@ describe.runIf(missing === null)('a gateway forwards only to the leader', () => 
       REDIS_URL: redis.url,
       JWT_SECRET: 'edge-proxy-test-secret-0123456789abcdef',
       TRUSTED_PROXIES: '127.0.0.1/32',
+      // Long enough that the window in which a stale read of the lease is set aside (one lease)
+      // outlasts the test's look at it.
+      LEADER_LEASE_MS: '20000',
     });
     await waitFor(() => gateway.cluster?.leaderInfo?.instance === 'ghost', 10_000, 'the ghost');
   }, 60_000);
@@ -206,6 +211,41 @@ describe.runIf(missing === null)('a gateway forwards only to the leader', () => 
     expect(chunked?.headers['transfer-encoding']).toBe('chunked');
     expect(sized?.body).toBe(body);
     expect(sized?.headers['content-length']).toBe(String(Buffer.byteLength(body)));
+  });
+
+  it("a new leader's announcement: its URL only once Redis names it under that epoch", async () => {
+    const next = await recorder();
+    // What a new leader does on winning the lease: announce itself through the adapter. Redis
+    // does not name its URL yet (as when the gateway's read of the lease was sent just before).
+    const client = new Redis(redis.url);
+    const announcer = new SocketServer({
+      adapter: createAdapter(client, { streamName: `expressionist:${db}:sio` }),
+    });
+    try {
+      announcer.serverSideEmit('cluster', { t: 'leader', from: 'ghost2', epoch: 8 });
+      await waitFor(() => gateway.cluster?.leaderInfo === null, 10_000, 'the old URL dropped');
+      const before = leader.seen.length;
+      const refused = await fetch(`${gateway.url}/api/v1/settings`);
+      expect(refused.status).toBe(503);
+      expect(leader.seen.length).toBe(before);
+      // Redis names the new leader under epoch 8: the API goes there.
+      await client.set(`expressionist:${db}:leader`, `ghost2|${next.url}|8`, 'PX', 600_000);
+      await waitFor(() => gateway.cluster?.leaderInfo?.epoch === 8, 10_000, 'epoch 8');
+      const res = await fetch(`${gateway.url}/api/v1/settings`);
+      expect(await res.json()).toEqual({ from: 'recorder', url: '/api/v1/settings' });
+      expect(next.seen).toHaveLength(1);
+      expect(leader.seen.length).toBe(before);
+    } finally {
+      // Not attached to an HTTP server: only its adapter (the stream reader) needs stopping.
+      await announcer.of('/').adapter.close();
+      await client.quit();
+      // The other tests' leader again (a later epoch, as a real takeover would have).
+      const reset = new Redis(redis.url);
+      await reset.set(`expressionist:${db}:leader`, `ghost|${leader.url}|9`, 'PX', 600_000);
+      await reset.quit();
+      await waitFor(() => gateway.cluster?.leaderInfo?.epoch === 9, 10_000, 'epoch 9');
+      next.server.close();
+    }
   });
 
   it('names the client in X-Forwarded-For itself; what the client wrote there is dropped', async () => {

@@ -105,6 +105,12 @@ export class Cluster implements AgentRoute, UiClusterPort {
   private roleNow: Role = 'gateway';
   private readonly lease: LeaderLease;
   private leader: LeaderInfo | null = null;
+  /**
+   * The epoch a new leader last announced, and until when a read of the lease naming an older
+   * one is taken for a read sent before the takeover (one lease: after a Redis restart epochs
+   * start again from 1, and the gateways must follow).
+   */
+  private announced: { epoch: number; until: number } | null = null;
   private readonly direct: AgentRoute;
   private readonly agentsNsp: AgentsNamespace;
   /** Agent sockets this instance holds. */
@@ -217,7 +223,13 @@ export class Cluster implements AgentRoute, UiClusterPort {
     }
   }
 
-  private seeLeader(info: LeaderInfo | null): void {
+  private seeLeader(seen: LeaderInfo | null): void {
+    let info = seen;
+    const announced = this.announced;
+    if (info && announced && info.epoch < announced.epoch) {
+      if (performance.now() < announced.until) info = null;
+      else this.announced = null;
+    }
     if (info && info.epoch !== this.leader?.epoch) this.o.metrics.clusterEpoch.set(info.epoch);
     this.leader = info;
   }
@@ -470,7 +482,10 @@ export class Cluster implements AgentRoute, UiClusterPort {
     }
     // Only a URL announced in Redis under the current epoch is forwarded to: until Redis names
     // the new leader's URL, the API answers 503 (the old leader's URL is not the new one's).
-    if (epoch > (this.leader?.epoch ?? 0)) this.seeLeader(null);
+    if (epoch > (this.leader?.epoch ?? 0)) {
+      this.announced = { epoch, until: performance.now() + this.o.leaseMs };
+      this.seeLeader(null);
+    }
     void this.lease
       .current()
       .then((info) => this.seeLeader(info))
