@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   BODY_INVALID: { status: 400, message: '{reason}' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },
   QUERY_INVALID: { status: 400, message: '{reason}' },
+  REQUEST_TARGET_INVALID: {
+    status: 400,
+    message: 'The request target must be a path beginning with "/" (this server is not a proxy).',
+  },
   NOT_FOUND: { status: 404, message: 'No route {method} {path}.' },
   EXPRESSION_NOT_FOUND: { status: 404, message: 'No expression with id "{id}".' },
   IDEMPOTENCY_CONFLICT: {

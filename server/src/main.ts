@@ -8,13 +8,14 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Cluster } from './cluster/cluster.js';
 import { fencedStore } from './cluster/fenced-store.js';
-import type { IoServer } from './realtime/io.js';
+import { agentsNamespace, type IoServer } from './realtime/io.js';
 import type { Config } from './config.js';
 import { ExpressionistError } from '@expressionist/core';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { AgentGate } from './realtime/agent-gate.js';
+import { AgentGate, guestRoom } from './realtime/agent-gate.js';
+import { memoryLimits, redisLimits } from './auth/limits.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
 import { SessionWatch } from './realtime/session-watch.js';
 import { UiHub } from './realtime/ui-hub.js';
@@ -76,6 +77,9 @@ export async function startOrchestrator(
   // write checks the lease (a gateway's scheduler never starts; the leader's writes are fenced).
   const redis = clustered ? await connectRedis(clustered.redisUrl, log) : null;
   let cluster: Cluster | null = null;
+  // Limits every instance must share (sign-in failures, registrations, submissions, guest
+  // handshakes) live in Redis when there are several; in this process otherwise.
+  const limits = redis ? redisLimits(redis, `expressionist:${config.mongodbDb}`) : memoryLimits;
   const guard = (): void => {
     if (cluster) cluster.guard();
   };
@@ -100,6 +104,7 @@ export async function startOrchestrator(
     ttlSeconds: config.auth.jwtTtlSeconds,
     guestAgents: config.auth.guestAgents,
     loginFreeFailures: config.auth.loginFreeFailures,
+    limits,
     log,
   });
   // Alone, this process leads from the start. Clustered, accounts are set up by whichever instance
@@ -136,6 +141,7 @@ export async function startOrchestrator(
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
+    limits,
     ...(cp
       ? {
           cluster: {
@@ -167,7 +173,8 @@ export async function startOrchestrator(
     guestMaxSlots: config.auth.guestMaxSlots,
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
-    trustPrivateNetworks: clustered !== null,
+    trustedProxies: config.trustedProxies,
+    limits,
   });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
@@ -191,6 +198,11 @@ export async function startOrchestrator(
     },
   });
   limitSocketsPerAddress(io, gate, log);
+  // Guest agents per address are counted on every instance: the members of the address's room.
+  if (cp)
+    gate.countGuestsWith(
+      async (address) => (await agentsNamespace(io).in(guestRoom(address)).fetchSockets()).length,
+    );
   const hub = new UiHub(io, scheduler, auth, log);
   scheduler.setListener(hub);
   if (cp && clustered) {

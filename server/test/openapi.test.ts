@@ -146,7 +146,7 @@ describe('OpenAPI document', () => {
           metrics: new Metrics(),
           log: pino({ level: 'silent' }),
           auth: orch.auth,
-          config: { auth: loadConfig({}).auth, host: '127.0.0.1' },
+          config: { auth: loadConfig({}).auth, host: '127.0.0.1', trustedProxies: ['loopback'] },
           bodyLimitBytes: 4096,
           courseTaskId: 'auto',
           webDir,

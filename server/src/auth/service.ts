@@ -26,7 +26,13 @@ import {
 } from '@expressionist/core';
 import type { Store, StoredCredential, StoredUser } from '../store/store.js';
 import { DeviceTokens } from './device-tokens.js';
-import { FailureThrottle, RateLimitedError, RateWindow } from './limits.js';
+import {
+  FailureThrottle,
+  RateLimitedError,
+  RateWindow,
+  memoryLimits,
+  type LimitStore,
+} from './limits.js';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Principal } from './policy.js';
 import { SessionStates } from './session-states.js';
@@ -79,6 +85,8 @@ export interface AuthOptions {
   guestAgents: boolean;
   /** Failed sign-ins per login and per address before each further one locks them out. */
   loginFreeFailures: number;
+  /** Where sign-in and registration counts live (default: this process; Redis when clustered). */
+  limits?: LimitStore;
   log: Logger;
 }
 
@@ -138,7 +146,7 @@ export class AuthService {
   private readonly revokedListeners: ((credentialId: string) => void)[] = [];
   private readonly changedListeners: (() => void)[] = [];
   private readonly accountListeners: ((event: AccountEvent, here: boolean) => void)[] = [];
-  private readonly registrations = new RateWindow(5, 60_000);
+  private readonly registrations: RateWindow;
   /** Sign-in failure counts; which ones an attempt meets is sign-in-rules.ts's to say. */
   private readonly failures: Record<SignInCount, FailureThrottle>;
   /** Wrong current passwords given to a password change, per user. */
@@ -150,13 +158,20 @@ export class AuthService {
     private readonly store: Store,
     private readonly o: AuthOptions,
   ) {
-    const lockMs = 15 * 60_000;
+    const limits = o.limits ?? memoryLimits;
+    const lockS = 900;
+    this.registrations = new RateWindow(limits, 'registrations', 5, 60);
     this.failures = {
-      login: new FailureThrottle(o.loginFreeFailures, lockMs),
-      address: new FailureThrottle(o.loginFreeFailures * 4, lockMs),
-      device: new FailureThrottle(o.loginFreeFailures, lockMs),
+      login: new FailureThrottle(limits, 'signin-login', o.loginFreeFailures, lockS),
+      address: new FailureThrottle(limits, 'signin-address', o.loginFreeFailures * 4, lockS),
+      device: new FailureThrottle(limits, 'signin-device', o.loginFreeFailures, lockS),
     };
-    this.passwordFailures = new FailureThrottle(o.loginFreeFailures, lockMs);
+    this.passwordFailures = new FailureThrottle(
+      limits,
+      'password-change',
+      o.loginFreeFailures,
+      lockS,
+    );
     this.devices = new DeviceTokens(o.secret);
     this.states = new SessionStates(store);
   }
@@ -210,7 +225,7 @@ export class AuthService {
 
   /** `POST /api/v1/register`: a new user (role `user`). */
   async register(body: CredentialsBody, address: string): Promise<UserView> {
-    const wait = this.registrations.hit(address);
+    const wait = await this.registrations.hit(address);
     if (wait > 0) throw new RateLimitedError('registrations', wait);
     return userView(await this.createUser(body, 'user'));
   }
@@ -225,15 +240,22 @@ export class AuthService {
     const login = body.login.toLowerCase();
     const device = await this.devices.idFor(body.deviceToken, login);
     const counts = countsOf({ login, address, device });
-    const wait = Math.max(0, ...counts.map((c) => this.failures[c.count].lockedFor(c.key)));
+    const waits = await Promise.all(counts.map((c) => this.failures[c.count].lockedFor(c.key)));
+    const wait = Math.max(0, ...waits);
     if (wait > 0) throw new RateLimitedError('failed sign-ins', wait);
-    for (const c of counts) this.failures[c.count].fail(c.key);
+    // Counted as a failure before the (slow) check and cleared on success: otherwise a burst of
+    // parallel guesses all pass the lock check while the first ones are still hashing.
+    await Promise.all(counts.map((c) => this.failures[c.count].fail(c.key)));
     const user = await this.store.getUserByLogin(login);
     const ok = await verifyPassword(body.password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) throw ExpressionistError.of('LOGIN_FAILED', {});
-    for (const c of counts)
-      if (ON_SUCCESS[c.count] === 'clear') this.failures[c.count].succeed(c.key);
-      else this.failures[c.count].forgive(c.key);
+    await Promise.all(
+      counts.map((c) =>
+        ON_SUCCESS[c.count] === 'clear'
+          ? this.failures[c.count].succeed(c.key)
+          : this.failures[c.count].forgive(c.key),
+      ),
+    );
     // Said only to whoever knows the password.
     if (user.disabledAt !== null) throw ExpressionistError.of('ACCOUNT_DISABLED', {});
     return this.signIn(user);
@@ -252,14 +274,14 @@ export class AuthService {
    */
   async changePassword(session: Session, body: PasswordChangeBody): Promise<string> {
     const key = `user:${session.userId}`;
-    const wait = this.passwordFailures.lockedFor(key);
+    const wait = await this.passwordFailures.lockedFor(key);
     if (wait > 0) throw new RateLimitedError('wrong current passwords', wait);
-    this.passwordFailures.fail(key);
+    await this.passwordFailures.fail(key);
     const user = await this.store.getUser(session.userId);
     if (!user) throw sessionEnded();
     if (!(await verifyPassword(body.currentPassword, user.passwordHash)))
       throw ExpressionistError.of('PASSWORD_WRONG', {});
-    this.passwordFailures.succeed(key);
+    await this.passwordFailures.succeed(key);
     const problem = passwordProblem(user.login, body.newPassword);
     if (problem) throw ExpressionistError.of('ACCOUNT_INVALID', { reason: problem });
     const changed: StoredUser = {

@@ -17,7 +17,8 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { AuthService, Session } from '../auth/service.js';
-import { RateLimitedError, RateWindow } from '../auth/limits.js';
+import { RateLimitedError, RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
+import { bareAddress, proxyTrust } from '../auth/client-address.js';
 import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -31,7 +32,7 @@ export interface AppDeps {
   scheduler: Scheduler;
   /** Accounts and agent credentials; `config.auth` holds the limits. */
   auth: AuthService;
-  config: Pick<Config, 'auth' | 'host'>;
+  config: Pick<Config, 'auth' | 'host' | 'trustedProxies'>;
   store: Store;
   metrics: Metrics;
   log: Logger;
@@ -41,6 +42,8 @@ export interface AppDeps {
   webDir: string | undefined;
   /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
   cluster?: ClusterPort;
+  /** Where the submissions count lives (default: this process; Redis when clustered). */
+  limits?: LimitStore;
 }
 
 /** What the HTTP layer needs from the cluster (see cluster/cluster.ts). */
@@ -94,19 +97,33 @@ function bearer(req: Request): string | undefined {
   return match?.[1];
 }
 
-/** The client's address (behind a proxy on loopback: the one it forwarded). */
-const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/** The client's address (behind a trusted proxy: the one it forwarded). */
+const addressOf = (req: Request): string =>
+  bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
 export function createApp(deps: AppDeps): Express {
   const { scheduler, store, metrics, log, auth } = deps;
   const limits = deps.config.auth;
-  const submissions = new RateWindow(limits.submissionsPerMinute, 60_000);
+  const submissions = new RateWindow(
+    deps.limits ?? memoryLimits,
+    'submissions',
+    limits.submissionsPerMinute,
+    60,
+  );
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
-  // Several orchestrators: gateways (and a load balancer) on private networks forward the client.
-  app.set('trust proxy', deps.cluster ? ['loopback', 'linklocal', 'uniquelocal'] : 'loopback');
+  // Only origin-form request targets (`/path?query`). An absolute-form line (`GET http://host/…`)
+  // is what a client sends a forward proxy; routing still matches its path, so a gateway would
+  // have forwarded it to the host it names. Authority-form (`host:port`) and `*` name no path.
+  app.use((req, res, next) => {
+    if (req.url.startsWith('/')) next();
+    else sendError(res, 'REQUEST_TARGET_INVALID', {});
+  });
+  // X-Forwarded-For only from TRUSTED_PROXIES (with several orchestrators: the gateways and the
+  // load balancer), by the same rule as the socket gate.
+  app.set('trust proxy', proxyTrust(deps.config.trustedProxies));
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -163,7 +180,7 @@ export function createApp(deps: AppDeps): Express {
   // metrics or the dashboard's files, which every instance serves itself).
   if (deps.cluster) app.use(['/api', '/internal'], deps.cluster.forward);
   // Admins, or anything on this machine: a local Prometheus or sidecar scrapes without a token.
-  // Behind a reverse proxy on loopback, `req.ip` is the forwarded client, not the proxy.
+  // Behind a trusted proxy, `req.ip` is the forwarded client, not the proxy.
   app.get('/metrics', async (req, res) => {
     if (!isLoopback(req.ip)) authorize(await auth.principalOf(bearer(req)), 'read-metrics');
     try {
@@ -271,7 +288,7 @@ export function createApp(deps: AppDeps): Express {
     }
     const owner = ownerOf(principalOf(req));
     if (owner !== undefined) {
-      const wait = submissions.hit(owner);
+      const wait = await submissions.hit(owner);
       if (wait > 0) throw new RateLimitedError('submissions per minute', wait);
       if (scheduler.unfinishedOf(owner) >= limits.maxUnfinishedPerUser)
         throw new RateLimitedError('unfinished expressions (wait for some to finish)', 5);

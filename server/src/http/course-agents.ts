@@ -50,6 +50,7 @@ import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { CourseIdType, Lease } from '../scheduler/lease-table.js';
 import type { CourseWork } from '../scheduler/course-port.js';
 import { describeIssue, sendError } from './errors.js';
+import { bareAddress } from '../auth/client-address.js';
 
 const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
 
@@ -235,7 +236,7 @@ export class CourseAgents {
       const caller = await this.callerOf(req, res);
       if (!caller) return;
       if (caller.guest && this.work.gate) {
-        const wait = this.work.gate.guestPullWait(this.connOf(req).address);
+        const wait = await this.work.gate.guestPullWait(this.connOf(req).address);
         if (wait > 0) {
           res.set('Retry-After', String(wait));
           sendError(res, 'RATE_LIMITED', {
@@ -326,7 +327,7 @@ export class CourseAgents {
     const socket = req.socket;
     let conn = this.conns.get(socket);
     if (!conn) {
-      conn = { key: null, address: (req.ip ?? 'unknown').replace(/^::ffff:/, '') };
+      conn = { key: null, address: bareAddress(req.ip ?? 'unknown') };
       this.conns.set(socket, conn);
       const owned = conn;
       socket.once('close', () => this.closed(owned));
