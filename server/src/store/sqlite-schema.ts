@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
   jti        TEXT    PRIMARY KEY NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The hourly prune deletes by expiry (found by store-indexes.test.ts: it scanned the table).
+CREATE INDEX IF NOT EXISTS revoked_tokens_by_expiry ON revoked_tokens (expires_at);
 
 CREATE TABLE IF NOT EXISTS credentials (
   id           TEXT    PRIMARY KEY NOT NULL,
