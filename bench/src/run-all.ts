@@ -18,6 +18,7 @@ const BENCHES = [
   'planning',
   'idle-agents',
   'cluster',
+  'retention',
   'strangers',
 ] as const;
 
