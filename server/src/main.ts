@@ -189,7 +189,7 @@ export async function startOrchestrator(
     },
   });
   limitSocketsPerAddress(io, gate, log);
-  const hub = new UiHub(io, scheduler, auth, log);
+  const hub = new UiHub(io, scheduler, auth, log, undefined, config.auth.subscribesPerMinute);
   scheduler.setListener(hub);
   if (cp && clustered) {
     cluster = new Cluster({

@@ -16,6 +16,7 @@ function expr(n: number, patch: Partial<ExpressionView> = {}): ExpressionView {
   return {
     id: `e${n}`,
     expression: `${n} + ${n}`,
+    expressionLength: `${n} + ${n}`.length,
     status: 'pending',
     result: null,
     value: null,

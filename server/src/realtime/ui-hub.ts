@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
   ExpressionistError,
+  LIVE_OPERATIONS_WINDOW,
+  MAX_OPERATIONS_PAGE,
   SubscribeSchema,
   UiHandshakeSchema,
   errorInfo,
@@ -13,6 +15,7 @@ import {
   type UiToServerEvents,
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
+import { RateWindow } from '../auth/limits.js';
 import { canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
@@ -60,13 +63,18 @@ export class UiHub implements SchedulerListener {
   /** Several orchestrators: expressions someone subscribed to (rooms live on other instances). */
   private readonly watched = new Set<string>();
 
+  /** `subscribe` calls per user (per address in open mode), each answering a page of views. */
+  private readonly subscribes: RateWindow;
+
   constructor(
     io: IoServer,
     private readonly scheduler: Scheduler,
     private readonly auth: AuthService,
     private readonly log: Logger,
     private readonly flushMs = 100,
+    subscribesPerMinute = 120,
   ) {
+    this.subscribes = new RateWindow(subscribesPerMinute, 60_000);
     this.nsp = uiNamespace(io);
     this.nsp.use((socket, next) => {
       const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
@@ -114,6 +122,16 @@ export class UiHub implements SchedulerListener {
           });
           return;
         }
+        // Counted where the socket is (a gateway too), before any work is asked of the leader.
+        const who = principal.kind === 'user' ? principal.id : `addr:${socket.handshake.address}`;
+        const wait = this.subscribes.hit(who);
+        if (wait > 0) {
+          reply({
+            ok: false,
+            error: errorInfo('RATE_LIMITED', { what: 'dashboard subscriptions', seconds: wait }),
+          });
+          return;
+        }
         void (async () => {
           const answer =
             this.cluster && !this.cluster.leading()
@@ -140,18 +158,26 @@ export class UiHub implements SchedulerListener {
     this.cluster = port;
   }
 
-  /** What `subscribe` answers: the expression and its operations, if the principal may see it. */
+  /**
+   * What `subscribe` answers: the expression (its text's prefix) and the first page of its
+   * operations, if the principal may see it.
+   */
   async subscription(principal: Principal, expressionId: string): Promise<SubscribeReply> {
     const visible = (owner: string | null): boolean => canSee(principal, owner);
     const expression = await this.scheduler.views.expressionView(expressionId, visible);
-    const operations = expression
-      ? await this.scheduler.views.operations(expressionId, visible)
+    const page = expression
+      ? await this.scheduler.views.operationsPage(expressionId, 0, MAX_OPERATIONS_PAGE, visible)
       : null;
     // Someone else's expression answers exactly as one that does not exist.
-    if (!expression || !operations)
+    if (!expression || !page)
       return { ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: expressionId }) };
     if (this.cluster) this.watched.add(expressionId);
-    return { ok: true, expression, operations };
+    return {
+      ok: true,
+      expression,
+      operations: page.operations,
+      nextCursor: page.next === null ? null : String(page.next),
+    };
   }
 
   /** Emits a snapshot to one dashboard socket (on any instance, through the adapter). */
@@ -183,8 +209,12 @@ export class UiHub implements SchedulerListener {
       : this.nsp.adapter.rooms.has(room(expressionId));
     if (!watched) return;
     let set = this.operations.get(expressionId);
-    if (!set) this.operations.set(expressionId, (set = new Set()));
-    for (const id of opIds) set.add(id);
+    // Only the live window: what a flush builds per expression stays bounded by it.
+    for (const id of opIds) {
+      if (id >= LIVE_OPERATIONS_WINDOW) continue;
+      if (!set) this.operations.set(expressionId, (set = new Set()));
+      set.add(id);
+    }
   }
 
   agentChanged(id: string): void {

@@ -28,7 +28,7 @@ import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { ResultWriter } from './result-writer.js';
-import { SchedulerViews, Throughput } from './views.js';
+import { SchedulerViews, Throughput, UNLIMITED } from './views.js';
 
 export type { SubmitOutcome } from './intake.js';
 
@@ -91,6 +91,8 @@ export class Scheduler {
   readonly course: CoursePort;
   private readonly runs = new Map<string, ExpressionRun>();
   private readonly unfinished = new Map<string, number>();
+  /** Operations of each owner's unfinished expressions, in all. */
+  private readonly unfinishedOps = new Map<string, number>();
   /** Finished runs kept briefly so live detail views can show their last state. */
   private readonly recent = new Map<string, ExpressionRun>();
   private readonly ring = new ReadyRing();
@@ -116,12 +118,8 @@ export class Scheduler {
       if (ok) o.metrics.storeWriteRows.inc(rows);
     });
     this.expressionWriter = new ExpressionWriter(o.store, o.log);
-    this.intake = new Intake(
-      o.store,
-      o.cache,
-      o.log,
-      o.planner ?? new PlanPool({ limits: o.parseLimits, threshold: 0 }),
-    );
+    const planner = o.planner ?? new PlanPool({ limits: o.parseLimits, threshold: 0 });
+    this.intake = new Intake(o.store, o.cache, o.log, planner);
     this.agents = new AgentLifecycle(
       this.leaseTable,
       {
@@ -174,6 +172,7 @@ export class Scheduler {
       runOf: (id) => this.runs.get(id) ?? this.recent.get(id),
       readyCount: () => this.ring.readyCount,
       leasesInFlight: () => this.leaseTable.size,
+      replan: async (source) => (await planner.compile(source, UNLIMITED)).plan,
     });
   }
 
@@ -522,6 +521,9 @@ export class Scheduler {
       const left = (this.unfinished.get(owner) ?? 1) - 1;
       if (left > 0) this.unfinished.set(owner, left);
       else this.unfinished.delete(owner);
+      const ops = (this.unfinishedOps.get(owner) ?? run.total) - run.total;
+      if (ops > 0 && left > 0) this.unfinishedOps.set(owner, ops);
+      else this.unfinishedOps.delete(owner);
     }
     this.recent.set(run.id, run);
     if (this.recent.size > RECENT_RUNS) this.recent.delete(this.recent.keys().next().value!);
@@ -539,11 +541,18 @@ export class Scheduler {
     return this.unfinished.get(owner) ?? 0;
   }
 
+  /** Operations of `owner`'s unfinished expressions, in all (for the per-user limit). */
+  unfinishedOpsOf(owner: string): number {
+    return this.unfinishedOps.get(owner) ?? 0;
+  }
+
   /** Holds a run in memory until it finishes (counted per owner). */
   private track(run: ExpressionRun): void {
     this.runs.set(run.id, run);
     const owner = run.stored.owner;
-    if (owner !== null) this.unfinished.set(owner, (this.unfinished.get(owner) ?? 0) + 1);
+    if (owner === null) return;
+    this.unfinished.set(owner, (this.unfinished.get(owner) ?? 0) + 1);
+    this.unfinishedOps.set(owner, (this.unfinishedOps.get(owner) ?? 0) + run.total);
   }
 
   // ------------------------------------------------------------------ settings

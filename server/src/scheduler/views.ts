@@ -1,5 +1,5 @@
 import {
-  compile,
+  EXPRESSION_PREFIX_CHARS,
   durationOf,
   toJsonNumber,
   type AgentView,
@@ -13,7 +13,7 @@ import {
 import type { ListCursor, Store, StoredExpression } from '../store/store.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { ExpressionRun, OpState } from './expression-run.js';
-import { ObjectPlan } from './plan-source.js';
+import type { PlanSource } from './plan-source.js';
 
 const STATE_NAMES: Record<OpState, OperationState> = {
   [OpState.Waiting]: 'waiting',
@@ -26,6 +26,12 @@ const STATE_NAMES: Record<OpState, OperationState> = {
 };
 
 const THROUGHPUT_WINDOW_S = 5;
+/**
+ * Finished expressions rebuilt for their operation views, kept so paging through one re-plans it
+ * once: a few (a 500,000-op run holds ~30 MB), each for a minute after its last read.
+ */
+const REBUILT_KEEP = 4;
+const REBUILT_TTL_MS = 60_000;
 /** Stored expressions were accepted under the limits of their day: re-plan them without any. */
 export const UNLIMITED = { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER };
 
@@ -69,6 +75,14 @@ export interface ViewSource {
   runOf(id: string): ExpressionRun | undefined;
   readyCount(): number;
   leasesInFlight(): number;
+  /** Plans a stored expression again, off the event loop when it is long (the plan pool). */
+  replan(source: string): Promise<PlanSource>;
+}
+
+/** One page of operation views; `next` is the id the following page starts at (null: none). */
+export interface OperationsPage {
+  operations: OperationView[];
+  next: number | null;
 }
 
 /**
@@ -80,6 +94,8 @@ export class SchedulerViews {
     ExpressionRun,
     { done: number; at: number; eta: number }
   >();
+  /** Finished expressions rebuilt from the store (see REBUILT_KEEP), by id, oldest read first. */
+  private readonly rebuilt = new Map<string, { at: number; run: Promise<ExpressionRun> }>();
 
   constructor(private readonly src: ViewSource) {}
 
@@ -90,11 +106,12 @@ export class SchedulerViews {
   async expressionView(
     id: string,
     visible: (owner: string | null) => boolean = () => true,
+    whole = false,
   ): Promise<ExpressionView | null> {
     const run = this.src.runOf(id);
-    if (run) return visible(run.stored.owner) ? this.ofRun(run) : null;
+    if (run) return visible(run.stored.owner) ? this.ofRun(run, whole) : null;
     const stored = await this.src.store.getExpression(id);
-    return stored && visible(stored.owner) ? this.ofStored(stored) : null;
+    return stored && visible(stored.owner) ? this.ofStored(stored, whole) : null;
   }
 
   /** Who owns `id` (null: nobody, open mode); undefined when there is no such expression. */
@@ -129,19 +146,25 @@ export class SchedulerViews {
     });
   }
 
-  ofRun(run: ExpressionRun): ExpressionView {
-    const view = this.ofStored(run.stored);
+  /** The view of a run; `whole`: the whole text, else its first EXPRESSION_PREFIX_CHARS. */
+  ofRun(run: ExpressionRun, whole = false): ExpressionView {
+    const view = this.ofStored(run.stored, whole);
     view.progress = { done: run.doneCount, total: run.total };
     view.estimatedFinishAt = run.finished ? null : iso(this.estimate(run));
     view.waiting = run.finished || !run.hasReady ? null : this.waitingReason();
     return view;
   }
 
-  ofStored(stored: Readonly<StoredExpression>): ExpressionView {
+  ofStored(stored: Readonly<StoredExpression>, whole = false): ExpressionView {
     const done = stored.status === 'done' ? stored.opCount : 0;
+    const text = stored.expression;
     return {
       id: stored.id,
-      expression: stored.expression,
+      expression:
+        whole || text.length <= EXPRESSION_PREFIX_CHARS
+          ? text
+          : text.slice(0, EXPRESSION_PREFIX_CHARS),
+      expressionLength: text.length,
       status: stored.status,
       result: stored.value === null ? null : toJsonNumber(stored.value),
       value: stored.value,
@@ -197,32 +220,68 @@ export class SchedulerViews {
     return eta;
   }
 
-  /** Operations of an expression, live or rebuilt from the store (null: none, or not visible). */
-  async operations(
+  /**
+   * Operations `from`, `from + 1`, … (at most `limit`) of an expression, live or rebuilt from the
+   * store; null when there is no such expression or the caller may not see it. A page costs
+   * `limit` views whatever the expression's size; a finished expression is re-planned on the
+   * plan pool (not on the event loop) once, then kept for a while for its next pages.
+   */
+  async operationsPage(
     id: string,
+    from: number,
+    limit: number,
     visible: (owner: string | null) => boolean = () => true,
-  ): Promise<OperationView[] | null> {
-    const run = this.src.runOf(id);
-    if (run)
-      return visible(run.stored.owner)
-        ? Array.from({ length: run.total }, (_, id) => this.operationView(run, id))
-        : null;
-    const stored = await this.src.store.getExpression(id);
-    if (!stored || !visible(stored.owner)) return null;
-    // A cached answer ran no operation at all: an empty list says so better than idle nodes.
-    if (stored.cached) return [];
-    const plan = compile(stored.expression, UNLIMITED).plan;
-    const rebuilt = new ExpressionRun(stored, new ObjectPlan(plan));
-    rebuilt.restore(await this.src.store.getOpResults(id));
-    rebuilt.settleOps(stored.status);
-    return plan.ops.map((op) => this.operationView(rebuilt, op.id));
+  ): Promise<OperationsPage | null> {
+    let run = this.src.runOf(id);
+    if (run && !visible(run.stored.owner)) return null;
+    if (!run) {
+      const stored = await this.src.store.getExpression(id);
+      if (!stored || !visible(stored.owner)) return null;
+      // A cached answer ran no operation at all: an empty list says so better than idle nodes.
+      if (stored.cached) return { operations: [], next: null };
+      run = await this.rebuild(stored);
+    }
+    const end = Math.min(run.total, from + limit);
+    const operations: OperationView[] = [];
+    for (let opId = from; opId < end; opId += 1) operations.push(this.operationView(run, opId));
+    return { operations, next: end < run.total ? end : null };
+  }
+
+  /** A finished expression's run, rebuilt from its source and stored results (memoized). */
+  private rebuild(stored: Readonly<StoredExpression>): Promise<ExpressionRun> {
+    const now = Date.now();
+    for (const [key, entry] of this.rebuilt)
+      if (now - entry.at > REBUILT_TTL_MS) this.rebuilt.delete(key);
+    const kept = this.rebuilt.get(stored.id);
+    if (kept) {
+      // Re-inserted: the map's order is the order of last reads.
+      this.rebuilt.delete(stored.id);
+      this.rebuilt.set(stored.id, { at: now, run: kept.run });
+      return kept.run;
+    }
+    const run = (async () => {
+      const plan = await this.src.replan(stored.expression);
+      const rebuilt = new ExpressionRun(stored, plan);
+      rebuilt.restore(await this.src.store.getOpResults(stored.id));
+      rebuilt.settleOps(stored.status);
+      return rebuilt;
+    })();
+    this.rebuilt.set(stored.id, { at: now, run });
+    // A failed rebuild is not kept: the next read tries again.
+    run.catch(() => {
+      if (this.rebuilt.get(stored.id)?.run === run) this.rebuilt.delete(stored.id);
+    });
+    while (this.rebuilt.size > REBUILT_KEEP) this.rebuilt.delete(this.rebuilt.keys().next().value!);
+    return run;
   }
 
   /** Views of the given op ids of a live or recently finished expression. */
   operationViews(expressionId: string, opIds: Iterable<number>): OperationView[] {
     const run = this.src.runOf(expressionId);
     if (!run) return [];
-    return [...opIds].map((id) => this.operationView(run, id));
+    const views: OperationView[] = [];
+    for (const id of opIds) views.push(this.operationView(run, id));
+    return views;
   }
 
   private operationView(run: ExpressionRun, opId: number): OperationView {

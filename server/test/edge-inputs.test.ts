@@ -1,0 +1,248 @@
+/**
+ * The edge, as a client with the README in hand would try it: huge inputs that must not stall the
+ * event loop (operation views paged, stored expressions re-planned off the loop, prefixes in
+ * deltas, subscribe and in-flight operations limited) and small leaks (issue 20, items 6 and 7).
+ * Real orchestrators on port 0, real socket.io-clients, nothing of ours mocked.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { io, type Socket } from 'socket.io-client';
+import {
+  EXPRESSION_PREFIX_CHARS,
+  LIVE_OPERATIONS_WINDOW,
+  type ServerToUiEvents,
+  type SubscribeReply,
+  type UiDelta,
+  type UiToServerEvents,
+} from '@expressionist/core';
+import {
+  answerHonestly,
+  api,
+  manualAgent,
+  request,
+  waitFor,
+  type ManualAgent,
+} from '@expressionist/testkit';
+import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
+
+/** 1+1+…+1, 999,999 characters: 499,999 operations. */
+const MEGABYTE_SUM = `${'1+'.repeat(499_999)}1`;
+const PASSWORD = 'Correct-horse-7';
+
+type UiSocket = Socket<ServerToUiEvents, UiToServerEvents>;
+
+const closing: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const c of closing.splice(0).reverse()) await c.close();
+});
+
+async function orchestrator(env: Record<string, string> = {}): Promise<TestOrchestrator> {
+  const orch = await startTestOrchestrator(env);
+  closing.push(orch);
+  return orch;
+}
+
+async function dashboard(
+  url: string,
+  token?: string,
+): Promise<{ socket: UiSocket; deltas: UiDelta[] }> {
+  const socket: UiSocket = io(`${url}/ui`, {
+    auth: token === undefined ? {} : { token },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+  });
+  closing.push(socket);
+  const deltas: UiDelta[] = [];
+  socket.on('delta', (d) => deltas.push(d));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return { socket, deltas };
+}
+
+function subscribe(socket: UiSocket, id: string): Promise<SubscribeReply> {
+  return new Promise((resolve) => socket.emit('subscribe', id, resolve));
+}
+
+async function agent(url: string, id: string, concurrency = 4): Promise<ManualAgent> {
+  const a = await manualAgent(url, id, concurrency);
+  closing.push(a.socket);
+  return a;
+}
+
+let addresses = 0;
+/** A user's id and JWT (register is rate-limited per address: each gets its own). */
+async function user(orch: TestOrchestrator, login: string): Promise<{ id: string; token: string }> {
+  addresses += 1;
+  const address = `edge-${addresses}`;
+  const view = await orch.auth.register({ login, password: PASSWORD }, address);
+  return { id: view.id, token: await orch.auth.login({ login, password: PASSWORD }, address) };
+}
+
+describe('big inputs: operation views are paged', () => {
+  it('GET …/operations answers one page at a time and continues from nextCursor', async () => {
+    const orch = await orchestrator();
+    const client = api(orch.url);
+    // 2,999 operations; nobody computes them, the views say so.
+    const id = await client.submit(`${'1+'.repeat(2999)}1`);
+    const first = await client.operationsPage(id, { limit: 1000 });
+    expect(first.operations).toHaveLength(1000);
+    expect(first.operations.map((op) => op.id)).toEqual([...Array(1000).keys()]);
+    expect(first.nextCursor).not.toBeNull();
+    const ids = first.operations.map((op) => op.id);
+    let cursor = first.nextCursor;
+    while (cursor !== null) {
+      const page = await client.operationsPage(id, { limit: 1000, cursor });
+      expect(page.operations.length).toBeLessThanOrEqual(1000);
+      ids.push(...page.operations.map((op) => op.id));
+      cursor = page.nextCursor;
+    }
+    expect(ids).toEqual([...Array(2999).keys()]);
+    // Without a limit, a page is bounded all the same.
+    const unasked = await client.call('GET', `/api/v1/expressions/${id}/operations`);
+    expect(unasked.status).toBe(200);
+    expect((unasked.body.operations as unknown[]).length).toBe(500);
+    for (const query of ['limit=0', 'limit=100000', 'cursor=abc', 'cursor=-1']) {
+      const bad = await client.call('GET', `/api/v1/expressions/${id}/operations?${query}`);
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.error?.code, query).toBe('QUERY_INVALID');
+    }
+  });
+
+  it('subscribe answers the first page and a cursor; lists and deltas carry a prefix of the text', async () => {
+    const orch = await orchestrator();
+    const client = api(orch.url);
+    const source = `${'1+'.repeat(2999)}1`;
+    const id = await client.submit(source);
+    const ui = await dashboard(orch.url);
+    const reply = await subscribe(ui.socket, id);
+    if (!reply.ok) throw new Error(reply.error.message);
+    expect(reply.operations.length).toBeLessThan(2999);
+    expect(reply.operations[0]!.id).toBe(0);
+    expect(reply.nextCursor).toBe(String(reply.operations.length));
+    expect(reply.expression.expression).toBe(source.slice(0, EXPRESSION_PREFIX_CHARS));
+    expect(reply.expression.expressionLength).toBe(source.length);
+    const listed = await client.call('GET', '/api/v1/expressions');
+    const rows = listed.body.expressions as { id: string; expression: string }[];
+    expect(rows.find((e) => e.id === id)?.expression).toHaveLength(EXPRESSION_PREFIX_CHARS);
+    // The whole text is one GET away.
+    expect((await client.expression(id)).expression).toBe(source);
+    // Computing it sends deltas: each expression view a prefix, operations only in the window.
+    answerHonestly(await agent(orch.url, 'prefix-agent', 64));
+    await client.finished(id, 20_000);
+    await waitFor(
+      () => ui.deltas.some((d) => d.expressions?.some((e) => e.id === id && e.status === 'done')),
+      5000,
+      'the done delta',
+    );
+    const views = ui.deltas.flatMap((d) => d.expressions ?? []).filter((e) => e.id === id);
+    expect(views.every((e) => e.expression.length === EXPRESSION_PREFIX_CHARS)).toBe(true);
+    const ops = ui.deltas.flatMap((d) => d.operations ?? []).flatMap((o) => o.operations);
+    expect(ops.length).toBeGreaterThan(0);
+    expect(ops.every((op) => op.id < LIVE_OPERATIONS_WINDOW)).toBe(true);
+  });
+
+  it('subscribe is rate-limited per user', async () => {
+    const orch = await orchestrator({ SUBSCRIBES_PER_MINUTE: '5' });
+    const id = await api(orch.url).submit('1+2');
+    const ui = await dashboard(orch.url);
+    const replies: SubscribeReply[] = [];
+    for (let i = 0; i < 6; i += 1) replies.push(await subscribe(ui.socket, id));
+    expect(replies.slice(0, 5).every((r) => r.ok)).toBe(true);
+    const last = replies[5]!;
+    expect(last.ok ? 'ok' : last.error.code).toBe('RATE_LIMITED');
+    // Another socket of the same caller shares the count.
+    const other = await dashboard(orch.url);
+    const again = await subscribe(other.socket, id);
+    expect(again.ok ? 'ok' : again.error.code).toBe('RATE_LIMITED');
+  });
+
+  it('MAX_UNFINISHED_OPS_PER_USER bounds the operations one user has in flight', async () => {
+    const orch = await orchestrator({
+      AUTH_MODE: 'accounts',
+      MAX_UNFINISHED_OPS_PER_USER: '25',
+    });
+    const alice = await user(orch, 'alice');
+    const bob = await user(orch, 'bob');
+    const submit = (token: string, expression: string) =>
+      request(orch.url, 'POST', '/api/v1/calculate', {
+        json: { expression },
+        headers: { authorization: `Bearer ${token}` },
+      });
+    // Nobody computes: 20 operations stay in flight.
+    expect((await submit(alice.token, `${'1+'.repeat(20)}1`)).status).toBe(201);
+    const over = await submit(alice.token, `${'2+'.repeat(10)}1`);
+    expect(over.status).toBe(429);
+    expect(over.json).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    // Still room for a small one, and for other users.
+    expect((await submit(alice.token, '3+4+5')).status).toBe(201);
+    expect((await submit(bob.token, `${'2+'.repeat(10)}1`)).status).toBe(201);
+    // Finished work frees the room.
+    answerHonestly(await agent(orch.url, 'ops-agent', 16));
+    await waitFor(
+      async () => (await submit(alice.token, `${'2+'.repeat(10)}1`)).status === 201,
+      10_000,
+      'room again after the work finished',
+    );
+  });
+});
+
+describe('big inputs: the loop holds', () => {
+  it('hammering a stored 1 MB expression over REST and subscribe drops no agent', async () => {
+    // Heartbeats tight enough that a second of blocked loop drops an agent.
+    const orch = await orchestrator({ HEARTBEAT_INTERVAL_MS: '250', HEARTBEAT_TIMEOUT_MS: '500' });
+    const client = api(orch.url);
+    const big = await client.submit(MEGABYTE_SUM);
+    await client.cancel(big);
+    // Out of the recent runs: now only the store has it, and a view must re-plan it.
+    for (let i = 0; i < 201; i += 1) {
+      const { id } = await orch.scheduler.submit(`${i}+1`);
+      await orch.scheduler.cancel(id);
+    }
+    expect(orch.scheduler.views.liveView(big)).toBeNull();
+
+    const worker = await agent(orch.url, 'steady', 2);
+    answerHonestly(worker);
+    let disconnected = 0;
+    const dropped = new Promise<'dropped'>((resolve) =>
+      worker.socket.on('disconnect', () => {
+        disconnected += 1;
+        resolve('dropped');
+      }),
+    );
+    const ui = await dashboard(orch.url);
+    const lost = () =>
+      ui.deltas.some((d) => d.agents?.some((a) => a.id === 'steady' && a.status !== 'active'));
+
+    const until = Date.now() + 4000;
+    let rounds = 0;
+    while (Date.now() < until && disconnected === 0) {
+      const round = await Promise.race([
+        dropped,
+        Promise.all([
+          client.call(
+            'GET',
+            `/api/v1/expressions/${big}/operations?limit=2000&cursor=${rounds * 2000}`,
+          ),
+          client.call('GET', `/api/v1/expressions/${big}/operations`),
+          subscribe(ui.socket, big),
+          client.call('GET', '/api/v1/expressions?limit=500'),
+        ]),
+      ]);
+      if (round === 'dropped') break;
+      const [page, ...others] = round;
+      expect(page.status).toBe(200);
+      expect((page.body.operations as { state: string }[])[0]?.state).toBe('canceled');
+      expect(others).toHaveLength(3);
+      rounds += 1;
+    }
+    expect(disconnected).toBe(0);
+    // Work still flows through the agent that was connected all along.
+    const small = await client.submit('6*7');
+    expect((await client.finished(small, 10_000)).value).toBe('42');
+    expect(lost()).toBe(false);
+    expect(orch.scheduler.agentView('steady')?.status).toBe('active');
+    expect(rounds).toBeGreaterThan(1);
+  }, 120_000);
+});
