@@ -10,7 +10,7 @@ import {
   type Settings,
   type StatsView,
 } from '@expressionist/core';
-import type { ListCursor, Store, StoredExpression } from '../store/store.js';
+import type { ListCursor, Store, StoredExpression, StoredOpResult } from '../store/store.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { ExpressionRun, OpState } from './expression-run.js';
 import type { PlanSource } from './plan-source.js';
@@ -27,11 +27,11 @@ const STATE_NAMES: Record<OpState, OperationState> = {
 
 const THROUGHPUT_WINDOW_S = 5;
 /**
- * Finished expressions rebuilt for their operation views, kept so paging through one re-plans it
- * once: a few (a 500,000-op run holds ~30 MB), each for a minute after its last read.
+ * Plans of finished expressions, kept so paging through one re-plans it once: a few (a
+ * 500,000-op packed plan holds ~20 MB), each for a minute after its last read.
  */
-const REBUILT_KEEP = 4;
-const REBUILT_TTL_MS = 60_000;
+const PLANS_KEPT = 8;
+const PLAN_TTL_MS = 60_000;
 /** Stored expressions were accepted under the limits of their day: re-plan them without any. */
 export const UNLIMITED = { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER };
 
@@ -94,8 +94,8 @@ export class SchedulerViews {
     ExpressionRun,
     { done: number; at: number; eta: number }
   >();
-  /** Finished expressions rebuilt from the store (see REBUILT_KEEP), by id, oldest read first. */
-  private readonly rebuilt = new Map<string, { at: number; run: Promise<ExpressionRun> }>();
+  /** Plans of finished expressions (see PLANS_KEPT), by id, oldest read first. */
+  private readonly plans = new Map<string, { at: number; plan: Promise<PlanSource> }>();
 
   constructor(private readonly src: ViewSource) {}
 
@@ -223,8 +223,9 @@ export class SchedulerViews {
   /**
    * Operations `from`, `from + 1`, … (at most `limit`) of an expression, live or rebuilt from the
    * store; null when there is no such expression or the caller may not see it. A page costs
-   * `limit` views whatever the expression's size; a finished expression is re-planned on the
-   * plan pool (not on the event loop) once, then kept for a while for its next pages.
+   * `limit` views whatever the expression's size. A finished expression is re-planned on the plan
+   * pool (not on the event loop) once and its plan kept a while for the next pages; each page
+   * reads from the store only the results it shows (its ops' and their inputs').
    */
   async operationsPage(
     id: string,
@@ -232,47 +233,92 @@ export class SchedulerViews {
     limit: number,
     visible: (owner: string | null) => boolean = () => true,
   ): Promise<OperationsPage | null> {
-    let run = this.src.runOf(id);
-    if (run && !visible(run.stored.owner)) return null;
-    if (!run) {
-      const stored = await this.src.store.getExpression(id);
-      if (!stored || !visible(stored.owner)) return null;
-      // A cached answer ran no operation at all: an empty list says so better than idle nodes.
-      if (stored.cached) return { operations: [], next: null };
-      run = await this.rebuild(stored);
+    const run = this.src.runOf(id);
+    if (run) {
+      if (!visible(run.stored.owner)) return null;
+      const end = Math.min(run.total, from + limit);
+      const operations: OperationView[] = [];
+      for (let opId = from; opId < end; opId += 1) operations.push(this.operationView(run, opId));
+      return { operations, next: end < run.total ? end : null };
     }
-    const end = Math.min(run.total, from + limit);
-    const operations: OperationView[] = [];
-    for (let opId = from; opId < end; opId += 1) operations.push(this.operationView(run, opId));
-    return { operations, next: end < run.total ? end : null };
+    const stored = await this.src.store.getExpression(id);
+    if (!stored || !visible(stored.owner)) return null;
+    // A cached answer ran no operation at all: an empty list says so better than idle nodes.
+    if (stored.cached || stored.opCount === 0) return { operations: [], next: null };
+    const plan = await this.planOf(stored);
+    return this.storedPage(stored, plan, from, Math.min(plan.size, from + limit));
   }
 
-  /** A finished expression's run, rebuilt from its source and stored results (memoized). */
-  private rebuild(stored: Readonly<StoredExpression>): Promise<ExpressionRun> {
+  /** Views of ops [from, end) of a finished expression, from its plan and stored results. */
+  private async storedPage(
+    stored: Readonly<StoredExpression>,
+    plan: PlanSource,
+    from: number,
+    end: number,
+  ): Promise<OperationsPage> {
+    const wanted = new Set<number>();
+    for (let opId = from; opId < end; opId += 1) {
+      wanted.add(opId);
+      for (const side of [0, 1] as const) {
+        const input = plan.input(opId, side);
+        if (input >= 0) wanted.add(input);
+      }
+    }
+    const results = new Map<number, StoredOpResult>();
+    if (wanted.size > 0)
+      for (const r of await this.src.store.getOpResults(stored.id, [...wanted]))
+        results.set(r.opId, r);
+    // As the run left them: what did not finish was canceled or failed with the expression.
+    const unfinished: OperationState =
+      stored.status === 'canceled' ? 'canceled' : stored.status === 'error' ? 'failed' : 'waiting';
+    const valueOf = (operand: Operand): string | null =>
+      operand.kind === 'lit' ? operand.value : (results.get(operand.id)?.value ?? null);
+    const operations: OperationView[] = [];
+    for (let opId = from; opId < end; opId += 1) {
+      const op = plan.op(opId);
+      const result = results.get(opId);
+      const agentId = result?.agentId ?? null;
+      operations.push({
+        id: opId,
+        op: op.op,
+        a: operandView(op.a),
+        b: operandView(op.b),
+        state: result ? 'done' : unfinished,
+        aValue: valueOf(op.a),
+        bValue: valueOf(op.b),
+        result: result?.value ?? null,
+        agentId,
+        agentName: agentId === null ? null : (this.src.agents.get(agentId)?.name ?? agentId),
+        attempt: result?.attempt ?? 0,
+        reassigned: 0,
+        depth: op.depth,
+        span: { start: op.span.start, end: op.span.end },
+        startedAt: null,
+        finishedAt: result ? iso(result.finishedAt) : null,
+      });
+    }
+    return { operations, next: end < plan.size ? end : null };
+  }
+
+  /** A finished expression's plan, planned again on the plan pool (memoized briefly). */
+  private planOf(stored: Readonly<StoredExpression>): Promise<PlanSource> {
     const now = Date.now();
-    for (const [key, entry] of this.rebuilt)
-      if (now - entry.at > REBUILT_TTL_MS) this.rebuilt.delete(key);
-    const kept = this.rebuilt.get(stored.id);
+    for (const [key, entry] of this.plans) if (now - entry.at > PLAN_TTL_MS) this.plans.delete(key);
+    const kept = this.plans.get(stored.id);
     if (kept) {
       // Re-inserted: the map's order is the order of last reads.
-      this.rebuilt.delete(stored.id);
-      this.rebuilt.set(stored.id, { at: now, run: kept.run });
-      return kept.run;
+      this.plans.delete(stored.id);
+      this.plans.set(stored.id, { at: now, plan: kept.plan });
+      return kept.plan;
     }
-    const run = (async () => {
-      const plan = await this.src.replan(stored.expression);
-      const rebuilt = new ExpressionRun(stored, plan);
-      rebuilt.restore(await this.src.store.getOpResults(stored.id));
-      rebuilt.settleOps(stored.status);
-      return rebuilt;
-    })();
-    this.rebuilt.set(stored.id, { at: now, run });
-    // A failed rebuild is not kept: the next read tries again.
-    run.catch(() => {
-      if (this.rebuilt.get(stored.id)?.run === run) this.rebuilt.delete(stored.id);
+    const plan = this.src.replan(stored.expression);
+    this.plans.set(stored.id, { at: now, plan });
+    // A failed plan is not kept: the next read tries again.
+    plan.catch(() => {
+      if (this.plans.get(stored.id)?.plan === plan) this.plans.delete(stored.id);
     });
-    while (this.rebuilt.size > REBUILT_KEEP) this.rebuilt.delete(this.rebuilt.keys().next().value!);
-    return run;
+    while (this.plans.size > PLANS_KEPT) this.plans.delete(this.plans.keys().next().value!);
+    return plan;
   }
 
   /** Views of the given op ids of a live or recently finished expression. */

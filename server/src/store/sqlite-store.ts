@@ -243,8 +243,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  async getOpResults(expressionId: string): Promise<StoredOpResult[]> {
-    return this.statements().getOpResults.all(expressionId).map(fromOpRow);
+  async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
+    if (opIds === undefined) return this.statements().getOpResults.all(expressionId).map(fromOpRow);
+    if (opIds.length === 0) return [];
+    return this.statements()
+      .getSomeOpResults.all(expressionId, JSON.stringify(opIds))
+      .map(fromOpRow);
   }
 
   async getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]> {
