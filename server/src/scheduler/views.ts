@@ -13,7 +13,7 @@ import {
 import type { ListCursor, Store, StoredExpression, StoredOpResult } from '../store/store.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { ExpressionRun, OpState } from './expression-run.js';
-import type { PlanSource } from './plan-source.js';
+import { OPERATORS, type PlanSource } from './plan-source.js';
 
 const STATE_NAMES: Record<OpState, OperationState> = {
   [OpState.Waiting]: 'waiting',
@@ -31,6 +31,8 @@ const THROUGHPUT_WINDOW_S = 5;
  * 500,000-op packed plan holds ~20 MB), each for a minute after its last read.
  */
 const PLANS_KEPT = 8;
+/** Runs up to this many operations get the exact estimate, walked at each progress step. */
+const ETA_EXACT_MAX_OPS = 20_000;
 const PLAN_TTL_MS = 60_000;
 /** Stored expressions were accepted under the limits of their day: re-plan them without any. */
 export const UNLIMITED = { maxLength: Number.MAX_SAFE_INTEGER, maxDepth: Number.MAX_SAFE_INTEGER };
@@ -94,6 +96,8 @@ export class SchedulerViews {
     ExpressionRun,
     { done: number; at: number; eta: number }
   >();
+  /** Operations per operator (`OPERATORS` order) of big runs, for `roughEstimate`. */
+  private readonly opMix = new WeakMap<ExpressionRun, number[]>();
   /** Plans of finished expressions (see PLANS_KEPT), by id, oldest read first. */
   private readonly plans = new Map<string, { at: number; plan: Promise<PlanSource> }>();
 
@@ -195,7 +199,14 @@ export class SchedulerViews {
   private estimate(run: ExpressionRun): number {
     const now = Date.now();
     const memo = this.etaMemo.get(run);
-    if (memo && memo.done === run.doneCount && now - memo.at < 1000) return memo.eta;
+    const big = run.total > ETA_EXACT_MAX_OPS;
+    // A big run's estimate is kept a second even as it progresses: every delta asks for it.
+    if (memo && (memo.done === run.doneCount || big) && now - memo.at < 1000) return memo.eta;
+    if (big) {
+      const eta = this.roughEstimate(run, now);
+      this.etaMemo.set(run, { done: run.doneCount, at: now, eta });
+      return eta;
+    }
     const settings = this.src.settings();
     const remaining = new Float64Array(run.total);
     let critical = 0;
@@ -218,6 +229,30 @@ export class SchedulerViews {
     const eta = now + Math.max(critical, work / slots);
     this.etaMemo.set(run, { done: run.doneCount, at: now, eta });
     return eta;
+  }
+
+  /**
+   * The estimate of a run too big to walk on every view (a 1 MB expression: 500,000 ops, ~10 ms
+   * a walk, and ten such runs made every delta flush stall the loop for half a second): the
+   * plan's bound with the remaining operations taken as the plan's average one, and the critical
+   * path shrunk in proportion to what is left. Walks the plan once per run for the average.
+   */
+  private roughEstimate(run: ExpressionRun, now: number): number {
+    let mix = this.opMix.get(run);
+    if (!mix) {
+      mix = [0, 0, 0, 0];
+      for (let id = 0; id < run.total; id += 1) mix[OPERATORS.indexOf(run.operatorOf(id))]! += 1;
+      this.opMix.set(run, mix);
+    }
+    const settings = this.src.settings();
+    let sum = 0;
+    for (let k = 0; k < OPERATORS.length; k += 1)
+      sum += mix[k]! * durationOf(OPERATORS[k]!, settings);
+    const mean = run.total > 0 ? sum / run.total : 0;
+    const left = run.total - run.doneCount;
+    const critical = run.plan.criticalPathOps * mean * (run.total > 0 ? left / run.total : 0);
+    const slots = Math.max(1, this.src.agents.totalSlots());
+    return now + Math.max(critical, (left * mean) / slots);
   }
 
   /**
