@@ -278,13 +278,20 @@ export const OperationViewSchema = z.object({
 });
 export type OperationView = z.infer<typeof OperationViewSchema>;
 
+/**
+ * An agent. Users (not admins) see only their own agents (browser tabs) as they are; every other
+ * one under an alias (`agent-<12 hex>`, as `id` and `name`), and no task ids.
+ */
 export const AgentViewSchema = z.object({
   id: z.string(),
   name: z.string(),
   kind: AgentKindSchema,
   status: AgentStatusSchema,
   concurrency: z.number().int().min(0),
+  /** Task ids it holds now: for admins; users get an empty list (see `runningCount`). */
   running: z.array(z.string()),
+  /** How many tasks it holds now. */
+  runningCount: z.number().int().min(0),
   completed: z.number().int().min(0),
   /** Tasks it may hold at once now: halved per expired lease, +1 per accepted result. */
   window: z.number().int().min(0),

@@ -4,6 +4,8 @@
  * deltas, subscribe and in-flight operations limited) and small leaks (issue 20, items 6 and 7).
  * Real orchestrators on port 0, real socket.io-clients, nothing of ours mocked.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -12,6 +14,7 @@ import {
   type ServerToUiEvents,
   type SubscribeReply,
   type UiDelta,
+  type UiSnapshot,
   type UiToServerEvents,
 } from '@expressionist/core';
 import {
@@ -19,6 +22,7 @@ import {
   api,
   manualAgent,
   request,
+  tempDir,
   waitFor,
   type ManualAgent,
 } from '@expressionist/testkit';
@@ -44,7 +48,7 @@ async function orchestrator(env: Record<string, string> = {}): Promise<TestOrche
 async function dashboard(
   url: string,
   token?: string,
-): Promise<{ socket: UiSocket; deltas: UiDelta[] }> {
+): Promise<{ socket: UiSocket; deltas: UiDelta[]; snapshots: UiSnapshot[] }> {
   const socket: UiSocket = io(`${url}/ui`, {
     auth: token === undefined ? {} : { token },
     transports: ['websocket'],
@@ -53,12 +57,14 @@ async function dashboard(
   });
   closing.push(socket);
   const deltas: UiDelta[] = [];
+  const snapshots: UiSnapshot[] = [];
   socket.on('delta', (d) => deltas.push(d));
+  socket.on('snapshot', (d) => snapshots.push(d));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
-  return { socket, deltas };
+  return { socket, deltas, snapshots };
 }
 
 function subscribe(socket: UiSocket, id: string): Promise<SubscribeReply> {
@@ -69,6 +75,11 @@ async function agent(url: string, id: string, concurrency = 4): Promise<ManualAg
   const a = await manualAgent(url, id, concurrency);
   closing.push(a.socket);
   return a;
+}
+
+/** An admin-issued agent credential's token. */
+async function credential(orch: TestOrchestrator): Promise<string> {
+  return (await orch.auth.issueCredential('lab')).token;
 }
 
 let addresses = 0;
@@ -259,4 +270,124 @@ describe('big inputs: the loop holds', () => {
     expect(orch.scheduler.agentView('steady')?.status).toBe('active');
     expect(rounds).toBeGreaterThan(1);
   }, 120_000);
+});
+
+describe('hygiene', () => {
+  it('a setup token of the right length in non-ASCII characters is refused, not a 500', async () => {
+    const orch = await orchestrator({ AUTH_MODE: 'accounts' });
+    const token = orch.setupToken;
+    if (token === null) throw new Error('no setup link');
+    const admin = { login: 'root', password: PASSWORD };
+    for (const forged of ['é'.repeat(token.length), `${token.slice(0, -1)}€`, '💥'.repeat(8)]) {
+      const reply = await request(orch.url, 'POST', '/api/v1/setup', {
+        json: { token: forged, ...admin },
+      });
+      expect([reply.status, reply.json], forged).toEqual([
+        403,
+        { error: expect.objectContaining({ code: 'SETUP_INVALID' }) },
+      ]);
+    }
+    // The link still works.
+    const ok = await request(orch.url, 'POST', '/api/v1/setup', { json: { token, ...admin } });
+    expect(ok.status).toBe(200);
+  });
+
+  it('the result cache is per owner: nobody learns that someone else computed it', async () => {
+    const orch = await orchestrator({ AUTH_MODE: 'accounts' });
+    const alice = await user(orch, 'alice');
+    const bob = await user(orch, 'bob');
+    const first = await orch.scheduler.submit('(17*19)+23', undefined, alice.id);
+    answerHonestly(await agent(orch.url, 'cache-agent', 4));
+    const view = async (id: string) => (await orch.scheduler.views.expressionView(id))!;
+    await waitFor(async () => (await view(first.id)).status === 'done', 10_000, 'first done');
+    const again = await orch.scheduler.submit('17*19 + 23', undefined, alice.id);
+    expect(await view(again.id)).toMatchObject({ status: 'done', cached: true, value: '346' });
+    const theirs = await orch.scheduler.submit('(17*19)+23', undefined, bob.id);
+    expect((await view(theirs.id)).cached).toBe(false);
+    await waitFor(async () => (await view(theirs.id)).status === 'done', 10_000, 'bob done');
+    expect(await view(theirs.id)).toMatchObject({ cached: false, value: '346' });
+  });
+
+  it('users see other agents under aliases and no task ids; admins and owners of a tab see them whole', async () => {
+    const orch = await orchestrator({
+      AUTH_MODE: 'accounts',
+      ADMIN_LOGIN: 'root',
+      ADMIN_PASSWORD: PASSWORD,
+    });
+    const admin = await orch.auth.login({ login: 'root', password: PASSWORD }, 'edge-admin');
+    const alice = await user(orch, 'alice');
+    const bob = await user(orch, 'bob');
+    // A host's agent (its name a host name), holding one of bob's tasks; and alice's browser tab.
+    const host = await manualAgent(orch.url, 'lab-host-17.example.org', 1, await credential(orch));
+    closing.push(host.socket);
+    const tab = await manualAgent(orch.url, 'browser-0a1b2c3d', 1, alice.token);
+    closing.push(tab.socket);
+    const bobs = await orch.scheduler.submit('5*5', undefined, bob.id);
+    await waitFor(() => host.tasks.length + tab.tasks.length > 0, 5000, 'a task handed out');
+    const holder = host.tasks.length > 0 ? 'lab-host-17.example.org' : 'browser-0a1b2c3d';
+    const agentsAs = async (token: string) =>
+      (
+        await request(orch.url, 'GET', '/api/v1/agents', {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json as { agents: { id: string; name: string; running: string[]; runningCount: number }[] };
+
+    const whole = (await agentsAs(admin)).agents;
+    expect(whole.map((a) => a.id).sort()).toEqual(['browser-0a1b2c3d', 'lab-host-17.example.org']);
+    expect(whole.find((a) => a.id === holder)?.running).toEqual([expect.stringContaining(bobs.id)]);
+
+    const seen = JSON.stringify(await agentsAs(alice.token));
+    expect(seen).not.toContain('lab-host-17');
+    expect(seen).not.toContain(bobs.id);
+    expect(seen).not.toContain(bob.id);
+    const mine = (await agentsAs(alice.token)).agents;
+    expect(mine.find((a) => a.id === 'browser-0a1b2c3d')?.name).toBe('browser-0a1b2c3d');
+    expect(mine.filter((a) => /^agent-[0-9a-f]{12}$/.test(a.id))).toHaveLength(1);
+    expect(mine.reduce((n, a) => n + a.runningCount, 0)).toBe(1);
+    expect(mine.every((a) => a.running.length === 0)).toBe(true);
+
+    // The same on the dashboard socket: snapshot and deltas.
+    const ui = await dashboard(orch.url, alice.token);
+    const snapshot = await waitFor(() => ui.snapshots[0], 5000, 'snapshot');
+    answerHonestly(host);
+    answerHonestly(tab);
+    await waitFor(
+      async () => (await orch.scheduler.views.expressionView(bobs.id))?.status === 'done',
+      5000,
+      "bob's expression done",
+    );
+    await waitFor(() => ui.deltas.some((d) => d.agents !== undefined), 5000, 'an agents delta');
+    const onSocket = JSON.stringify([snapshot, ui.deltas]);
+    expect(onSocket).not.toContain('lab-host-17');
+    expect(onSocket).not.toContain(bobs.id);
+
+    // Bob's operations name the agent that computed them by its alias, unless it was his.
+    const ops = (
+      await request(orch.url, 'GET', `/api/v1/expressions/${bobs.id}/operations`, {
+        headers: { authorization: `Bearer ${bob.token}` },
+      })
+    ).json as { operations: { agentName: string }[] };
+    expect(ops.operations[0]?.agentName).toMatch(/^agent-[0-9a-f]{12}$/);
+  });
+
+  it('creates DATA_DIR 0700 and the database files 0600, whatever the umask', async () => {
+    const base = tempDir('edge-modes-');
+    closing.push({ close: () => base.remove() });
+    const dataDir = path.join(base.dir, 'fresh', 'data');
+    const before = process.umask(0o022);
+    try {
+      const orch = await orchestrator({ DATA_DIR: dataDir, AUTH_MODE: 'accounts' });
+      // A write, so the WAL files exist too.
+      await orch.auth.register({ login: 'writer', password: PASSWORD }, 'modes');
+    } finally {
+      process.umask(before);
+    }
+    expect((statSync(dataDir).mode & 0o777).toString(8)).toBe('700');
+    const files = readdirSync(dataDir);
+    expect(files).toEqual(
+      expect.arrayContaining(['expressionist.db', 'expressionist.db-wal', 'jwt-secret']),
+    );
+    for (const file of files)
+      expect((statSync(path.join(dataDir, file)).mode & 0o777).toString(8), file).toBe('600');
+  });
 });

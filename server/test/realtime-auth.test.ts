@@ -237,8 +237,15 @@ describe('accounts mode with guests', () => {
       aliceUi.deltas.flatMap((d) => d.operations?.map((o) => o.expressionId) ?? []),
     );
     expect([...opsFor].every((id) => id === aliceOld)).toBe(true);
-    for (const d of [aliceUi, bobUi, adminUi])
-      expect(d.deltas.some((delta) => delta.agents?.some((a) => a.id === 'ui-worker'))).toBe(true);
+    // Agents for everyone: whole for the admin, under an alias for users (a credential's agent is
+    // nobody's tab), never its id or name.
+    expect(adminUi.deltas.some((delta) => delta.agents?.some((a) => a.id === 'ui-worker'))).toBe(
+      true,
+    );
+    for (const d of [aliceUi, bobUi]) {
+      expect(d.deltas.some((delta) => delta.agents?.some((a) => /^agent-/.test(a.id)))).toBe(true);
+      expect(JSON.stringify(d.deltas)).not.toContain('ui-worker');
+    }
   });
 
   it('a revoked credential is cut off within 1 s; its task finishes exact on another agent', async () => {

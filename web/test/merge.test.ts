@@ -40,6 +40,7 @@ function agent(id: string, patch: Partial<AgentView> = {}): AgentView {
     status: 'active',
     concurrency: 2,
     running: [],
+    runningCount: 0,
     completed: 0,
     window: 2,
     strikes: 0,

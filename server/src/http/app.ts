@@ -17,7 +17,14 @@ import {
 import type { Metrics } from '../metrics.js';
 import type { AuthService } from '../auth/service.js';
 import { RateLimitedError, RateWindow } from '../auth/limits.js';
-import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
+import {
+  agentViewer,
+  authorize,
+  canSee,
+  ownerOf,
+  visibleOwner,
+  type Principal,
+} from '../auth/policy.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
@@ -319,6 +326,7 @@ export function createApp(deps: AppDeps): Express {
       from,
       query.data.limit,
       visibleTo(req),
+      agentViewer(principalOf(req)),
     );
     if (!page) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({
@@ -346,8 +354,8 @@ export function createApp(deps: AppDeps): Express {
     }
     res.json({ settings: await scheduler.updateSettings(patch.data) });
   });
-  api.get('/agents', (_req, res) => {
-    res.json({ agents: scheduler.agentViews() });
+  api.get('/agents', (req, res) => {
+    res.json({ agents: scheduler.agentViews(agentViewer(principalOf(req))) });
   });
   api.post('/agents/:id/release', async (req, res) => {
     authorize(principalOf(req), 'manage-agents');

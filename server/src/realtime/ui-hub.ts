@@ -7,6 +7,7 @@ import {
   SubscribeSchema,
   UiHandshakeSchema,
   errorInfo,
+  type AgentView,
   type ExpressionView,
   type OperationView,
   type Settings,
@@ -16,11 +17,14 @@ import {
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
 import { RateWindow } from '../auth/limits.js';
-import { canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
+import { agentViewer, canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
 const SNAPSHOT_EXPRESSIONS = 200;
+/** Dashboards of admins (everyone in open mode) watching an expression's operations. */
 const room = (expressionId: string): string => `expr:${expressionId}`;
+/** Its owner's dashboards watching it: operations with agents as users see them. */
+const userOpsRoom = (expressionId: string): string => `expr-u:${expressionId}`;
 /** Dashboards that see every expression (admins; everyone in open mode). */
 const ALL = 'all';
 /** Dashboards of one user, who sees only their own expressions. */
@@ -138,7 +142,10 @@ export class UiHub implements SchedulerListener {
               ? await this.cluster.askSubscribe(principal, id.data)
               : await this.subscription(principal, id.data);
           // Rooms are per instance: the socket joins here, the leader's deltas reach it.
-          if (answer.ok) await socket.join(room(id.data));
+          if (answer.ok)
+            await socket.join(
+              agentViewer(principal) === null ? room(id.data) : userOpsRoom(id.data),
+            );
           reply(answer);
         })().catch((err: unknown) => {
           this.log.warn({ err }, 'subscribe failed');
@@ -146,7 +153,9 @@ export class UiHub implements SchedulerListener {
         });
       });
       socket.on('unsubscribe', (expressionId: unknown) => {
-        if (typeof expressionId === 'string') void socket.leave(room(expressionId));
+        if (typeof expressionId !== 'string') return;
+        void socket.leave(room(expressionId));
+        void socket.leave(userOpsRoom(expressionId));
       });
     });
     this.timer = setInterval(() => this.flush(), flushMs);
@@ -166,7 +175,13 @@ export class UiHub implements SchedulerListener {
     const visible = (owner: string | null): boolean => canSee(principal, owner);
     const expression = await this.scheduler.views.expressionView(expressionId, visible);
     const page = expression
-      ? await this.scheduler.views.operationsPage(expressionId, 0, MAX_OPERATIONS_PAGE, visible)
+      ? await this.scheduler.views.operationsPage(
+          expressionId,
+          0,
+          MAX_OPERATIONS_PAGE,
+          visible,
+          agentViewer(principal),
+        )
       : null;
     // Someone else's expression answers exactly as one that does not exist.
     if (!expression || !page)
@@ -190,7 +205,7 @@ export class UiHub implements SchedulerListener {
       );
       this.nsp.to(socketId).emit('snapshot', {
         expressions,
-        agents: this.scheduler.agentViews(),
+        agents: this.scheduler.agentViews(agentViewer(principal)),
         settings: this.scheduler.getSettings(),
         stats: this.scheduler.stats(),
       });
@@ -206,7 +221,8 @@ export class UiHub implements SchedulerListener {
   operationsChanged(expressionId: string, opIds: readonly number[]): void {
     const watched = this.cluster
       ? this.watched.has(expressionId)
-      : this.nsp.adapter.rooms.has(room(expressionId));
+      : this.nsp.adapter.rooms.has(room(expressionId)) ||
+        this.nsp.adapter.rooms.has(userOpsRoom(expressionId));
     if (!watched) return;
     let set = this.operations.get(expressionId);
     // Only the live window: what a flush builds per expression stays bounded by it.
@@ -247,25 +263,51 @@ export class UiHub implements SchedulerListener {
       this.settings = undefined;
       return;
     }
-    // What everyone signed in sees.
+    // What everyone signed in sees: agents as admins see them (`common`), and as users do
+    // (`shared`: every agent under its alias, no task ids); a user whose own browser tab changed
+    // gets that one as it is (`ownOf`).
     const common: UiDelta = {};
+    const shared: UiDelta = {};
+    const own = new Map<string, AgentView[]>();
+    const views = this.scheduler.views;
     if (this.agents.size > 0) {
-      common.agents = [...this.agents].flatMap((id) => this.scheduler.agentView(id) ?? []);
+      common.agents = [];
+      shared.agents = [];
+      for (const id of this.agents) {
+        const full = this.scheduler.agentView(id);
+        if (!full) continue;
+        common.agents.push(full);
+        shared.agents.push(this.scheduler.agentView(id, '')!);
+        const user = views.userOfAgent(id);
+        if (user !== null) {
+          let mine = own.get(user);
+          if (!mine) own.set(user, (mine = []));
+          mine.push(this.scheduler.agentView(id, user)!);
+        }
+      }
       this.agents.clear();
     }
     if (this.agentsRemoved.size > 0) {
       common.agentsRemoved = [...this.agentsRemoved];
+      shared.agentsRemoved = common.agentsRemoved.map((id) => views.aliasOf(id));
       this.agentsRemoved.clear();
     }
     if (this.settings) {
-      common.settings = this.settings;
+      common.settings = shared.settings = this.settings;
       this.settings = undefined;
     }
     this.statsTick += 1;
     if (this.statsTick * this.flushMs >= 1000) {
       this.statsTick = 0;
-      common.stats = this.scheduler.stats();
+      common.stats = shared.stats = this.scheduler.stats();
     }
+    /** The users' part for `user`: the shared one, with their own changed agents as they are. */
+    const sharedFor = (user: string): UiDelta => {
+      const mine = own.get(user);
+      if (!mine || !shared.agents) return shared;
+      const aliases = new Set(mine.map((a) => views.aliasOf(a.id)));
+      return { ...shared, agents: [...shared.agents.filter((a) => !aliases.has(a.id)), ...mine] };
+    };
     // Changed expressions, for the `all` room and per owner.
     const all: ExpressionView[] = [];
     const byOwner = new Map<string, ExpressionView[]>();
@@ -290,17 +332,37 @@ export class UiHub implements SchedulerListener {
     for (const [owner, expressions] of byOwner) {
       const target = userRoom(owner);
       if (!this.hasRoom(target)) continue;
-      this.nsp.to(target).emit('delta', { ...common, expressions });
+      this.nsp.to(target).emit('delta', { ...sharedFor(owner), expressions });
       told.push(target);
     }
-    // Users none of whose expressions changed get the common part alone.
-    if (hasCommon) this.nsp.except(told).emit('delta', common);
+    for (const user of own.keys()) {
+      const target = userRoom(user);
+      if (byOwner.has(user) || !this.hasRoom(target)) continue;
+      this.nsp.to(target).emit('delta', sharedFor(user));
+      told.push(target);
+    }
+    // Users none of whose expressions or tabs changed get the shared part alone.
+    if (hasCommon) this.nsp.except(told).emit('delta', shared);
     for (const [expressionId, ids] of this.operations) {
-      const operations: OperationView[] = this.scheduler.views.operationViews(expressionId, ids);
-      if (operations.length > 0)
-        this.nsp
-          .to(room(expressionId))
-          .emit('delta', { operations: [{ expressionId, operations }] });
+      if (this.nsp.adapter.rooms.has(room(expressionId)) || this.cluster) {
+        const operations: OperationView[] = views.operationViews(expressionId, ids);
+        if (operations.length > 0)
+          this.nsp
+            .to(room(expressionId))
+            .emit('delta', { operations: [{ expressionId, operations }] });
+      }
+      // Its owner's dashboards (the only users who may watch it) see agents as users do.
+      const owner = views.liveViewWithOwner(expressionId)?.owner ?? null;
+      if (
+        owner !== null &&
+        (this.nsp.adapter.rooms.has(userOpsRoom(expressionId)) || this.cluster)
+      ) {
+        const operations = views.operationViews(expressionId, ids, owner);
+        if (operations.length > 0)
+          this.nsp
+            .to(userOpsRoom(expressionId))
+            .emit('delta', { operations: [{ expressionId, operations }] });
+      }
     }
     this.operations.clear();
     for (const id of this.watched)

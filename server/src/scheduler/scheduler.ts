@@ -28,7 +28,7 @@ import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { ResultWriter } from './result-writer.js';
-import { SchedulerViews, Throughput, UNLIMITED } from './views.js';
+import { SchedulerViews, Throughput, UNLIMITED, type Viewer } from './views.js';
 
 export type { SubmitOutcome } from './intake.js';
 
@@ -504,9 +504,14 @@ export class Scheduler {
     }
     const changed = run.finish(end, now);
     const stored = run.stored;
-    if (end.status === 'done') this.o.cache.set(stored.normalized, { value: end.value });
+    if (end.status === 'done')
+      this.o.cache.set(stored.owner, stored.normalized, { value: end.value });
     else if (end.cacheable)
-      this.o.cache.set(stored.normalized, cacheableError(stored.expression, end.error));
+      this.o.cache.set(
+        stored.owner,
+        stored.normalized,
+        cacheableError(stored.expression, end.error),
+      );
     this.expressionWriter.write(run.id, {
       status: stored.status,
       value: stored.value,
@@ -581,12 +586,12 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ read shortcuts
 
-  agentViews(): AgentView[] {
-    return this.views.agentViews();
+  agentViews(viewer: Viewer = null): AgentView[] {
+    return this.views.agentViews(viewer);
   }
 
-  agentView(id: string): AgentView | null {
-    return this.views.agentView(id);
+  agentView(id: string, viewer: Viewer = null): AgentView | null {
+    return this.views.agentView(id, viewer);
   }
 
   stats(): StatsView {

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   EXPRESSION_PREFIX_CHARS,
   durationOf,
@@ -67,6 +68,15 @@ export class Throughput {
   }
 }
 
+/**
+ * Who reads an agent's details: null for an admin (and everyone in open mode), who sees them all;
+ * else a signed-in user's id. A user sees their own agents (browser tabs: identity `user-<id>`)
+ * as they are, and every other agent under an alias: agent ids and names are chosen by whoever
+ * runs the agent (host names) or made from addresses (course guests), and are not users' to see.
+ * Task ids (`running`) are an admin's alone.
+ */
+export type Viewer = string | null;
+
 /** What the read model reads from the write path. */
 export interface ViewSource {
   store: Store;
@@ -101,7 +111,35 @@ export class SchedulerViews {
   /** Plans of finished expressions (see PLANS_KEPT), by id, oldest read first. */
   private readonly plans = new Map<string, { at: number; plan: Promise<PlanSource> }>();
 
+  /** Keys the aliases: stable while the process lives, unguessable from outside. */
+  private readonly aliasKey = randomBytes(32);
+
   constructor(private readonly src: ViewSource) {}
+
+  /** The alias users see for an agent that is not theirs (the same for every user). */
+  aliasOf(agentId: string): string {
+    return `agent-${createHmac('sha256', this.aliasKey).update(agentId).digest('hex').slice(0, 12)}`;
+  }
+
+  /** The user whose browser-tab identity an agent holds, if any. */
+  userOfAgent(agentId: string): string | null {
+    const identity = this.src.agents.get(agentId)?.identity ?? null;
+    return identity !== null && identity.startsWith('user-')
+      ? identity.slice('user-'.length)
+      : null;
+  }
+
+  /** An agent as `viewer` may see it (see `Viewer`). */
+  private agentRef(
+    agentId: string | null,
+    viewer: Viewer,
+  ): { agentId: string | null; agentName: string | null } {
+    if (agentId === null) return { agentId: null, agentName: null };
+    if (viewer === null || this.userOfAgent(agentId) === viewer)
+      return { agentId, agentName: this.src.agents.get(agentId)?.name ?? agentId };
+    const alias = this.aliasOf(agentId);
+    return { agentId: alias, agentName: alias };
+  }
 
   /**
    * The expression `id`, or null when it does not exist or `visible(owner)` says the caller may
@@ -267,13 +305,15 @@ export class SchedulerViews {
     from: number,
     limit: number,
     visible: (owner: string | null) => boolean = () => true,
+    viewer: Viewer = null,
   ): Promise<OperationsPage | null> {
     const run = this.src.runOf(id);
     if (run) {
       if (!visible(run.stored.owner)) return null;
       const end = Math.min(run.total, from + limit);
       const operations: OperationView[] = [];
-      for (let opId = from; opId < end; opId += 1) operations.push(this.operationView(run, opId));
+      for (let opId = from; opId < end; opId += 1)
+        operations.push(this.operationView(run, opId, viewer));
       return { operations, next: end < run.total ? end : null };
     }
     const stored = await this.src.store.getExpression(id);
@@ -281,7 +321,7 @@ export class SchedulerViews {
     // A cached answer ran no operation at all: an empty list says so better than idle nodes.
     if (stored.cached || stored.opCount === 0) return { operations: [], next: null };
     const plan = await this.planOf(stored);
-    return this.storedPage(stored, plan, from, Math.min(plan.size, from + limit));
+    return this.storedPage(stored, plan, from, Math.min(plan.size, from + limit), viewer);
   }
 
   /** Views of ops [from, end) of a finished expression, from its plan and stored results. */
@@ -290,6 +330,7 @@ export class SchedulerViews {
     plan: PlanSource,
     from: number,
     end: number,
+    viewer: Viewer,
   ): Promise<OperationsPage> {
     const wanted = new Set<number>();
     for (let opId = from; opId < end; opId += 1) {
@@ -312,7 +353,6 @@ export class SchedulerViews {
     for (let opId = from; opId < end; opId += 1) {
       const op = plan.op(opId);
       const result = results.get(opId);
-      const agentId = result?.agentId ?? null;
       operations.push({
         id: opId,
         op: op.op,
@@ -322,8 +362,7 @@ export class SchedulerViews {
         aValue: valueOf(op.a),
         bValue: valueOf(op.b),
         result: result?.value ?? null,
-        agentId,
-        agentName: agentId === null ? null : (this.src.agents.get(agentId)?.name ?? agentId),
+        ...this.agentRef(result?.agentId ?? null, viewer),
         attempt: result?.attempt ?? 0,
         reassigned: 0,
         depth: op.depth,
@@ -357,17 +396,20 @@ export class SchedulerViews {
   }
 
   /** Views of the given op ids of a live or recently finished expression. */
-  operationViews(expressionId: string, opIds: Iterable<number>): OperationView[] {
+  operationViews(
+    expressionId: string,
+    opIds: Iterable<number>,
+    viewer: Viewer = null,
+  ): OperationView[] {
     const run = this.src.runOf(expressionId);
     if (!run) return [];
     const views: OperationView[] = [];
-    for (const id of opIds) views.push(this.operationView(run, id));
+    for (const id of opIds) views.push(this.operationView(run, id, viewer));
     return views;
   }
 
-  private operationView(run: ExpressionRun, opId: number): OperationView {
+  private operationView(run: ExpressionRun, opId: number, viewer: Viewer): OperationView {
     const op = run.op(opId);
-    const agentId = run.agentOf(opId) ?? null;
     const finishedAt = run.finishedAtOf(opId);
     const startedAt = run.startedAtOf(opId);
     return {
@@ -379,8 +421,7 @@ export class SchedulerViews {
       aValue: run.valueOf(op.a) ?? null,
       bValue: run.valueOf(op.b) ?? null,
       result: run.resultOf(opId) ?? null,
-      agentId,
-      agentName: agentId === null ? null : (this.src.agents.get(agentId)?.name ?? agentId),
+      ...this.agentRef(run.agentOf(opId) ?? null, viewer),
       attempt: run.attemptOf(opId),
       reassigned: run.reassignedOf(opId),
       depth: op.depth,
@@ -390,12 +431,24 @@ export class SchedulerViews {
     };
   }
 
-  agentViews(): AgentView[] {
-    return [...this.src.agents.all()].map((agent) => agent.toView());
+  agentViews(viewer: Viewer = null): AgentView[] {
+    return [...this.src.agents.all()].map((agent) => this.seenBy(agent.toView(), viewer));
   }
 
-  agentView(id: string): AgentView | null {
-    return this.src.agents.get(id)?.toView() ?? null;
+  agentView(id: string, viewer: Viewer = null): AgentView | null {
+    const view = this.src.agents.get(id)?.toView();
+    return view ? this.seenBy(view, viewer) : null;
+  }
+
+  /** `view` as `viewer` may see it (see `Viewer`). */
+  private seenBy(view: AgentView, viewer: Viewer): AgentView {
+    if (viewer === null) return view;
+    view.running = [];
+    if (this.userOfAgent(view.id) === viewer) return view;
+    const alias = this.aliasOf(view.id);
+    view.id = alias;
+    view.name = alias;
+    return view;
   }
 
   stats(): StatsView {

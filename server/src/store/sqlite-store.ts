@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AgentKind, ExpressionStatus, Settings } from '@expressionist/core';
@@ -58,7 +58,13 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     if (this.db) return;
-    mkdirSync(this.dataDir, { recursive: true });
+    // The data is users' expressions, password hashes and credentials: the owner's alone. SQLite
+    // creates its -wal and -shm files with the database file's mode, so that one is made 0600
+    // first (and an older, umask-made one is narrowed).
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    closeSync(openSync(this.path, 'a', 0o600));
+    for (const file of [this.path, `${this.path}-wal`, `${this.path}-shm`])
+      if (existsSync(file)) chmodSync(file, 0o600);
     const db = new Database(this.path);
     try {
       db.pragma('journal_mode = WAL');
