@@ -3,7 +3,6 @@ import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from '
 import {
   ExpressionistError,
   LIVE_OPERATIONS_WINDOW,
-  MAX_OPERATIONS_PAGE,
   SubscribeSchema,
   UiHandshakeSchema,
   errorInfo,
@@ -21,6 +20,12 @@ import { agentViewer, canSee, may, visibleOwner, type Principal } from '../auth/
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
 const SNAPSHOT_EXPRESSIONS = 200;
+/**
+ * Operations in a subscribe answer: the REST route's default page. Every subscribe builds and
+ * serializes it (~150 KB); bigger first pages made a subscribe loop over 1 MB expressions allocate
+ * enough to trigger major collections of a heap holding millions of operations (bench 12).
+ */
+const SUBSCRIBE_PAGE = 500;
 /** Dashboards of admins (everyone in open mode) watching an expression's operations. */
 const room = (expressionId: string): string => `expr:${expressionId}`;
 /** Its owner's dashboards watching it: operations with agents as users see them. */
@@ -178,7 +183,7 @@ export class UiHub implements SchedulerListener {
       ? await this.scheduler.views.operationsPage(
           expressionId,
           0,
-          MAX_OPERATIONS_PAGE,
+          SUBSCRIBE_PAGE,
           visible,
           agentViewer(principal),
         )
