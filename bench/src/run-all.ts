@@ -19,6 +19,7 @@ const BENCHES = [
   'idle-agents',
   'cluster',
   'strangers',
+  'big-inputs',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {
