@@ -105,7 +105,10 @@ export const AgentHelloSchema = z.object({
 });
 export type AgentHello = z.infer<typeof AgentHelloSchema>;
 
-/** One unit of work pushed to an agent. `taskId` is `<expressionId>:<opId>`. */
+/**
+ * One unit of work pushed to an agent. `taskId` is opaque (the same for every attempt of one
+ * operation); it names no expression, user or idempotency key.
+ */
 export const TaskSchema = z.object({
   taskId: z.string(),
   attempt: z.number().int().min(1),

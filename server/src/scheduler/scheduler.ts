@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   ExpressionistError,
@@ -103,6 +104,8 @@ export class Scheduler {
   private readonly resultWriter: ResultWriter;
   private readonly expressionWriter: ExpressionWriter;
   private readonly throughput = new Throughput();
+  /** Keys task ids (see `taskIdOf`). */
+  private readonly taskKey = randomBytes(32);
   private current: Settings;
   private listener: SchedulerListener | null = null;
   private open = true;
@@ -334,7 +337,7 @@ export class Scheduler {
     const durationMs = durationOf(op.op, this.current);
     const { attempt, started } = run.startAttempt(opId, agent.id, now);
     const lease: Lease = {
-      taskId: `${run.id}:${opId}`,
+      taskId: this.taskIdOf(run.id, opId),
       run,
       opId,
       attempt,
@@ -539,6 +542,18 @@ export class Scheduler {
 
   private agentChanged(agent: Agent): void {
     this.listener?.agentChanged(agent.id);
+  }
+
+  /**
+   * The id agents know a task by: opaque, the same for every attempt of one operation. An
+   * expression id names its owner and their idempotency key (`<user>.<client id>`), which are not
+   * an agent's business; an HMAC under a key of this process hides them and cannot be forged.
+   */
+  private taskIdOf(expressionId: string, opId: number): string {
+    return createHmac('sha256', this.taskKey)
+      .update(`${expressionId}:${opId}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /** Unfinished expressions of `owner` (for the per-user limit). */
