@@ -11,7 +11,7 @@
  * the longest gap between two heartbeats on any agent connection, client disconnects, and agents
  * listed `lost`.
  *
- *   node bench/dist/big-inputs.js [--quick]
+ *   node bench/dist/big-inputs.js [--quick] [--orchestrator-flags="--cpu-prof --cpu-prof-dir=…"]
  */
 import { io, type Socket } from 'socket.io-client';
 import type { ServerToUiEvents, SubscribeReply, UiToServerEvents } from '@expressionist/core';
@@ -92,7 +92,8 @@ async function agentStatuses(api: Api): Promise<Map<string, number>> {
 }
 
 export async function main(): Promise<void> {
-  const { quick } = benchArgs();
+  const { quick, orchestratorFlags } = benchArgs();
+  const nodeArgs = orchestratorFlags.flatMap((flags) => flags.split(/\s+/).filter(Boolean));
   const perProcess = 250;
   const total = PROCESSES * perProcess;
   const windowS = quick ? 8 : 20;
@@ -106,6 +107,7 @@ export async function main(): Promise<void> {
       SUBMISSIONS_PER_MINUTE: '1000000',
       BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
     },
+    nodeArgs,
   });
   const api = new Api(orchestrator.url);
   const helpers: ChildHandle[] = [];

@@ -275,6 +275,8 @@ export class UiHub implements SchedulerListener {
     const shared: UiDelta = {};
     const own = new Map<string, AgentView[]>();
     const views = this.scheduler.views;
+    // Only admins (or open mode) watching here: the users' part is built for nobody.
+    const users = this.cluster !== null || this.hasUserRooms();
     if (this.agents.size > 0) {
       common.agents = [];
       shared.agents = [];
@@ -282,6 +284,7 @@ export class UiHub implements SchedulerListener {
         const full = this.scheduler.agentView(id);
         if (!full) continue;
         common.agents.push(full);
+        if (!users) continue;
         shared.agents.push(this.scheduler.agentView(id, '')!);
         const user = views.userOfAgent(id);
         if (user !== null) {
@@ -294,7 +297,7 @@ export class UiHub implements SchedulerListener {
     }
     if (this.agentsRemoved.size > 0) {
       common.agentsRemoved = [...this.agentsRemoved];
-      shared.agentsRemoved = common.agentsRemoved.map((id) => views.aliasOf(id));
+      if (users) shared.agentsRemoved = common.agentsRemoved.map((id) => views.aliasOf(id));
       this.agentsRemoved.clear();
     }
     if (this.settings) {
@@ -347,7 +350,7 @@ export class UiHub implements SchedulerListener {
       told.push(target);
     }
     // Users none of whose expressions or tabs changed get the shared part alone.
-    if (hasCommon) this.nsp.except(told).emit('delta', shared);
+    if (hasCommon && users) this.nsp.except(told).emit('delta', shared);
     for (const [expressionId, ids] of this.operations) {
       if (this.nsp.adapter.rooms.has(room(expressionId)) || this.cluster) {
         const operations: OperationView[] = views.operationViews(expressionId, ids);
@@ -372,6 +375,12 @@ export class UiHub implements SchedulerListener {
     this.operations.clear();
     for (const id of this.watched)
       if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
+  }
+
+  /** Whether any user's dashboard (not an admin's) is connected here. */
+  private hasUserRooms(): boolean {
+    for (const name of this.nsp.adapter.rooms.keys()) if (name.startsWith('user:')) return true;
+    return false;
   }
 
   /** Whether a room has members here (one process), or may have anywhere (several). */
