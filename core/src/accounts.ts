@@ -40,8 +40,38 @@ export const SetupBodySchema = CredentialsBodySchema.extend({
 });
 export type SetupBody = z.infer<typeof SetupBodySchema>;
 
-/** `POST /api/v1/login` (and `/setup`) → `{token}`: a JWT. */
-export const LoginReplySchema = z.object({ token: z.string() });
+/**
+ * Body of `POST /api/v1/login`: the credentials, and the device token an earlier sign-in on this
+ * device answered (if any). A valid device token for the login exempts the attempt from the
+ * login's lock, which guards only against unknown devices (see README, Security).
+ */
+export const LoginBodySchema = CredentialsBodySchema.extend({
+  deviceToken: z.string().max(2048).optional(),
+});
+export type LoginBody = z.infer<typeof LoginBodySchema>;
+
+/**
+ * `POST /api/v1/login` (and `/setup`) → `{token, deviceToken}`: a session JWT, and a device token
+ * for this login to keep beside it and send with later sign-ins from this device.
+ */
+export const LoginReplySchema = z.object({ token: z.string(), deviceToken: z.string() });
+export type LoginReply = z.infer<typeof LoginReplySchema>;
+
+/** Body of `POST /api/v1/password`. */
+export const PasswordChangeBodySchema = z.object({
+  currentPassword: z.string().max(256),
+  newPassword: PasswordSchema,
+});
+export type PasswordChangeBody = z.infer<typeof PasswordChangeBodySchema>;
+
+/**
+ * `POST /api/v1/password` → `{token}`: a fresh session token; every earlier session of the user,
+ * this one's old token included, has ended.
+ */
+export const PasswordReplySchema = z.object({ token: z.string() });
+
+/** `POST /api/v1/logout` → `{ok: true}`: the token that called it no longer works. */
+export const LogoutReplySchema = z.object({ ok: z.literal(true) });
 
 /** `POST /api/v1/register` → 200 `{user}`. */
 export const UserViewSchema = z.object({
@@ -49,9 +79,17 @@ export const UserViewSchema = z.object({
   login: z.string(),
   role: RoleSchema,
   createdAt: z.iso.datetime(),
+  /** An admin disabled the account: it cannot sign in, and its sessions have ended. */
+  disabled: z.boolean(),
 });
 export type UserView = z.infer<typeof UserViewSchema>;
 export const RegisterReplySchema = z.object({ user: UserViewSchema });
+/** `GET /api/v1/users` (admin) → every account, oldest first. */
+export const UsersReplySchema = z.object({ users: z.array(UserViewSchema) });
+/** `POST /api/v1/users/:id/disable` and `/enable` → the account as it is now. */
+export const UserReplySchema = z.object({ user: UserViewSchema });
+/** `DELETE /api/v1/users/:id` → the id of the deleted account. */
+export const DeleteUserReplySchema = z.object({ deleted: z.string() });
 
 /**
  * `GET /api/v1/me`, public: how this orchestrator is run and who the caller is (null when not

@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   BODY_INVALID: { status: 400, message: '{reason}' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },
   QUERY_INVALID: { status: 400, message: '{reason}' },
+  REQUEST_TARGET_INVALID: {
+    status: 400,
+    message: 'The request target must be a path beginning with "/" (this server is not a proxy).',
+  },
   NOT_FOUND: { status: 404, message: 'No route {method} {path}.' },
   EXPRESSION_NOT_FOUND: { status: 404, message: 'No expression with id "{id}".' },
   IDEMPOTENCY_CONFLICT: {
@@ -59,6 +63,10 @@ export const ERROR_CODES = {
     message: 'Id "{id}" was already used for a different expression.',
   },
   ALREADY_FINISHED: { status: 409, message: 'Expression "{id}" has already finished ({status}).' },
+  EXPRESSION_RUNNING: {
+    status: 409,
+    message: 'Expression "{id}" is still running: cancel it first, then delete it.',
+  },
   SETTINGS_INVALID: { status: 422, message: '{reason}' },
   TASK_NOT_FOUND: { status: 404, message: '{reason}' },
   TASK_RESULT_INVALID: { status: 422, message: '{reason}' },
@@ -84,6 +92,10 @@ export const ERROR_CODES = {
     message: 'The setup link is not valid (already used, or an admin exists).',
   },
   CREDENTIAL_NOT_FOUND: { status: 404, message: 'No agent credential with id "{id}".' },
+  ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled; ask an admin.' },
+  PASSWORD_WRONG: { status: 403, message: 'The current password is wrong.' },
+  USER_NOT_FOUND: { status: 404, message: 'No user with id "{id}".' },
+  USER_SELF: { status: 409, message: 'An admin cannot {action} their own account.' },
   RATE_LIMITED: { status: 429, message: 'Too many {what}; retry in {seconds} s.' },
   AGENT_PROTOCOL_MISMATCH: {
     status: 426,
@@ -123,11 +135,6 @@ export function errorMessage<C extends ErrorCode>(code: C, params: ErrorParams<C
   return ERROR_CODES[code].message.replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in values ? String(values[name]) : whole,
   );
-}
-
-/** True when an operation that failed with `code` on an agent can never succeed on a retry. */
-export function isDeterministicFailure(code: string): boolean {
-  return code === 'EXPR_DIV_ZERO' || code === 'EXPR_RESULT_TOO_LARGE';
 }
 
 /** Plain, serializable error description used in HTTP bodies and on expressions. */

@@ -333,6 +333,8 @@ export const UiDeltaSchema = z.object({
   expressions: z.array(ExpressionViewSchema).optional(),
   agents: z.array(AgentViewSchema).optional(),
   agentsRemoved: z.array(z.string()).optional(),
+  /** Expressions deleted (by their owner, an admin, or retention). */
+  expressionsRemoved: z.array(z.string()).optional(),
   settings: SettingsSchema.optional(),
   stats: StatsViewSchema.optional(),
   /** Operation changes for expressions this client subscribed to. */
@@ -385,6 +387,10 @@ export const OperationsReplySchema = z.object({
   operations: z.array(OperationViewSchema),
   nextCursor: z.string().nullable(),
 });
+
+/** `DELETE /api/v1/expressions[/:id]`: how many finished expressions were deleted. */
+export const DeletedReplySchema = z.object({ deleted: z.number().int().nonnegative() });
+export type DeletedReply = z.infer<typeof DeletedReplySchema>;
 export const SettingsReplySchema = z.object({ settings: SettingsSchema });
 export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
 /** `POST /api/v1/agents/{id}/release`: the id whose quarantine was lifted. */

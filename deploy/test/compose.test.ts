@@ -712,6 +712,21 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
     expect(() => loadConfig({ ...env, JWT_SECRET: '' })).toThrow(/JWT_SECRET/);
   });
 
+  it('server: trusts X-Forwarded-For from the Compose network only (its fixed subnet)', () => {
+    const network = z
+      .object({
+        networks: z.object({
+          default: z.object({
+            ipam: z.object({ config: z.array(z.object({ subnet: z.string() })).length(1) }),
+          }),
+        }),
+      })
+      .parse(cluster);
+    const subnet = network.networks.default.ipam.config[0]!.subnet;
+    expect(subnet).toBe(envExample.values.CLUSTER_SUBNET);
+    expect(loadConfig(environmentOf(replicas)).trustedProxies).toEqual([subnet]);
+  });
+
   it('lb: pinned nginx on the address the single server published, deploy/cluster/nginx.conf', () => {
     expect(lb.image).toMatch(/^nginx:\d+\.\d+(\.\d+)?-alpine$/);
     expect(lb.ports).toEqual(server.ports);
@@ -803,10 +818,12 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
       }
     });
 
-    it('forwards the client address and the Host the browser used', () => {
+    it('forwards the client address (replacing any the client sent) and the Host the browser used', () => {
       for (const location of proxied) {
         expect(headers(location.block!)).toMatchObject({
-          'x-forwarded-for': '$proxy_add_x_forwarded_for',
+          // Not $proxy_add_x_forwarded_for: the replicas trust this network's header, so a
+          // client's own X-Forwarded-For must not reach them.
+          'x-forwarded-for': '$remote_addr',
           host: '$http_host',
         });
       }

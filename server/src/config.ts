@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { passwordProblem } from './auth/passwords.js';
+import { parseTrustedProxies, trustedProxiesProblem } from './auth/client-address.js';
+import { leaderOrigin } from './cluster/lease.js';
 import {
   DEFAULT_PARSE_LIMITS,
   SETTINGS_FIELDS,
@@ -39,6 +41,8 @@ export const EnvSchema = z.object({
   PLAN_WORKER_THRESHOLD: int(0, 10_000_000).default(50_000),
   HEAP_GROWING_PERCENT: int(0, 1000).default(50),
   MAX_ATTEMPTS: int(1, 100).default(5),
+  RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  RETENTION_SWEEP_MS: int(100, 86_400_000).default(60_000),
   UNRESPONSIVE_AFTER: int(1, 1000).default(3),
   UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
   COURSE_TASK_ID: z.enum(['auto', 'number', 'string']).default('auto'),
@@ -60,6 +64,7 @@ export const EnvSchema = z.object({
   GUEST_MAX_SLOTS: int(1, 256).default(4),
   GUEST_PULLS_PER_SECOND: int(1, 1_000_000).default(50),
   CORS_ORIGINS: z.string().optional(),
+  TRUSTED_PROXIES: z.string().default('loopback'),
   LOGIN_FREE_FAILURES: int(1, 1000).default(5),
   SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
   MAX_UNFINISHED_PER_USER: int(1, 10_000_000).default(1000),
@@ -70,7 +75,10 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
     .optional(),
-  ADVERTISE_URL: z.string().url().optional(),
+  ADVERTISE_URL: z
+    .string()
+    .refine((url) => leaderOrigin(url) !== null, 'an http://host:port URL, with no path')
+    .optional(),
   LEADER_LEASE_MS: int(500, 60_000).default(3000),
 });
 export type Env = z.infer<typeof EnvSchema>;
@@ -96,6 +104,8 @@ export interface Config {
    */
   heapGrowingPercent: number;
   maxAttempts: number;
+  /** Finished expressions are deleted this many days after they finish (0: kept forever). */
+  retention: { days: number; sweepEveryMs: number };
   /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
   unresponsiveAfter: number;
   unresponsiveCooldownMs: number;
@@ -109,6 +119,11 @@ export interface Config {
   cacheTtlSeconds: number;
   bodyLimitBytes: number;
   logLevel: Env['LOG_LEVEL'];
+  /**
+   * Peers whose X-Forwarded-For names the client (addresses, CIDRs, `loopback`, …); every other
+   * peer is its own address. Express and the socket gate both follow it (auth/client-address.ts).
+   */
+  trustedProxies: string[];
   webDir: string | undefined;
   /** Accounts and trust (see README, Security). */
   auth: {
@@ -186,6 +201,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (missing.length > 0)
       throw new ConfigError(missing.map((m) => `REDIS_URL is set, so set ${m}`));
   }
+  const trustedProxies = parseTrustedProxies(e.TRUSTED_PROXIES);
+  const proxiesProblem = trustedProxiesProblem(trustedProxies);
+  if (proxiesProblem)
+    throw new ConfigError([
+      `TRUSTED_PROXIES=${JSON.stringify(e.TRUSTED_PROXIES)}: ${proxiesProblem}`,
+    ]);
   const initialSettings = SettingsSchema.parse(
     Object.fromEntries(SETTINGS_FIELDS.map((f) => [f.key, e[f.env] ?? f.default])),
   );
@@ -203,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     planWorkerThreshold: e.PLAN_WORKER_THRESHOLD,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     maxAttempts: e.MAX_ATTEMPTS,
+    retention: { days: e.RETENTION_DAYS, sweepEveryMs: e.RETENTION_SWEEP_MS },
     unresponsiveAfter: e.UNRESPONSIVE_AFTER,
     unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,
     courseTaskId: e.COURSE_TASK_ID,
@@ -214,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheTtlSeconds: e.CACHE_TTL_S,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     logLevel: e.LOG_LEVEL,
+    trustedProxies,
     webDir: e.WEB_DIR,
     auth: {
       mode: e.AUTH_MODE,

@@ -8,14 +8,16 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Cluster } from './cluster/cluster.js';
 import { fencedStore } from './cluster/fenced-store.js';
-import type { IoServer } from './realtime/io.js';
+import { agentsNamespace, type IoServer } from './realtime/io.js';
 import type { Config } from './config.js';
 import { ExpressionistError } from '@expressionist/core';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { AgentGate } from './realtime/agent-gate.js';
+import { AgentGate, guestRoom } from './realtime/agent-gate.js';
+import { memoryLimits, redisLimits } from './auth/limits.js';
 import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
+import { SessionWatch } from './realtime/session-watch.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
 import { PlanPool } from './scheduler/plan-pool.js';
@@ -75,6 +77,9 @@ export async function startOrchestrator(
   // write checks the lease (a gateway's scheduler never starts; the leader's writes are fenced).
   const redis = clustered ? await connectRedis(clustered.redisUrl, log) : null;
   let cluster: Cluster | null = null;
+  // Limits every instance must share (sign-in failures, registrations, submissions, guest
+  // handshakes) live in Redis when there are several; in this process otherwise.
+  const limits = redis ? redisLimits(redis, `expressionist:${config.mongodbDb}`) : memoryLimits;
   const guard = (): void => {
     if (cluster) cluster.guard();
   };
@@ -87,6 +92,7 @@ export async function startOrchestrator(
     parseLimits: { maxLength: config.maxExpressionLength, maxDepth: config.maxNestingDepth },
     planner: planPool,
     maxAttempts: config.maxAttempts,
+    retention: config.retention,
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
@@ -98,6 +104,7 @@ export async function startOrchestrator(
     ttlSeconds: config.auth.jwtTtlSeconds,
     guestAgents: config.auth.guestAgents,
     loginFreeFailures: config.auth.loginFreeFailures,
+    limits,
     log,
   });
   // Alone, this process leads from the start. Clustered, accounts are set up by whichever instance
@@ -134,6 +141,7 @@ export async function startOrchestrator(
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
+    limits,
     ...(cp
       ? {
           cluster: {
@@ -165,7 +173,8 @@ export async function startOrchestrator(
     guestMaxSlots: config.auth.guestMaxSlots,
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
-    trustPrivateNetworks: clustered !== null,
+    trustedProxies: config.trustedProxies,
+    limits,
   });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
@@ -189,7 +198,15 @@ export async function startOrchestrator(
     },
   });
   limitSocketsPerAddress(io, gate, log);
-  const hub = new UiHub(io, scheduler, auth, log, undefined, config.auth.subscribesPerMinute);
+  // Guest agents per address are counted on every instance: the members of the address's room.
+  if (cp)
+    gate.countGuestsWith(
+      async (address) => (await agentsNamespace(io).in(guestRoom(address)).fetchSockets()).length,
+    );
+  const hub = new UiHub(io, scheduler, auth, log, undefined, {
+    store: limits,
+    perMinute: config.auth.subscribesPerMinute,
+  });
   scheduler.setListener(hub);
   if (cp && clustered) {
     cluster = new Cluster({
@@ -229,6 +246,24 @@ export async function startOrchestrator(
     const cut = scheduler.agents.revoke(`cred-${credentialId}`, 'its credential was revoked');
     log.info({ credential: credentialId, agents: cut }, 'agents of a revoked credential cut off');
   });
+  // A disabled or deleted user is cut off at once: their agents (browser tabs) leave the
+  // registry and their unfinished work is canceled, here where the scheduler runs (the API that
+  // changes accounts is the leader's); every instance cuts off its own sockets (SessionWatch).
+  auth.onAccountEvent((event, here) => {
+    if (!here || event.t !== 'user-changed') return;
+    if (event.change !== 'disabled' && event.change !== 'deleted') return;
+    const reason = `its user was ${event.change}`;
+    const agents = scheduler.agents.revoke(`user-${event.userId}`, reason);
+    const canceled = scheduler.cancelAllOf(event.userId);
+    log.info({ user: event.userId, agents, canceled }, 'user cut off');
+  });
+  const sessionWatch = new SessionWatch(io, auth, log);
+  const pruneRevoked = setInterval(() => {
+    auth.pruneRevokedTokens().catch((err: unknown) => {
+      log.warn({ err }, 'pruning expired sign-outs failed');
+    });
+  }, 3_600_000);
+  pruneRevoked.unref();
   if (!cluster) await scheduler.start();
 
   await new Promise<void>((resolve, reject) => {
@@ -255,6 +290,8 @@ export async function startOrchestrator(
       await cluster?.stop();
       await planPool.close();
       hub.close();
+      sessionWatch.close();
+      clearInterval(pruneRevoked);
       await new Promise<void>((resolve) => {
         void io.close(() => resolve());
         http.closeAllConnections();

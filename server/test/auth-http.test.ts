@@ -188,10 +188,17 @@ describe('forged and stale tokens', () => {
       expect(codeOf(res)).toBe('UNAUTHENTICATED');
       expect((await call('PUT', '/api/v1/settings', token, { additionMs: 1 })).status).toBe(401);
     }
-    // The same claims, signed with the right secret and in date, are accepted: the refusals above
-    // are about the signature and the date, not the shape.
-    const fresh = await sign({ login: 'alice', role: 'user' }, SECRET, '1h');
+    // Alice's own claims (her id, session id and epoch), signed with the right secret and in
+    // date, are accepted: the refusals above are about the signature and the date, not the shape.
+    const fresh = await new SignJWT({ ...claims, exp: undefined, iat: undefined })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
     expect((await call('GET', '/api/v1/expressions', fresh)).status).toBe(200);
+    // The claims `sign` makes (someone who is no user, no session id) are not.
+    const stranger = await sign({ login: 'alice', role: 'user' }, SECRET, '1h');
+    expect((await call('GET', '/api/v1/expressions', stranger)).status).toBe(401);
   });
 });
 

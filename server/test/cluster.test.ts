@@ -13,6 +13,7 @@ import {
   type Plan,
   type ServerToUiEvents,
   type UiToServerEvents,
+  AGENT_PROTOCOL,
 } from '@expressionist/core';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { STEPPED_DOWN_EXIT } from '../src/cluster/cluster.js';
@@ -496,6 +497,41 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
       20_000,
       'no active agent left',
     );
+
+    // A user's dashboard on the gateway; the admin disables the user (on the leader, through the
+    // gateway): the gateway hears it at once and cuts the socket off — long before its 30-s
+    // sweep or its 5-s cache would have.
+    const registered = await post('/api/v1/register', {
+      login: 'clusteruser',
+      password: 'another-Str0ng-pass',
+    });
+    expect(registered.status).toBe(200);
+    const { user } = (await registered.json()) as { user: { id: string } };
+    const signedIn = await post('/api/v1/login', {
+      login: 'clusteruser',
+      password: 'another-Str0ng-pass',
+    });
+    const { token: userToken } = (await signedIn.json()) as { token: string };
+    const ui: Socket<ServerToUiEvents, UiToServerEvents> = io(`${gateway!.url}/ui`, {
+      auth: { token: userToken },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ui.once('connect', () => resolve());
+        ui.once('connect_error', reject);
+      });
+      const cut = new Promise<string>((resolve) => ui.once('disconnect', resolve));
+      const started = Date.now();
+      const disabled = await post(`/api/v1/users/${user.id}/disable`, {}, token);
+      expect(disabled.status).toBe(200);
+      expect(await cut).toBe('io server disconnect');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      ui.close();
+    }
   }, 180_000);
 
   it('with no reachable leader a gateway refuses the API with 503 LEADER_UNAVAILABLE, then takes over', async () => {
@@ -531,4 +567,183 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     await store.dropDatabase();
     await store.close();
   }, 60_000);
+
+  describe('limits hold across instances (Redis), whichever instance an attempt goes to', () => {
+    const limitsDb = `${db}_lim`;
+    const env = {
+      MONGODB_DB: limitsDb,
+      AUTH_MODE: 'accounts',
+      ADMIN_LOGIN: 'admin',
+      ADMIN_PASSWORD: 'Str0ng-cluster-pass',
+      GUEST_AGENTS: 'on',
+      LOGIN_FREE_FAILURES: '5',
+      SUBMISSIONS_PER_MINUTE: '4',
+    };
+    const guests: Socket[] = [];
+    let round = 0;
+
+    /** The next live instance, round robin: attempts are spread over all of them. */
+    const next = (): Instance => {
+      const list = alive();
+      round += 1;
+      return list[round % list.length]!;
+    };
+
+    const post = async (i: Instance, path: string, body: unknown): Promise<Response> =>
+      fetch(`${i.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+
+    beforeAll(async () => {
+      await killAll([...agents, ...instances]);
+      agents.length = 0;
+      await startInstance(env);
+      await startInstance(env);
+      await startInstance(env);
+      await leader();
+    }, 120_000);
+
+    afterAll(async () => {
+      for (const g of guests) g.disconnect();
+      if (!mongoUri) return;
+      const store = new MongoStore(mongoUri, limitsDb);
+      await store.init();
+      await store.dropDatabase();
+      await store.close();
+    });
+
+    it('guest agents of one address: at most 4 over all three instances', async () => {
+      const outcomes: string[] = [];
+      for (let k = 0; k < 6; k += 1) {
+        const target = alive()[k % 3]!;
+        const socket: Socket = io(`${target.url}/agents`, {
+          auth: {
+            agentId: `spread-guest-${k}`,
+            name: `spread-guest-${k}`,
+            kind: 'node',
+            concurrency: 1,
+            protocol: AGENT_PROTOCOL,
+          },
+          transports: ['websocket'],
+          forceNew: true,
+          reconnection: false,
+        });
+        guests.push(socket);
+        outcomes.push(
+          await new Promise<string>((resolve) => {
+            socket.once('connect', () => resolve('admitted'));
+            socket.once('connect_error', (err) => resolve(err.message));
+          }),
+        );
+      }
+      // Before: four per instance, so all six got in.
+      expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(4);
+      for (const o of outcomes.slice(4)) expect(o).toMatch(/guest agents from 127\.0\.0\.1/);
+      for (const g of guests) g.disconnect();
+    });
+
+    it('guest handshakes of one address: 30 a minute over all three instances', async () => {
+      // The test above made 4 counted handshakes (the 5th and 6th were refused before counting).
+      let admitted = 0;
+      const refusals: string[] = [];
+      for (let k = 0; k < 40; k += 1) {
+        const socket: Socket = io(`${alive()[k % 3]!.url}/agents`, {
+          auth: {
+            agentId: `hello-guest-${k}`,
+            name: `hello-guest-${k}`,
+            kind: 'node',
+            concurrency: 1,
+            protocol: AGENT_PROTOCOL,
+          },
+          transports: ['websocket'],
+          forceNew: true,
+          reconnection: false,
+        });
+        const outcome = await new Promise<string>((resolve) => {
+          socket.once('connect', () => resolve('admitted'));
+          socket.once('connect_error', (err) => resolve(err.message));
+        });
+        socket.disconnect();
+        if (outcome === 'admitted') admitted += 1;
+        else refusals.push(outcome);
+      }
+      // Before: 30 per instance, so all 40 got in.
+      expect(admitted).toBeLessThanOrEqual(26);
+      expect(refusals.some((r) => /guest agent connections from 127\.0\.0\.1/.test(r))).toBe(true);
+    });
+
+    it('submissions per minute of a user count on every instance and survive the leader', async () => {
+      const login = await post(next(), '/api/v1/login', {
+        login: 'admin',
+        password: 'Str0ng-cluster-pass',
+      });
+      const { token } = (await login.json()) as { token: string };
+      const statuses: number[] = [];
+      const calculate = async (k: number): Promise<void> => {
+        let res: Response;
+        do
+          res = await fetch(`${next().url}/api/v1/calculate`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ expression: `${k}+1` }),
+          });
+        while (res.status === 503);
+        statuses.push(res.status);
+      };
+      for (let k = 0; k < 3; k += 1) await calculate(k);
+      await kill(await leader());
+      await leader();
+      for (let k = 3; k < 6; k += 1) await calculate(k);
+      // Before: the new leader counted from zero, and all six were accepted.
+      expect(statuses).toEqual([201, 201, 201, 201, 429, 429]);
+      await startInstance(env);
+    }, 120_000);
+
+    it('sign-in failures of a login count on every instance and survive the leader', async () => {
+      const wrong = async (): Promise<number> =>
+        (await post(next(), '/api/v1/login', { login: 'admin', password: 'wrong-password' }))
+          .status;
+      const before: number[] = [];
+      for (let k = 0; k < 5; k += 1) before.push(await wrong());
+      expect(before).toEqual([401, 401, 401, 401, 401]);
+      // The leader that counted them dies; its successor reads the same counts from Redis.
+      const old = await leader();
+      await kill(old);
+      expect(await leader()).not.toBe(old);
+      // The 6th failure locks the login (1 s, then 2 s, …): at once a 429, wherever it is tried.
+      // Before: the new leader started from zero and gave five more free failures.
+      const after: number[] = [];
+      let res: Response;
+      do {
+        res = await post(next(), '/api/v1/login', { login: 'admin', password: 'wrong-password' });
+        after.push(res.status);
+      } while (res.status !== 429 && after.length < 10);
+      expect(after.filter((s) => s === 401).length).toBeLessThanOrEqual(2);
+      expect(after.at(-1)).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      await startInstance(env);
+    }, 120_000);
+
+    it('registrations per address are capped over all instances and across a takeover', async () => {
+      const statuses: number[] = [];
+      const register = async (k: number): Promise<void> => {
+        let res: Response;
+        // Through a takeover: retried while no instance leads (503).
+        do
+          res = await post(next(), '/api/v1/register', {
+            login: `spread${k}`,
+            password: `Spread-pass-${k}x`,
+          });
+        while (res.status === 503);
+        statuses.push(res.status);
+      };
+      for (let k = 0; k < 3; k += 1) await register(k);
+      await kill(await leader());
+      await leader();
+      for (let k = 3; k < 7; k += 1) await register(k);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    }, 120_000);
+  });
 });

@@ -126,6 +126,59 @@ async function runCorpus(url: string, beforeAgents?: () => void): Promise<Outcom
   }));
 }
 
+/** How long a corpus run took and how it ended (unfinished ones with their progress). */
+interface TimedRun {
+  outcomes: Outcome[];
+  ms: number;
+  /** Expressions not final when the run stopped, with their progress, for the failure message. */
+  unfinished: string[];
+}
+
+/**
+ * Submits the corpus straight to the scheduler (so it works in accounts mode without a user),
+ * calls `startAgents`, and waits until every expression has ended or `timeoutMs` has passed;
+ * `ms` is from the agents' start to the last expression's end (or to the time-out).
+ */
+async function timedCorpus(
+  target: TestOrchestrator,
+  startAgents: () => void,
+  timeoutMs: number,
+): Promise<TimedRun> {
+  const ids = await Promise.all(
+    CORPUS.map(async (c) => (await target.scheduler.submit(c.expression)).id),
+  );
+  const startedAt = performance.now();
+  startAgents();
+  const final = (v: ExpressionView | null): boolean =>
+    v !== null && ['done', 'error', 'canceled'].includes(v.status);
+  let views: (ExpressionView | null)[] = [];
+  try {
+    await waitFor(
+      async () => {
+        views = await Promise.all(ids.map((id) => target.scheduler.views.expressionView(id)));
+        return views.every(final);
+      },
+      timeoutMs,
+      'every expression of the corpus to end',
+      50,
+    );
+  } catch {
+    // Timed out: the outcomes say which did not end.
+  }
+  const ms = performance.now() - startedAt;
+  return {
+    ms,
+    outcomes: views.map((v, i) => ({
+      expression: v?.expression ?? CORPUS[i]!.expression,
+      status: v?.status ?? 'missing',
+      outcome: v?.status === 'done' ? v.value : (v?.error?.code ?? null),
+    })),
+    unfinished: views
+      .filter((v): v is ExpressionView => v !== null && !final(v))
+      .map((v) => `${v.expression}: ${v.status} ${v.progress.done}/${v.progress.total}`),
+  };
+}
+
 describe.skipIf(!GO)('course agents written in Go', () => {
   beforeAll(() => {
     const env = {
@@ -291,4 +344,91 @@ describe.skipIf(!GO)('course agents written in Go', () => {
       expect(view.value, source).toBe(evaluatePlan(compile(source).plan));
     }
   }, 90_000);
+
+  // Two unchanged course agents on one host, one decoding the task id as a string and one as an
+  // int, neither sending a header, run side by side: neither may hold the other back. A lease an
+  // agent could not decode is the protocol's miss, never a strike against it, so no agent is struck
+  // or cooled down, and the corpus (its 16-term sum fifteen additions, four deep) ends exact within
+  // twice the time it takes the int agent alone (the kind that needs no id detection; measured
+  // here first, as is the string agent alone, for the log), or that time plus 10 s if longer: a
+  // floor for a loaded machine and for the one id detection (an operation time plus
+  // LEASE_GRACE_MS) the pair may have to pay. The agents run with COMPUTING_POWER=4, the
+  // course's default and more workers than Go keeps idle connections per host (2), so each
+  // process keeps opening connections; operation times, lease grace and the strike policy are
+  // the defaults. Covered as this suite runs (open mode) and as a public deployment runs
+  // (accounts mode with guest agents).
+  const SIDE_BY_SIDE: { mode: string; env: Record<string, string> }[] = [
+    { mode: 'open mode', env: {} },
+    { mode: 'accounts mode, guests on', env: { AUTH_MODE: 'accounts', GUEST_AGENTS: 'on' } },
+  ];
+  for (const { mode, env } of SIDE_BY_SIDE) {
+    it(`an int agent and a string agent side by side on one host (${mode}): no strikes, the corpus ends exact within twice the time of one agent alone`, async () => {
+      const orchEnv = {
+        TIME_ADDITION_MS: '200',
+        TIME_SUBTRACTION_MS: '200',
+        TIME_MULTIPLICATIONS_MS: '1000',
+        TIME_DIVISIONS_MS: '1000',
+        ...env,
+      };
+      const power = 4;
+      const alone: Record<IdType, number> = { int: 0, string: 0 };
+      for (const idType of ['int', 'string'] as const) {
+        orch = await startTestOrchestrator(orchEnv);
+        const single = orch;
+        let agent: CourseAgent | undefined;
+        const run = await timedCorpus(
+          single,
+          () => (agent = startCourseAgent(idType, single.url, power)),
+          CORPUS_TIMEOUT_MS,
+        );
+        expect(run.outcomes, `the ${idType} agent alone\n${agent?.output() ?? ''}`).toEqual(
+          expected,
+        );
+        alone[idType] = run.ms;
+        agent?.child.kill('SIGKILL');
+        agents = [];
+        await single.close();
+        orch = undefined;
+      }
+      // Twice the faster agent alone, measured in this run (so the machine's load is in both), plus
+      // 1 s for process start-up. Before issue 19 the pair took ~3.7× (each guest of the string
+      // process lost a whole lease, grace included, to learn its id type): 9.2 s vs 2.5 s alone.
+      const bound = 2 * alone.int + 1000;
+
+      orch = await startTestOrchestrator(orchEnv);
+      const target = orch;
+      let pair: CourseAgent[] = [];
+      const run = await timedCorpus(
+        target,
+        () =>
+          (pair = [
+            startCourseAgent('int', target.url, power),
+            startCourseAgent('string', target.url, power),
+          ]),
+        bound,
+      );
+      const posted = pair.map((a) => a.output().split(' accepted').length - 1);
+      const views = target.scheduler.agentViews();
+      const summary = `int alone ${Math.round(alone.int)} ms, string alone ${Math.round(alone.string)} ms; side by side ${Math.round(run.ms)} ms (bound ${Math.round(bound)} ms); int posted ${posted[0]}, string posted ${posted[1]}; ${views.length} guests`;
+      console.log(`course agents side by side (${mode}): ${summary}`);
+      const context = [
+        summary,
+        `unfinished: ${run.unfinished.join('; ') || 'none'}`,
+        ...views.map(
+          (a) =>
+            `${a.name}: ${a.status}, completed ${a.completed}, strikes ${a.strikes}${a.reason ? ` (${a.reason})` : ''}`,
+        ),
+        ...pair.map(
+          (a, i) => `--- ${i === 0 ? 'int' : 'string'} agent\n${a.output().slice(-3000)}`,
+        ),
+      ].join('\n');
+      expect(run.outcomes, context).toEqual(expected);
+      expect(run.ms, context).toBeLessThanOrEqual(bound);
+      // A lease an agent could not decode never counts against it.
+      expect(
+        views.filter((a) => a.strikes > 0 || a.status === 'unresponsive').map((a) => a.name),
+        context,
+      ).toEqual([]);
+    }, 120_000);
+  }
 });

@@ -88,7 +88,8 @@ async function user(orch: TestOrchestrator, login: string): Promise<{ id: string
   addresses += 1;
   const address = `edge-${addresses}`;
   const view = await orch.auth.register({ login, password: PASSWORD }, address);
-  return { id: view.id, token: await orch.auth.login({ login, password: PASSWORD }, address) };
+  const { token } = await orch.auth.login({ login, password: PASSWORD }, address);
+  return { id: view.id, token };
 }
 
 describe('big inputs: operation views are paged', () => {
@@ -314,7 +315,10 @@ describe('hygiene', () => {
       ADMIN_LOGIN: 'root',
       ADMIN_PASSWORD: PASSWORD,
     });
-    const admin = await orch.auth.login({ login: 'root', password: PASSWORD }, 'edge-admin');
+    const { token: admin } = await orch.auth.login(
+      { login: 'root', password: PASSWORD },
+      'edge-admin',
+    );
     const alice = await user(orch, 'alice');
     const bob = await user(orch, 'bob');
     // A host's agent (its name a host name), holding one of bob's tasks; and alice's browser tab.

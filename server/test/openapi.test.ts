@@ -146,7 +146,7 @@ describe('OpenAPI document', () => {
           metrics: new Metrics(),
           log: pino({ level: 'silent' }),
           auth: orch.auth,
-          config: { auth: loadConfig({}).auth, host: '127.0.0.1' },
+          config: { auth: loadConfig({}).auth, host: '127.0.0.1', trustedProxies: ['loopback'] },
           bodyLimitBytes: 4096,
           courseTaskId: 'auto',
           webDir,
@@ -344,6 +344,37 @@ describe('accounts: real responses match the document', () => {
     ).toBe(404);
     expect((await as(admin, 'POST', '/api/v1/agents/{id}/kick', { id: 'ghost' })).status).toBe(404);
     expect((await as(user, 'POST', '/api/v1/agents/{id}/kick', { id: 'ghost' })).status).toBe(403);
+
+    // Sessions and the users admin.
+    const users = await as(admin, 'GET', '/api/v1/users');
+    expect(users.status).toBe(200);
+    const docId = z
+      .object({ users: z.array(z.object({ id: z.string(), login: z.string() })) })
+      .parse(users.json)
+      .users.find((u) => u.login === 'docuser')?.id;
+    expect(docId).toBeDefined();
+    expect((await as(user, 'GET', '/api/v1/users')).status).toBe(403);
+    expect((await as(admin, 'POST', '/api/v1/users/{id}/disable', { id: 'nope' })).status).toBe(
+      404,
+    );
+    const pw = { currentPassword: body.password, newPassword: 'another good passphrase' };
+    expect(
+      (await as(user, 'POST', '/api/v1/password', { body: { ...pw, currentPassword: 'nope' } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await as(user, 'POST', '/api/v1/password', { body: { ...pw, newPassword: '123456789' } }))
+        .status,
+    ).toBe(422);
+    const changed = await as(user, 'POST', '/api/v1/password', { body: pw });
+    expect(changed.status).toBe(200);
+    const second = tokenOf(changed.json);
+    expect((await as(second, 'POST', '/api/v1/logout')).status).toBe(200);
+    expect((await as(second, 'POST', '/api/v1/logout')).status).toBe(401);
+    expect((await as(admin, 'POST', '/api/v1/users/{id}/disable', { id: docId })).status).toBe(200);
+    expect((await as(admin, 'POST', '/api/v1/users/{id}/enable', { id: docId })).status).toBe(200);
+    expect((await as(admin, 'DELETE', '/api/v1/users/{id}', { id: docId })).status).toBe(200);
+    expect((await as(admin, 'DELETE', '/api/v1/users/{id}', { id: docId })).status).toBe(404);
 
     const wrong = { login: 'docuser', password: 'not the passphrase' };
     expect((await as(undefined, 'POST', '/api/v1/login', { body: wrong })).status).toBe(401);

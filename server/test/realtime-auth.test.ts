@@ -51,7 +51,10 @@ async function user(orch: TestOrchestrator, login: string): Promise<{ id: string
   addresses += 1;
   const address = `test-${addresses}`;
   const view = await orch.auth.register({ login, password: PASSWORD }, address);
-  return { id: view.id, token: await orch.auth.login({ login, password: PASSWORD }, address) };
+  return {
+    id: view.id,
+    token: (await orch.auth.login({ login, password: PASSWORD }, address)).token,
+  };
 }
 
 function uiSocket(url: string, token?: string): UiSocket {
@@ -195,7 +198,7 @@ describe('accounts mode with guests', () => {
     orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_MAX_SLOTS: '2', ...ADMIN });
     alice = await user(orch, 'alice');
     bob = await user(orch, 'bob');
-    admin = await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin');
+    admin = (await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin')).token;
   });
   afterAll(() => orch.close());
 
@@ -325,7 +328,9 @@ describe('accounts mode with guests', () => {
     await waitFor(() => orch.scheduler.agentView('q-second')?.status === 'active', 5000, 'second');
     expect(orch.scheduler.agentView('q-first')?.status).toBe('active');
     // Nobody else may take over an id a credential holds.
-    expect((await agentRefusal(orch.url, 'q-first')).message).toMatch(/in use/);
+    expect((await agentRefusal(orch.url, 'q-first')).message).toMatch(
+      /held by another agent identity/,
+    );
 
     const task = first.tasks[0]!;
     first.socket.emit('results', [{ taskId: task.taskId, attempt: task.attempt, value: '5' }]);
@@ -350,30 +355,38 @@ describe('accounts mode with guests', () => {
 
   it('course guests: X-Agent-Id is only a label; capped at GUEST_MAX_SLOTS; a wrong result is refused', async () => {
     const id = await submit(orch, '(1+1)*(2+2)*(3+3)', bob.id);
+    type Leased = { task: { id: number; arg1: number; arg2: number; operation: string } };
     const pull = () =>
       request(orch.url, 'GET', '/internal/task', { headers: { 'x-agent-id': 'labelled' } });
+    const post = (taskId: number, result: number) =>
+      request(orch.url, 'POST', '/internal/task', {
+        headers: { 'x-agent-id': 'labelled' },
+        json: { id: taskId, result },
+      });
+    // Until it has posted a result it may not decode our ids: one task at a time.
+    const probe = await pull();
+    expect(probe.status).toBe(200);
+    expect((await pull()).status).toBe(404);
+    const proof = (probe.json as Leased).task;
+    expect((await post(proof.id, proof.arg1 + proof.arg2)).status).toBe(200);
+    // Proven, it holds at most GUEST_MAX_SLOTS (2) at once.
     const first = await pull();
     const second = await pull();
     const third = await pull();
     expect([first.status, second.status, third.status]).toEqual([200, 200, 404]);
     const view = orch.scheduler.agentView('http-guest-labelled@127.0.0.1');
     expect(view).toMatchObject({ trust: 'guest', concurrency: 2 });
-    const task = (first.json as { task: { id: number } }).task;
-    const wrong = await request(orch.url, 'POST', '/internal/task', {
-      headers: { 'x-agent-id': 'labelled' },
-      json: { id: task.id, result: -1 },
-    });
+    const task = (first.json as Leased).task;
+    const wrong = await post(task.id, -1);
     expect(wrong.status).toBe(422);
     expect(wrong.text).toMatch(/goes to another agent/);
     expect(orch.scheduler.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
     const { token } = await orch.auth.issueCredential('course-finisher');
     const finisher = await agent(orch.url, 'course-finisher', 4, token);
     answerHonestly(finisher);
-    const held = (second.json as { task: { id: number; arg1: number; arg2: number } }).task;
-    await request(orch.url, 'POST', '/internal/task', {
-      headers: { 'x-agent-id': 'labelled' },
-      json: { id: held.id, result: held.arg1 + held.arg2 },
-    });
+    const held = (second.json as Leased).task;
+    const exact = held.operation === '*' ? held.arg1 * held.arg2 : held.arg1 + held.arg2;
+    await post(held.id, exact);
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '48' });
   });
 

@@ -450,6 +450,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         passwordHash: `scrypt$32768$8$1$salt-${id}$hash-${id}`,
         role,
         createdAt: 1_700_000_000_000,
+        disabledAt: null,
+        sessionEpoch: 0,
       });
       expect(await store.hasAdmin()).toBe(false);
       expect(await store.createUser(user('u1', 'ada', 'user'))).toBe('created');
@@ -464,6 +466,69 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       const again = await h.reopen();
       expect(await again.getUserByLogin('root')).toEqual(user('u3', 'root', 'admin'));
       expect(await again.hasAdmin()).toBe(true);
+    });
+
+    it('users: listed oldest first, patched field by field, deleted; survive reopen', async () => {
+      const user = (id: string, login: string, createdAt: number): StoredUser => ({
+        id,
+        login,
+        passwordHash: `scrypt$32768$8$1$salt-${id}$hash-${id}`,
+        role: 'user',
+        createdAt,
+        disabledAt: null,
+        sessionEpoch: 0,
+      });
+      await store.createUser(user('u2', 'bea', 2000));
+      await store.createUser(user('u1', 'ada', 1000));
+      await store.createUser(user('u0', 'cyd', 2000));
+      expect((await store.listUsers()).map((u) => u.id)).toEqual(['u1', 'u0', 'u2']);
+      expect(await store.updateUser('u2', { disabledAt: 5000, sessionEpoch: 1 })).toBe(true);
+      expect(await store.getUser('u2')).toEqual({
+        ...user('u2', 'bea', 2000),
+        disabledAt: 5000,
+        sessionEpoch: 1,
+      });
+      // Only the fields given change; null is a value (enabled again), undefined is "leave it".
+      expect(await store.updateUser('u2', { passwordHash: 'scrypt$new', disabledAt: null })).toBe(
+        true,
+      );
+      expect(await store.getUser('u2')).toEqual({
+        ...user('u2', 'bea', 2000),
+        passwordHash: 'scrypt$new',
+        sessionEpoch: 1,
+      });
+      expect(await store.updateUser('u2', {})).toBe(true);
+      expect(await store.updateUser('nobody', { sessionEpoch: 3 })).toBe(false);
+      expect(await store.deleteUser('u1')).toBe(true);
+      expect(await store.deleteUser('u1')).toBe(false);
+      expect(await store.getUser('u1')).toBeNull();
+      expect(await store.getUserByLogin('ada')).toBeNull();
+      // The login is free again, for a new account with a new id.
+      expect(await store.createUser(user('u9', 'ada', 9000))).toBe('created');
+      const again = await h.reopen();
+      expect((await again.listUsers()).map((u) => [u.id, u.disabledAt, u.sessionEpoch])).toEqual([
+        ['u0', null, 0],
+        ['u2', null, 1],
+        ['u9', null, 0],
+      ]);
+    });
+
+    it('revoked tokens: recorded once, looked up, pruned at their expiry, survive reopen', async () => {
+      expect(await store.isTokenRevoked('jti-1')).toBe(false);
+      await store.revokeToken('jti-1', 1000);
+      await store.revokeToken('jti-1', 1000);
+      await store.revokeToken('jti-2', 3000);
+      expect(await store.isTokenRevoked('jti-1')).toBe(true);
+      expect(await store.isTokenRevoked('jti-2')).toBe(true);
+      expect(await store.isTokenRevoked('jti-3')).toBe(false);
+      expect(await store.pruneRevokedTokens(999)).toBe(0);
+      expect(await store.pruneRevokedTokens(1000)).toBe(1);
+      expect(await store.isTokenRevoked('jti-1')).toBe(false);
+      expect(await store.isTokenRevoked('jti-2')).toBe(true);
+      const again = await h.reopen();
+      expect(await again.isTokenRevoked('jti-2')).toBe(true);
+      expect(await again.pruneRevokedTokens(5000)).toBe(1);
+      expect(await again.isTokenRevoked('jti-2')).toBe(false);
     });
 
     it('credentials: saved, listed oldest first, updated, survive reopen', async () => {
@@ -517,6 +582,47 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
         'o-1',
       ]);
       expect(await store.listExpressions(10, undefined, 'nobody')).toEqual([]);
+    });
+
+    it('lists finished expressions by finish time (never unfinished ones), all or one owner’s', async () => {
+      const finished = (id: string, finishedAt: number, owner: string | null = null) =>
+        expr(id, 1000, { status: 'done', value: '1', finishedAt, owner });
+      await store.insertExpression(finished('f-3', 3000, 'u1'));
+      await store.insertExpression(finished('f-1', 1000, 'u2'));
+      await store.insertExpression(finished('f-2', 2000, 'u1'));
+      await store.insertExpression(expr('running', 500, { status: 'in_progress' }));
+      await store.insertExpression(
+        expr('canceled', 900, { status: 'canceled', finishedAt: 1500, owner: 'u1' }),
+      );
+      const ids = async (before: number, limit: number, owner?: string) =>
+        (await store.listFinishedBefore(before, limit, owner)).map((r) => r.id);
+      expect(await store.listFinishedBefore(2500, 10)).toEqual([
+        { id: 'f-1', owner: 'u2' },
+        { id: 'canceled', owner: 'u1' },
+        { id: 'f-2', owner: 'u1' },
+      ]);
+      expect(await ids(2500, 2)).toEqual(['f-1', 'canceled']);
+      expect(await ids(10_000, 10, 'u1')).toEqual(['canceled', 'f-2', 'f-3']);
+      expect(await ids(0, 10)).toEqual([]);
+      // A patch that finishes an expression makes it listable.
+      await store.updateExpression('running', { status: 'done', value: '2', finishedAt: 100 });
+      expect(await store.listFinishedBefore(1000, 10)).toEqual([{ id: 'running', owner: null }]);
+    });
+
+    it('deletes an expression with its op results and nothing else', async () => {
+      const long = `1+${'2+'.repeat(20_000)}3`;
+      await store.insertExpression(expr('gone', 1000, { expression: long, normalized: long }));
+      await store.insertExpression(expr('kept', 2000));
+      await store.saveOpResults([opResult('gone', 0), opResult('gone', 1), opResult('kept', 0)]);
+      expect(await store.deleteExpression('gone')).toBe(true);
+      expect(await store.getExpression('gone')).toBeNull();
+      expect(await store.getOpResults('gone')).toEqual([]);
+      expect(await store.getExpression('kept')).not.toBeNull();
+      expect(await store.getOpResults('kept')).toHaveLength(1);
+      expect(await store.deleteExpression('gone')).toBe(false);
+      // The id is free again: the same client id may be submitted anew.
+      expect((await store.insertExpression(expr('gone', 3000))).inserted).toBe(true);
+      expect((await store.getExpression('gone'))?.expression).toBe(expr('gone', 3000).expression);
     });
   });
 }

@@ -41,13 +41,22 @@ export interface ApiReply {
 }
 
 export class Api {
-  constructor(readonly base: string) {}
+  constructor(
+    readonly base: string,
+    /** A signed-in user's JWT (accounts mode), sent as `Authorization: Bearer` on every call. */
+    readonly token?: string,
+  ) {}
+
+  private get headers(): Record<string, string> {
+    return this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
+  }
 
   /** Any request; resolves whatever the status (tests assert on error replies). */
   async call(method: string, url: string, body?: unknown, raw?: string): Promise<ApiReply> {
     const res = await request(this.base, method, url, {
       ...(body === undefined ? {} : { json: body }),
       ...(raw === undefined ? {} : { raw }),
+      headers: this.headers,
     });
     return {
       status: res.status,
@@ -56,8 +65,11 @@ export class Api {
   }
 
   /** A request whose reply must be a success; resolves with the parsed body. */
-  private async ok(method: string, url: string, body?: unknown): Promise<unknown> {
-    const res = await request(this.base, method, url, body === undefined ? {} : { json: body });
+  protected async ok(method: string, url: string, body?: unknown): Promise<unknown> {
+    const res = await request(this.base, method, url, {
+      ...(body === undefined ? {} : { json: body }),
+      headers: this.headers,
+    });
     if (res.status >= 300)
       throw new Error(`${method} ${url} → ${res.status} ${res.text.slice(0, 300)}`);
     return res.json;
@@ -168,5 +180,5 @@ export class Api {
   }
 }
 
-/** A client for the orchestrator at `base` (e.g. `orch.url`). */
-export const api = (base: string): Api => new Api(base);
+/** A client for the orchestrator at `base` (e.g. `orch.url`), signed in with `token` if given. */
+export const api = (base: string, token?: string): Api => new Api(base, token);

@@ -20,7 +20,13 @@ const base: MeReply = {
 };
 const alice: MeReply = {
   ...base,
-  user: { id: 'u1', login: 'alice', role: 'user', createdAt: '2026-12-01T00:00:00.000Z' },
+  user: {
+    id: 'u1',
+    login: 'alice',
+    role: 'user',
+    createdAt: '2026-12-01T00:00:00.000Z',
+    disabled: false,
+  },
 };
 const open: MeReply = { ...base, mode: 'open' };
 

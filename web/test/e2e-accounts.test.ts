@@ -254,8 +254,97 @@ describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
       expect(await page.getByTestId('setting-additionMs').getAttribute('readonly')).not.toBeNull();
       await page.goto(`${base}/agents/credentials`);
       await page.getByTestId('credentials-admin-only').waitFor();
+      await page.goto(`${base}/users`);
+      await page.getByTestId('users-admin-only').waitFor();
     } finally {
       await context.close();
+    }
+  });
+
+  it('account page: a password change signs the other browser out; sign-out ends the token', async () => {
+    const homeContext = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    const otherContext = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await newPage(homeContext);
+      await register(page, base, 'carol');
+      const elsewhere = await newPage(otherContext);
+      await elsewhere.goto(`${base}/login`);
+      await submitCredentials(elsewhere, 'carol', PASSWORD);
+      await elsewhere.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+
+      await page.getByTestId('user-menu-button').click();
+      await page.getByTestId('to-account').click();
+      await page.waitForURL(`${base}/account`);
+      await page.getByTestId('current-password').fill('not my password');
+      await page.getByTestId('new-password').fill('a new passphrase 2');
+      await page.getByTestId('repeat-password').fill('a new passphrase 2');
+      await page.getByTestId('password-submit').click();
+      await expect
+        .poll(() => page.getByTestId('password-error').textContent())
+        .toBe('The current password is wrong.');
+      await page.getByTestId('current-password').fill(PASSWORD);
+      await page.getByTestId('password-submit').click();
+      // The other browser's session ended: its live view is cut off and it lands on the login page.
+      await elsewhere.waitForURL(/\/login/);
+      // This one goes on, with its new token, live.
+      await expect.poll(() => page.getByTestId('current-password').inputValue()).toBe('');
+      await page.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+      expect(page.url()).toBe(`${base}/account`);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'accounts-account.png') });
+
+      // This browser is a known device for carol now (its device token is kept across sign-outs).
+      const token = await page.evaluate(() => localStorage.getItem('expressionist.token'));
+      await page.getByTestId('account-sign-out').click();
+      await page.waitForURL(/\/login/);
+      const devices = await page.evaluate(() => localStorage.getItem('expressionist.devices'));
+      expect(Object.keys(JSON.parse(devices ?? '{}') as object)).toContain('carol');
+      const after = await fetch(`${base}/api/v1/expressions`, {
+        headers: { authorization: `Bearer ${token ?? ''}` },
+      });
+      expect(after.status).toBe(401);
+    } finally {
+      await homeContext.close();
+      await otherContext.close();
+    }
+  });
+
+  it('users page: the admin disables a user, whose open tab is signed out at once, and deletes them', async () => {
+    const adminContext = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    const bobContext = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const bob = await newPage(bobContext);
+      await bob.goto(`${base}/login`);
+      await submitCredentials(bob, 'bob', PASSWORD);
+      await bob.locator('[data-testid=connection-state][data-state=connected]').waitFor();
+
+      const admin = await newPage(adminContext);
+      await admin.goto(`${base}/login?next=%2Fusers`);
+      await submitCredentials(admin, 'root', PASSWORD);
+      await admin.waitForURL(`${base}/users`);
+      const row = admin.locator('[data-testid=user-row][data-login=bob]');
+      await row.waitFor();
+      expect(
+        await admin
+          .locator('[data-testid=user-row][data-login=root] [data-testid=user-toggle]')
+          .count(),
+      ).toBe(0);
+      await row.getByTestId('user-toggle').click();
+      await expect.poll(() => row.getByTestId('user-status').textContent()).toBe('Disabled');
+      await bob.waitForURL(/\/login/);
+      await admin.screenshot({ path: path.join(SCREENSHOTS, 'accounts-users.png') });
+
+      await row.getByTestId('user-delete').click();
+      await row.getByTestId('user-delete-yes').click();
+      await row.waitFor({ state: 'detached' });
+      const res = await fetch(`${base}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login: 'bob', password: PASSWORD }),
+      });
+      expect(res.status).toBe(401);
+    } finally {
+      await adminContext.close();
+      await bobContext.close();
     }
   });
 });

@@ -117,6 +117,11 @@ suite('dashboard and browser agent in Chromium', () => {
         )
         .toBe(operations.length);
 
+      // A finished row can be deleted: it leaves the list, and the expression the store.
+      await row.getByTestId('delete-expression').click();
+      await row.waitFor({ state: 'detached' });
+      expect((await client.call('GET', `/api/v1/expressions/${id!}`)).status).toBe(404);
+
       // Stopping hands the tab's slots back at once: the orchestrator sees the agent leave.
       const agentId = await page.evaluate(() => sessionStorage.getItem('expressionist.agentId'));
       await page.getByTestId('stop-agent').click();

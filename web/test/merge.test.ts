@@ -151,6 +151,14 @@ describe('applyDelta', () => {
     expect(model.stats?.opsPerSecond).toBe(12.5);
   });
 
+  it('drops deleted expressions from the map and the list, ignoring unknown ids', () => {
+    const model = emptyModel();
+    applySnapshot(model, snapshot([expr(1), expr(2), expr(3)]));
+    applyDelta(model, { expressionsRemoved: ['e2', 'nope'] });
+    expect(model.order).toEqual(['e3', 'e1']);
+    expect(model.expressions.has('e2')).toBe(false);
+  });
+
   it('merges operations only for subscribed expressions', () => {
     const model = emptyModel();
     replaceOperations(model, 'e1', [op(0), op(1)]);

@@ -1,19 +1,10 @@
 /**
- * Accounts mode for benches: the orchestrator's environment with a known admin, a signed-in
- * client for the API (testkit's `Api` is anonymous: open mode only), and the admin's agent
- * credential. Registration is limited to 5 a minute per address, so a bench registers a few
+ * Accounts mode for benches: the orchestrator's environment with a known admin, signed-in
+ * clients for the API (testkit's `Api` with a token), and the admin's agent credentials. Registration is limited to 5 a minute per address, so a bench registers a few
  * users per orchestrator, not per trial on a shared one.
  */
-import { z } from 'zod';
-import {
-  AgentViewSchema,
-  CreateCredentialReplySchema,
-  ExpressionViewSchema,
-  LoginReplySchema,
-  type AgentView,
-  type ExpressionView,
-} from '@expressionist/core';
-import { FINAL_STATUSES, request, sleep } from '@expressionist/testkit';
+import { CreateCredentialReplySchema, LoginReplySchema } from '@expressionist/core';
+import { Api, request } from '@expressionist/testkit';
 
 export const BENCH_ADMIN = { login: 'bench-admin', password: 'correct horse battery staple' };
 const JWT_SECRET = 'bench-accounts-secret-0123456789abcdef';
@@ -26,74 +17,13 @@ export const accountsEnv = (): Record<string, string> => ({
   JWT_SECRET,
 });
 
-const SubmitReplySchema = z.object({ id: z.string() });
-const ExpressionReplySchema = z.object({ expression: ExpressionViewSchema });
-const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
-
-/** The API as one signed-in user (`Authorization: Bearer <token>` on every call). */
-export class SignedInApi {
-  constructor(
-    readonly base: string,
-    readonly token: string,
-  ) {}
-
-  private async ok(method: string, url: string, json?: unknown): Promise<unknown> {
-    const res = await request(this.base, method, url, {
-      ...(json === undefined ? {} : { json }),
-      headers: { authorization: `Bearer ${this.token}` },
-    });
-    if (res.status >= 300)
-      throw new Error(`${method} ${url} → ${res.status} ${res.text.slice(0, 300)}`);
-    return res.json;
-  }
-
-  async submit(expression: string): Promise<string> {
-    return SubmitReplySchema.parse(await this.ok('POST', '/api/v1/calculate', { expression })).id;
-  }
-
-  async expression(id: string): Promise<ExpressionView> {
-    const reply = await this.ok('GET', `/api/v1/expressions/${encodeURIComponent(id)}`);
-    return ExpressionReplySchema.parse(reply).expression;
-  }
-
-  async agents(): Promise<AgentView[]> {
-    return AgentsReplySchema.parse(await this.ok('GET', '/api/v1/agents')).agents;
-  }
-
+/** The API as one signed-in user (testkit's `Api` with a token), plus the admin's credentials. */
+export class SignedInApi extends Api {
   /** `POST /api/v1/agent-credentials` (admin): resolves with the new credential's token. */
   async issueCredential(name: string): Promise<string> {
     return CreateCredentialReplySchema.parse(
       await this.ok('POST', '/api/v1/agent-credentials', { name }),
     ).token;
-  }
-
-  /** Polls until the expression reaches a final status. */
-  async finished(id: string, timeoutMs = 120_000, everyMs = 10): Promise<ExpressionView> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const view = await this.expression(id);
-      if (FINAL_STATUSES.has(view.status)) return view;
-      if (Date.now() > deadline)
-        throw new Error(
-          `expression ${id} not finished after ${timeoutMs} ms (${view.status}, ${view.progress.done}/${view.progress.total})`,
-        );
-      await sleep(everyMs);
-    }
-  }
-
-  /** Waits until exactly `count` agents are active with `slots` worker slots in total. */
-  async waitForAgents(count: number, slots: number, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const active = (await this.agents()).filter((a) => a.status === 'active');
-      const total = active.reduce((sum, a) => sum + a.concurrency, 0);
-      if (active.length === count && total === slots) return;
-      if (Date.now() > deadline)
-        throw new Error(
-          `expected ${count} active agents with ${slots} slots, have ${active.length} with ${total}`,
-        );
-      await sleep(25);
-    }
   }
 }
 

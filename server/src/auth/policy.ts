@@ -20,6 +20,8 @@ export type Action =
   /** Release a quarantine, kick an agent. */
   | 'manage-agents'
   | 'manage-credentials'
+  /** List, disable, enable and delete accounts. */
+  | 'manage-users'
   | 'read-metrics';
 
 /** Actions for what `describe` of FORBIDDEN says. */
@@ -29,6 +31,7 @@ const WORDS: Record<Action, string> = {
   'change-settings': 'change settings',
   'manage-agents': 'manage agents',
   'manage-credentials': 'manage agent credentials',
+  'manage-users': 'manage users',
   'read-metrics': 'read metrics',
 };
 

@@ -25,7 +25,7 @@ import {
 import type { UiClusterPort, UiHub } from '../realtime/ui-hub.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { LeaderLease, type LeaderInfo } from './lease.js';
+import { LeaderLease, leaderOrigin, type LeaderInfo } from './lease.js';
 import { ClusterMessageSchema, type ClusterMessage, type RemoteAgent } from './messages.js';
 
 export type Role = 'gateway' | 'taking-over' | 'leader';
@@ -54,17 +54,36 @@ const BEAT_MS = 1000;
 /** A gateway not heard for this long is gone, and with it every agent it held. */
 const GATEWAY_SILENCE_MS = 3500;
 const SUBSCRIBE_TIMEOUT_MS = 5000;
-/** Hop-by-hop headers a proxy must not pass on. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
+/**
+ * Headers that belong to one connection (RFC 9110 §7.6.1) and the body's framing, which the
+ * gateway sets itself: passing a client's `transfer-encoding` or `content-length` on as written
+ * is how a second request gets smuggled inside the first.
+ */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'transfer-encoding',
+  'content-length',
+  'te',
+  'trailer',
   'upgrade',
   'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
 ]);
 
-const withoutHopByHop = (headers: IncomingHttpHeaders): IncomingHttpHeaders =>
-  Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+/** Headers to pass on: not hop-by-hop, not named by `Connection`, no framing. */
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase()),
+  );
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !NOT_FORWARDED.has(name) && !named.has(name)),
+  );
+}
 
 /** Exit code of a leader that lost its lease: "temporary failure, start me again". */
 export const STEPPED_DOWN_EXIT = 75;
@@ -86,6 +105,12 @@ export class Cluster implements AgentRoute, UiClusterPort {
   private roleNow: Role = 'gateway';
   private readonly lease: LeaderLease;
   private leader: LeaderInfo | null = null;
+  /**
+   * The epoch a new leader last announced, and until when a read of the lease naming an older
+   * one is taken for a read sent before the takeover (one lease: after a Redis restart epochs
+   * start again from 1, and the gateways must follow).
+   */
+  private announced: { epoch: number; until: number } | null = null;
   private readonly direct: AgentRoute;
   private readonly agentsNsp: AgentsNamespace;
   /** Agent sockets this instance holds. */
@@ -119,6 +144,9 @@ export class Cluster implements AgentRoute, UiClusterPort {
     o.io.on('cluster', (raw: unknown) => this.receive(raw));
     o.hub.joinCluster(this);
     o.auth.onCredentialsChanged(() => this.send({ t: 'credentials', from: this.instance }));
+    o.auth.onAccountEvent((event, here) => {
+      if (here) this.send({ t: 'account', from: this.instance, event });
+    });
     o.metrics.clusterRole.set({ role: 'gateway' }, 1);
   }
 
@@ -198,7 +226,13 @@ export class Cluster implements AgentRoute, UiClusterPort {
     }
   }
 
-  private seeLeader(info: LeaderInfo | null): void {
+  private seeLeader(seen: LeaderInfo | null): void {
+    let info = seen;
+    const announced = this.announced;
+    if (info && announced && info.epoch < announced.epoch) {
+      if (performance.now() < announced.until) info = null;
+      else this.announced = null;
+    }
     if (info && info.epoch !== this.leader?.epoch) this.o.metrics.clusterEpoch.set(info.epoch);
     this.leader = info;
   }
@@ -327,17 +361,47 @@ export class Cluster implements AgentRoute, UiClusterPort {
       });
       return;
     }
-    // The client as this instance resolved it (through the proxies it trusts), and nothing a
-    // client wrote itself: the leader trusts its gateways' word.
-    const headers = withoutHopByHop(req.headers);
+    const origin = leaderOrigin(target.url);
+    // Express matches routes on the path of an absolute-form target too (`GET http://host/api/…`):
+    // only a path is ever sent, and only to the leader's origin (the app refuses the rest first).
+    const path = req.originalUrl;
+    if (!path.startsWith('/')) {
+      sendError(res, 'REQUEST_TARGET_INVALID', {});
+      return;
+    }
+    if (!origin) {
+      sendError(res, 'LEADER_UNAVAILABLE', { reason: 'the leader announced an unusable URL' });
+      return;
+    }
+    const headers = endToEnd(req.headers);
+    // The client as this instance resolved it (through TRUSTED_PROXIES), and nothing a client
+    // wrote itself: the leader trusts its gateways' word.
     headers['x-forwarded-for'] = req.ip ?? req.socket.remoteAddress ?? '';
-    const upstream = httpRequest(new URL(req.originalUrl, target.url), {
+    // Framing set here: no body on GET and HEAD (whatever the client framed after its headers is
+    // read and dropped by this server's parser), a body's own length, or chunks.
+    const bodyless = req.method === 'GET' || req.method === 'HEAD';
+    if (!bodyless) {
+      const length = req.headers['content-length'];
+      if (length !== undefined) headers['content-length'] = length;
+      else if (req.headers['transfer-encoding'] !== undefined)
+        headers['transfer-encoding'] = 'chunked';
+      else headers['content-length'] = '0';
+    }
+    const upstream = httpRequest({
+      protocol: 'http:',
+      hostname: origin.hostname,
+      port: origin.port,
+      path,
       method: req.method,
       headers,
       agent: this.upstreamFor(req.socket),
     });
     upstream.on('response', (answer) => {
-      res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
+      // The answer was framed by Node's parser, so its length holds (and a HEAD keeps it).
+      const back = endToEnd(answer.headers);
+      const length = answer.headers['content-length'];
+      if (length !== undefined) back['content-length'] = length;
+      res.writeHead(answer.statusCode ?? 502, back);
       answer.pipe(res);
     });
     upstream.on('error', (err) => {
@@ -346,7 +410,10 @@ export class Cluster implements AgentRoute, UiClusterPort {
         sendError(res, 'LEADER_UNAVAILABLE', { reason: 'the leader did not answer' });
       else res.destroy();
     });
-    req.pipe(upstream);
+    if (bodyless) {
+      req.resume();
+      upstream.end();
+    } else req.pipe(upstream);
   };
 
   /**
@@ -393,6 +460,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
     const m = parsed.data;
     try {
       if (m.t === 'credentials') void this.o.auth.reloadCredentials().catch(() => undefined);
+      else if (m.t === 'account') this.o.auth.accountEventElsewhere(m.event);
       else if (m.t === 'leader') this.onLeader(m.from, m.epoch);
       else if (m.t === 'rejoin') {
         if (m.to !== this.instance) return;
@@ -416,8 +484,12 @@ export class Cluster implements AgentRoute, UiClusterPort {
       if (epoch > mine) this.stepDown(`instance ${from} leads with a later epoch`);
       return;
     }
-    this.seeLeader({ instance: from, url: this.leader?.url ?? '', epoch });
-    // Redis has the leader's URL; ask it now rather than at the next tick.
+    // Only a URL announced in Redis under the current epoch is forwarded to: until Redis names
+    // the new leader's URL, the API answers 503 (the old leader's URL is not the new one's).
+    if (epoch > (this.leader?.epoch ?? 0)) {
+      this.announced = { epoch, until: performance.now() + this.o.leaseMs };
+      this.seeLeader(null);
+    }
     void this.lease
       .current()
       .then((info) => this.seeLeader(info))

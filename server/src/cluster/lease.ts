@@ -16,8 +16,34 @@ export function decodeLeader(value: string | null): LeaderInfo | null {
   if (value === null) return null;
   const [instance, url, epoch] = value.split(SEP);
   const n = Number(epoch);
-  if (!instance || !url || !Number.isSafeInteger(n)) return null;
+  if (!instance || !url || !Number.isSafeInteger(n) || leaderOrigin(url) === null) return null;
   return { instance, url, epoch: n };
+}
+
+/**
+ * Where a gateway may send the API: the host and port of an `http://host:port` base URL, and
+ * nothing else (no credentials, path, query or fragment for a request path to be joined to).
+ * Null for anything else, which no gateway forwards to.
+ */
+export function leaderOrigin(url: string): { hostname: string; port: number } | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  const bare =
+    parsed.username === '' &&
+    parsed.password === '' &&
+    (parsed.pathname === '/' || parsed.pathname === '') &&
+    parsed.search === '' &&
+    parsed.hash === '';
+  if (parsed.protocol !== 'http:' || !bare || parsed.hostname === '') return null;
+  return {
+    // `[::1]` in a URL, `::1` for a socket.
+    hostname: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? 80 : Number(parsed.port),
+  };
 }
 
 /**

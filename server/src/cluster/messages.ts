@@ -26,6 +26,16 @@ const StandingSchema = z.object({
   actor: z.string().max(200).optional(),
 });
 
+/** An account event (auth/service.ts `AccountEvent`): sessions that ended, a user that changed. */
+const AccountEventSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('signed-out'), jti: z.string() }),
+  z.object({
+    t: z.literal('user-changed'),
+    userId: z.string(),
+    change: z.enum(['password', 'disabled', 'enabled', 'deleted']),
+  }),
+]);
+
 /** An agent socket held by a gateway, as the leader needs it to register the agent. */
 export const RemoteAgentSchema = z.object({
   socketId: z.string(),
@@ -93,5 +103,10 @@ export const ClusterMessageSchema = z.discriminatedUnion('t', [
   }),
   /** Credentials were issued or revoked: every instance reloads them from the store. */
   z.object({ t: z.literal('credentials'), from: z.string() }),
+  /**
+   * A session ended or a user changed (on the leader, which serves the API): every instance
+   * forgets what it cached of it and cuts off the sockets of ended sessions it holds.
+   */
+  z.object({ t: z.literal('account'), from: z.string(), event: AccountEventSchema }),
 ]);
 export type ClusterMessage = z.infer<typeof ClusterMessageSchema>;

@@ -10,13 +10,16 @@ import {
   CredentialsBodySchema,
   ExpressionListQuerySchema,
   ExpressionistError,
+  LoginBodySchema,
   OperationsQuerySchema,
+  PasswordChangeBodySchema,
   SettingsPatchSchema,
   SetupBodySchema,
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
-import type { AuthService } from '../auth/service.js';
-import { RateLimitedError, RateWindow } from '../auth/limits.js';
+import type { AuthService, Session } from '../auth/service.js';
+import { RateLimitedError, RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
+import { bareAddress, proxyTrust } from '../auth/client-address.js';
 import {
   agentViewer,
   authorize,
@@ -37,7 +40,7 @@ export interface AppDeps {
   scheduler: Scheduler;
   /** Accounts and agent credentials; `config.auth` holds the limits. */
   auth: AuthService;
-  config: Pick<Config, 'auth' | 'host'>;
+  config: Pick<Config, 'auth' | 'host' | 'trustedProxies'>;
   store: Store;
   metrics: Metrics;
   log: Logger;
@@ -47,6 +50,8 @@ export interface AppDeps {
   webDir: string | undefined;
   /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
   cluster?: ClusterPort;
+  /** Where the submissions count lives (default: this process; Redis when clustered). */
+  limits?: LimitStore;
 }
 
 /** What the HTTP layer needs from the cluster (see cluster/cluster.ts). */
@@ -111,6 +116,16 @@ const principals = new WeakMap<Request, Principal>();
 function principalOf(req: Request): Principal {
   return principals.get(req) ?? { kind: 'anonymous' };
 }
+/** The caller's session (accounts mode, signed in). */
+const sessions = new WeakMap<Request, Session>();
+function sessionOf(req: Request): Session {
+  const session = sessions.get(req);
+  if (!session)
+    throw ExpressionistError.of('UNAUTHENTICATED', {
+      reason: 'this needs a signed-in session (AUTH_MODE=accounts).',
+    });
+  return session;
+}
 
 /** The token of `Authorization: Bearer <token>`, if any. */
 function bearer(req: Request): string | undefined {
@@ -118,21 +133,35 @@ function bearer(req: Request): string | undefined {
   return match?.[1];
 }
 
-/** The client's address (behind a proxy on loopback: the one it forwarded). */
-const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/** The client's address (behind a trusted proxy: the one it forwarded). */
+const addressOf = (req: Request): string =>
+  bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
 export function createApp(deps: AppDeps): Express {
   const { scheduler, store, metrics, log, auth } = deps;
   const limits = deps.config.auth;
-  const submissions = new RateWindow(limits.submissionsPerMinute, 60_000);
+  const submissions = new RateWindow(
+    deps.limits ?? memoryLimits,
+    'submissions',
+    limits.submissionsPerMinute,
+    60,
+  );
   /** Operations of each owner's submissions still being planned (not yet counted as unfinished). */
   const planning = new Map<string, number>();
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
-  // Several orchestrators: gateways (and a load balancer) on private networks forward the client.
-  app.set('trust proxy', deps.cluster ? ['loopback', 'linklocal', 'uniquelocal'] : 'loopback');
+  // Only origin-form request targets (`/path?query`). An absolute-form line (`GET http://host/…`)
+  // is what a client sends a forward proxy; routing still matches its path, so a gateway would
+  // have forwarded it to the host it names. Authority-form (`host:port`) and `*` name no path.
+  app.use((req, res, next) => {
+    if (req.url.startsWith('/')) next();
+    else sendError(res, 'REQUEST_TARGET_INVALID', {});
+  });
+  // X-Forwarded-For only from TRUSTED_PROXIES (with several orchestrators: the gateways and the
+  // load balancer), by the same rule as the socket gate.
+  app.set('trust proxy', proxyTrust(deps.config.trustedProxies));
   app.use((req, res, next) => {
     const requestId = req.get('x-request-id')?.slice(0, 64) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -189,7 +218,7 @@ export function createApp(deps: AppDeps): Express {
   // metrics or the dashboard's files, which every instance serves itself).
   if (deps.cluster) app.use(['/api', '/internal'], deps.cluster.forward);
   // Admins, or anything on this machine: a local Prometheus or sidecar scrapes without a token.
-  // Behind a reverse proxy on loopback, `req.ip` is the forwarded client, not the proxy.
+  // Behind a trusted proxy, `req.ip` is the forwarded client, not the proxy.
   app.get('/metrics', async (req, res) => {
     if (!isLoopback(req.ip)) authorize(await auth.principalOf(bearer(req)), 'read-metrics');
     try {
@@ -219,9 +248,9 @@ export function createApp(deps: AppDeps): Express {
   });
   api.post('/login', json, async (req, res) => {
     // A malformed body is a failed sign-in like any other (no hint which rule it broke).
-    const body = CredentialsBodySchema.safeParse(req.body);
+    const body = LoginBodySchema.safeParse(req.body);
     if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
-    res.json({ token: await auth.login(body.data, addressOf(req)) });
+    res.json(await auth.login(body.data, addressOf(req)));
   });
   api.post('/setup', json, async (req, res) => {
     const body = SetupBodySchema.safeParse(req.body);
@@ -231,12 +260,14 @@ export function createApp(deps: AppDeps): Express {
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, { field });
       return;
     }
-    res.json({ token: await auth.setup(body.data) });
+    res.json(await auth.setup(body.data));
   });
 
   // Everything below: who is calling (an invalid, expired or forged token is 401, not anonymous).
   api.use(async (req, _res, next) => {
-    principals.set(req, await auth.principalOf(bearer(req)));
+    const { principal, session } = await auth.authenticate(bearer(req));
+    principals.set(req, principal);
+    if (session) sessions.set(req, session);
     next();
   });
   api.get('/me', async (req, res) => {
@@ -246,6 +277,39 @@ export function createApp(deps: AppDeps): Express {
     // The document describes the API; reading it needs no account.
     if (!(req.method === 'GET' && req.path === '/openapi.json')) authorize(principalOf(req), 'use');
     next();
+  });
+  api.post('/logout', async (req, res) => {
+    await auth.logout(sessionOf(req));
+    res.json({ ok: true });
+  });
+  api.post('/password', json, async (req, res) => {
+    const session = sessionOf(req);
+    const body = PasswordChangeBodySchema.safeParse(req.body);
+    if (!body.success) {
+      // A weak new password is an account rule (422); any other shape is a bad body (400).
+      const { field, message } = describeIssue(body.error);
+      const code = field === 'newPassword' ? 'ACCOUNT_INVALID' : 'BODY_INVALID';
+      sendError(res, code, { reason: message }, field ? { field } : {});
+      return;
+    }
+    res.json({ token: await auth.changePassword(session, body.data) });
+  });
+  api.get('/users', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ users: await auth.listUsers() });
+  });
+  api.post('/users/:id/disable', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, true) });
+  });
+  api.post('/users/:id/enable', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, false) });
+  });
+  api.delete('/users/:id', async (req, res) => {
+    authorize(principalOf(req), 'manage-users');
+    await auth.deleteUser(principalOf(req), req.params.id);
+    res.json({ deleted: req.params.id });
   });
   /** `visible(owner)` for the scheduler's views: the caller's own, or all for admins. */
   const visibleTo = (req: Request) => {
@@ -262,7 +326,7 @@ export function createApp(deps: AppDeps): Express {
     }
     const owner = ownerOf(principalOf(req));
     if (owner !== undefined) {
-      const wait = submissions.hit(owner);
+      const wait = await submissions.hit(owner);
       if (wait > 0) throw new RateLimitedError('submissions per minute', wait);
       if (scheduler.unfinishedOf(owner) >= limits.maxUnfinishedPerUser)
         throw new RateLimitedError('unfinished expressions (wait for some to finish)', 5);
@@ -336,6 +400,16 @@ export function createApp(deps: AppDeps): Express {
   });
   api.post('/expressions/:id/cancel', async (req, res) => {
     res.json({ expression: await scheduler.cancel(req.params.id, visibleTo(req)) });
+  });
+  // Deleting: one's own finished expressions (an admin's: anyone's); a running one is canceled
+  // first. `DELETE /expressions` deletes every finished expression of the caller.
+  api.delete('/expressions/:id', async (req, res) => {
+    await scheduler.retention.deleteOne(req.params.id, visibleTo(req));
+    res.json({ deleted: 1 });
+  });
+  api.delete('/expressions', async (req, res) => {
+    const owner = ownerOf(principalOf(req));
+    res.json({ deleted: await scheduler.retention.deleteFinishedOf(owner) });
   });
   api.get('/settings', (_req, res) => {
     res.json({ settings: scheduler.getSettings() });

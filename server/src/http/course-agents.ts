@@ -50,6 +50,7 @@ import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { CourseIdType, Lease } from '../scheduler/lease-table.js';
 import type { CourseWork } from '../scheduler/course-port.js';
 import { describeIssue, sendError } from './errors.js';
+import { bareAddress } from '../auth/client-address.js';
 
 const AgentKeySchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/);
 
@@ -102,6 +103,8 @@ interface Caller {
 /** A guest as before accounts (open mode): no cap, never quarantined. */
 const OPEN_GUEST: AgentStanding = { trust: 'guest', identity: null };
 
+/** Probes judged early that are remembered (the most recent ones). */
+const EARLY_PROBES_KEPT = 1024;
 /** Addresses whose working id type is remembered (the most recent ones). */
 const ADDRESS_TYPES_KEPT = 4096;
 
@@ -114,6 +117,8 @@ export class CourseAgents {
   /** Open connections per guest. */
   private readonly open = new Map<string, number>();
   private readonly idStates = new Map<string, IdState>();
+  /** Probes judged early, by course id (the most recent ones): see `lateProbe`. */
+  private readonly earlyProbes = new Map<number, { key: string; type: CourseIdType }>();
   /** The id type that last worked on each address: where a new agent starts. */
   private readonly addressType = new Map<string, CourseIdType>();
   private guests = 0;
@@ -124,7 +129,7 @@ export class CourseAgents {
     private readonly log: Logger,
     private readonly idMode: CourseIdMode = 'auto',
   ) {
-    work.excuseExpiries((lease) => this.excuse(lease));
+    work.excuseExpiries((lease, early) => this.excuse(lease, early));
     work.describeTables(() => this.tableSizes());
     work.onForgotten((key) => this.idStates.delete(key));
     // Guests whose connections all closed while they held work are checked once a second; the
@@ -153,6 +158,12 @@ export class CourseAgents {
     if (agent === 'quarantined' || agent === 'crowded') return agent;
     if (agent.status === 'unresponsive') return 'unresponsive';
     const idType = this.idTypeOf(key, conn.address);
+    // Until it has posted a result it may not decode our ids at all: one lease at a time, so a
+    // wrong id type costs one operation, not a window of them.
+    if (!this.idStates.get(key)?.proven && agent.inFlight > 0) {
+      this.work.agentChanged(agent);
+      return null;
+    }
     const leased = this.work.leaseNext(agent, { id: this.ids.next(now), idType }, now);
     this.work.agentChanged(agent);
     if (!leased) return null;
@@ -179,7 +190,10 @@ export class CourseAgents {
   ): Promise<CourseResultOutcome> {
     const conn = this.connOf(req);
     const lease = this.work.lease(courseId);
-    if (!lease) return 'unknown';
+    if (!lease) {
+      this.lateProbe(courseId, caller.key ?? conn.key);
+      return 'unknown';
+    }
     const holder = lease.agent;
     const sender = caller.key ?? conn.key;
     if (sender !== holder.id) {
@@ -222,7 +236,7 @@ export class CourseAgents {
       const caller = await this.callerOf(req, res);
       if (!caller) return;
       if (caller.guest && this.work.gate) {
-        const wait = this.work.gate.guestPullWait(this.connOf(req).address);
+        const wait = await this.work.gate.guestPullWait(this.connOf(req).address);
         if (wait > 0) {
           res.set('Retry-After', String(wait));
           sendError(res, 'RATE_LIMITED', {
@@ -313,7 +327,7 @@ export class CourseAgents {
     const socket = req.socket;
     let conn = this.conns.get(socket);
     if (!conn) {
-      conn = { key: null, address: (req.ip ?? 'unknown').replace(/^::ffff:/, '') };
+      conn = { key: null, address: bareAddress(req.ip ?? 'unknown') };
       this.conns.set(socket, conn);
       const owned = conn;
       socket.once('close', () => this.closed(owned));
@@ -386,12 +400,37 @@ export class CourseAgents {
   tableSizes(): Record<string, number> {
     return {
       idStates: this.idStates.size,
+      earlyProbes: this.earlyProbes.size,
       openGuests: this.open.size,
       addressTypes: this.addressType.size,
     };
   }
 
   // ---------------------------------------------------------------- id types
+
+  /** Remembers a probe judged early: a late answer to it proves its type after all. */
+  private remember(courseId: number, key: string, type: CourseIdType): void {
+    this.earlyProbes.set(courseId, { key, type });
+    if (this.earlyProbes.size > EARLY_PROBES_KEPT)
+      this.earlyProbes.delete(this.earlyProbes.keys().next().value!);
+  }
+
+  /**
+   * A post for a task no longer leased: if it answers a probe that was judged early, its sender
+   * does decode that type (it was only slow): it gets that type back. The task itself went to
+   * another agent, so the post is still refused.
+   */
+  private lateProbe(courseId: number, sender: string | null): void {
+    const probe = this.earlyProbes.get(courseId);
+    if (!probe || probe.key !== sender) return;
+    this.earlyProbes.delete(courseId);
+    const state = this.idStates.get(probe.key);
+    if (!state) return;
+    this.log.info({ agent: probe.key, type: probe.type }, 'course agent was slow, not confused');
+    state.type = probe.type;
+    state.tried = new Set([probe.type]);
+    this.learnAddressType(state.address, probe.type);
+  }
 
   /** Remembers what works at `address`; the oldest addresses are forgotten past a bound. */
   private learnAddressType(address: string, type: CourseIdType): void {
@@ -413,38 +452,44 @@ export class CourseAgents {
   }
 
   /**
-   * Called for every expired lease: true excuses it (no strike, no attempt used) when the agent
-   * could not have decoded it — sent with an id type it has since moved away from, or the first
-   * type it never answered, which it now leaves.
+   * Called for every expired lease, and early (`early`) for an overdue lease of an agent that
+   * never posted a result: true excuses it (no strike, no attempt used) when the agent could not
+   * have decoded it — sent with an id type it has since moved away from, or the first type it
+   * never answered, which it now leaves. An agent that decodes our ids answers within its
+   * operation's time, so the switch need not wait for the lease's grace. At a full expiry a guest
+   * whose connections all closed is excused too (its process died).
    */
-  private excuse(lease: Lease): boolean {
+  private excuse(lease: Lease, early: boolean): boolean {
     if (!lease.course) return false;
     const key = lease.agent.id;
-    // A guest whose connections all closed is gone (its process died): like a socket agent's
-    // disconnect, what it held says nothing about the operation or about a live agent.
-    if (!isFirm(key) && !this.open.has(key)) return true;
     const state = this.idStates.get(key);
-    if (this.idMode !== 'auto' || !state) return false;
-    if (lease.course.idType !== state.type) return true;
-    if (state.proven) return false;
-    const next = other(state.type);
-    if (state.tried.has(next)) {
-      if (!state.silent) {
-        state.silent = true;
-        this.log.warn(
-          { agent: lease.agent.id },
-          'course agent answered no task, with number or string ids: it is silent, not confused',
-        );
+    if (this.idMode === 'auto' && state) {
+      if (lease.course.idType !== state.type) return true;
+      if (!state.proven) {
+        const next = other(state.type);
+        if (!state.tried.has(next)) {
+          this.log.warn(
+            { agent: lease.agent.id, from: state.type, to: next },
+            `course agent never answered a task sent with a ${state.type} id: it likely decodes the id as a ${next}; sending ${next} ids from now on`,
+          );
+          if (early) this.remember(lease.course.id, key, state.type);
+          state.type = next;
+          state.tried.add(next);
+          this.learnAddressType(state.address, next);
+          return true;
+        }
+        if (!state.silent && !early) {
+          state.silent = true;
+          this.log.warn(
+            { agent: lease.agent.id },
+            'course agent answered no task, with number or string ids: it is silent, not confused',
+          );
+        }
       }
-      return false;
     }
-    this.log.warn(
-      { agent: lease.agent.id, from: state.type, to: next },
-      `course agent never answered a task sent with a ${state.type} id: it likely decodes the id as a ${next}; sending ${next} ids from now on`,
-    );
-    state.type = next;
-    state.tried.add(next);
-    this.learnAddressType(state.address, next);
-    return true;
+    // A guest whose connections all closed is gone (its process died): like a socket agent's
+    // disconnect, what it held says nothing about the operation or about a live agent. (Not
+    // early: an HTTP client closes idle pooled connections while a worker still computes.)
+    return !early && !isFirm(key) && !this.open.has(key);
   }
 }

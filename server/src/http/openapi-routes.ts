@@ -8,7 +8,9 @@ import {
   CreateCredentialBodySchema,
   CredentialsBodySchema,
   ExpressionListQuerySchema,
+  LoginBodySchema,
   OperationsQuerySchema,
+  PasswordChangeBodySchema,
   SettingsPatchSchema,
   SetupBodySchema,
   type ErrorCode,
@@ -66,7 +68,7 @@ export interface Success {
 
 /** One operation of the document. */
 export interface RouteDoc {
-  method: 'get' | 'post' | 'put';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** OpenAPI path template, e.g. `/api/v1/expressions/{id}`. */
   path: string;
   summary: string;
@@ -95,7 +97,8 @@ export const idParam = {
   name: 'id',
   in: 'path',
   required: true,
-  description: 'Expression id: server-made, or the client key given at submission.',
+  description:
+    'Expression id (server-made, or the client key given at submission), agent id, credential id or user id.',
   schema: { type: 'string' },
 };
 
@@ -185,6 +188,26 @@ export const ROUTES: readonly RouteDoc[] = [
     errors: [...ID_ERRORS, 'ALREADY_FINISHED'],
   },
   {
+    method: 'delete',
+    path: '/api/v1/expressions/{id}',
+    auth: 'user',
+    summary:
+      "Delete one of the caller's finished expressions (an admin: anyone's) with its operations; a running one must be canceled first.",
+    tag: 'api',
+    success: [{ status: 200, description: 'Deleted (`deleted`: 1).', body: 'DeletedReply' }],
+    errors: [...ID_ERRORS, 'EXPRESSION_RUNNING', 'STORE_UNAVAILABLE'],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/expressions',
+    auth: 'user',
+    summary:
+      'Delete every finished expression of the caller (in open mode: every finished one); running ones stay.',
+    tag: 'api',
+    success: [{ status: 200, description: 'How many were deleted.', body: 'DeletedReply' }],
+    errors: ['STORE_UNAVAILABLE'],
+  },
+  {
     method: 'get',
     path: '/api/v1/settings',
     auth: 'user',
@@ -243,11 +266,67 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'post',
     path: '/api/v1/login',
     summary:
-      'Sign in: a JWT for `Authorization: Bearer`. Failed attempts lock the login and the address for growing times (`Retry-After`).',
+      'Sign in: a JWT for `Authorization: Bearer`, and a device token to send with later sign-ins from this device. Failed attempts from unknown devices lock the login and the address for growing times (`Retry-After`); a valid `deviceToken` for the login is locked only by its own failures.',
     tag: 'accounts',
-    body: CredentialsBodySchema,
-    success: [{ status: 200, description: 'A token.', body: 'LoginReply' }],
-    errors: [...BODY_ERRORS, 'LOGIN_FAILED', 'RATE_LIMITED'],
+    body: LoginBodySchema,
+    success: [{ status: 200, description: 'A token and a device token.', body: 'LoginReply' }],
+    errors: [...BODY_ERRORS, 'LOGIN_FAILED', 'RATE_LIMITED', 'ACCOUNT_DISABLED'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/logout',
+    auth: 'user',
+    summary: 'Sign out: the token that calls this is revoked (its sockets are disconnected).',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'Signed out.', body: 'LogoutReply' }],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/password',
+    auth: 'user',
+    summary:
+      "Change one's password: every other session ends (their sockets are disconnected); this one continues with the token returned.",
+    tag: 'accounts',
+    body: PasswordChangeBodySchema,
+    success: [{ status: 200, description: 'A fresh token.', body: 'PasswordReply' }],
+    errors: [...BODY_ERRORS, 'PASSWORD_WRONG', 'ACCOUNT_INVALID', 'RATE_LIMITED'],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/users',
+    auth: 'admin',
+    summary: 'Every account, oldest first.',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The users.', body: 'UsersReply' }],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/users/{id}/disable',
+    auth: 'admin',
+    summary:
+      'Disable an account: its sessions end, its sockets and browser-tab agents are cut off and its unfinished expressions canceled, at once; it cannot sign in until enabled.',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The account, disabled.', body: 'UserReply' }],
+    errors: ['USER_NOT_FOUND', 'USER_SELF', 'NOT_FOUND'],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/users/{id}/enable',
+    auth: 'admin',
+    summary: 'Enable a disabled account (its user signs in again).',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'The account, enabled.', body: 'UserReply' }],
+    errors: ['USER_NOT_FOUND', 'USER_SELF', 'NOT_FOUND'],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/users/{id}',
+    auth: 'admin',
+    summary:
+      'Delete an account (its expressions stay): cut off as when disabled; the login is free again.',
+    tag: 'accounts',
+    success: [{ status: 200, description: 'Deleted.', body: 'DeleteUserReply' }],
+    errors: ['USER_NOT_FOUND', 'USER_SELF', 'NOT_FOUND'],
   },
   {
     method: 'post',
@@ -256,7 +335,13 @@ export const ROUTES: readonly RouteDoc[] = [
       'Create the first admin with the one-time token of the setup link the orchestrator prints; signs in.',
     tag: 'accounts',
     body: SetupBodySchema,
-    success: [{ status: 200, description: 'The admin is created; a token.', body: 'LoginReply' }],
+    success: [
+      {
+        status: 200,
+        description: 'The admin is created; a token and a device token.',
+        body: 'LoginReply',
+      },
+    ],
     errors: [...BODY_ERRORS, 'SETUP_INVALID', 'ACCOUNT_INVALID', 'LOGIN_TAKEN'],
   },
   {

@@ -91,7 +91,7 @@ export function corsPolicy(origins: readonly string[]): RequestHandler {
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('access-control-expose-headers', 'Retry-After, X-Request-Id');
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
-      res.setHeader('access-control-allow-methods', 'GET, POST, PUT, OPTIONS');
+      res.setHeader('access-control-allow-methods', 'GET, POST, PUT, DELETE, OPTIONS');
       res.setHeader('access-control-allow-headers', 'Authorization, Content-Type, X-Request-Id');
       res.setHeader('access-control-max-age', '600');
       res.status(204).end();

@@ -1,7 +1,7 @@
 /**
  * Who may connect, and how far each is trusted: the one place that turns a token and an address
  * into an agent's standing, for socket agents (`/agents`) and pulling course agents alike, and
- * that keeps the per-address limits. Limits are in memory, per process (see auth/limits.ts).
+ * that keeps the per-address limits (in memory, or in Redis with several instances: auth/limits.ts).
  *
  * - **Identity.** An agent credential (`eat_…`) is `cred-<id>`, a signed-in user's JWT (a browser
  *   tab) is `user-<id>`; quarantine sticks to that key, so every process holding one credential
@@ -17,10 +17,10 @@
  *   GUEST_PULLS_PER_SECOND (default 50) pulls per address a second.
  */
 import type { IncomingMessage } from 'node:http';
-import proxyAddr from 'proxy-addr';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
-import type { AuthService, AgentIdentity } from '../auth/service.js';
-import { RateWindow } from '../auth/limits.js';
+import type { AuthService, AgentIdentity, Session } from '../auth/service.js';
+import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
+import { clientAddress, proxyTrust, type ProxyTrust } from '../auth/client-address.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
 
@@ -34,8 +34,10 @@ export interface AgentGateOptions {
   /** Course guest pulls (GET /internal/task) per address per second before 429 (default 50). */
   guestPullsPerSecond?: number;
   maxSocketsPerAddress: number;
-  /** Several orchestrators: gateways and the load balancer on private networks forward clients. */
-  trustPrivateNetworks?: boolean;
+  /** Peers whose X-Forwarded-For names the client (TRUSTED_PROXIES; default: loopback). */
+  trustedProxies?: readonly string[];
+  /** Where guest handshakes per minute are counted (default: this process; Redis when clustered). */
+  limits?: LimitStore;
 }
 
 /** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
@@ -44,42 +46,42 @@ export interface Admission {
   standing: AgentStanding | undefined;
   /** The credential it holds (revoking it cuts the agent off), if any. */
   credentialId: string | null;
+  /** A browser tab signed in with a user's token: that session (its end cuts the agent off). */
+  session?: Session;
 }
 
 const AGENT_TOKEN_PREFIX = 'eat_';
-const bare = (address: string): string => address.replace(/^::ffff:/, '');
-
-const LOOPBACK_PROXIES = proxyAddr.compile('loopback');
-const PRIVATE_PROXIES = proxyAddr.compile(['loopback', 'linklocal', 'uniquelocal']);
-
-/**
- * The client address of a request, read as Express reads it with the same `trust proxy`: a
- * trusted peer (a reverse proxy on loopback; with several orchestrators also the gateways and
- * the load balancer on private networks) may name the client in X-Forwarded-For; anyone else is
- * its own address.
- */
-export function addressOf(req: IncomingMessage, trustPrivateNetworks = false): string {
-  return bare(proxyAddr(req, trustPrivateNetworks ? PRIVATE_PROXIES : LOOPBACK_PROXIES));
-}
 
 export class AgentGate {
   /** Open Socket.IO (engine) connections per address. */
   private readonly sockets = new Map<string, number>();
   /** Guest agents connected per address. */
   private readonly guests = new Map<string, number>();
-  private readonly guestConnects = new RateWindow(GUEST_CONNECTS_PER_MINUTE, 60_000);
+  private readonly guestConnects: RateWindow;
+  /** Several orchestrators: guest agents of an address on every instance (see `countGuestsWith`). */
+  private countGuests: ((address: string) => Promise<number>) | null = null;
   private readonly guestPulls: RateWindow;
+  private readonly trust: ProxyTrust;
 
   constructor(
     readonly auth: AuthService,
     private readonly o: AgentGateOptions,
   ) {
-    this.guestPulls = new RateWindow(o.guestPullsPerSecond ?? 50, 1000);
+    this.guestConnects = new RateWindow(
+      o.limits ?? memoryLimits,
+      'guest-connects',
+      GUEST_CONNECTS_PER_MINUTE,
+      60,
+    );
+    // In memory even when clustered: course pulls are served by the leader alone, up to 50 a
+    // second per address, and a one-second window gains an attacker nothing across a takeover.
+    this.guestPulls = new RateWindow(memoryLimits, 'guest-pulls', o.guestPullsPerSecond ?? 50, 1);
+    this.trust = proxyTrust(o.trustedProxies ?? ['loopback']);
   }
 
-  /** The client address of a socket's request, through the proxies this gate trusts. */
+  /** The client address of a socket's request, by the same rule as Express's `req.ip`. */
   addressOf(req: IncomingMessage): string {
-    return addressOf(req, this.o.trustPrivateNetworks === true);
+    return clientAddress(req, this.trust);
   }
 
   get mode(): AuthMode {
@@ -116,12 +118,12 @@ export class AgentGate {
     if (this.auth.mode === 'open') return { standing: undefined, credentialId: null };
     const identity = await this.auth.agentOf(token);
     if (identity.trust === 'guest') {
-      if ((this.guests.get(address) ?? 0) >= GUEST_SOCKETS_PER_ADDRESS)
+      if ((await this.guestsOf(address)) >= GUEST_SOCKETS_PER_ADDRESS)
         throw ExpressionistError.of('RATE_LIMITED', {
           what: `guest agents from ${address} (at most ${GUEST_SOCKETS_PER_ADDRESS} at once)`,
           seconds: 60,
         });
-      const wait = this.guestConnects.hit(address);
+      const wait = await this.guestConnects.hit(address);
       if (wait > 0)
         throw ExpressionistError.of('RATE_LIMITED', {
           what: `guest agent connections from ${address}`,
@@ -129,6 +131,25 @@ export class AgentGate {
         });
     }
     return this.admission(identity, address);
+  }
+
+  /**
+   * Several orchestrators: counts an address's guests on every instance (the members of its
+   * `guestRoom` through the adapter) instead of this instance's alone.
+   */
+  countGuestsWith(count: (address: string) => Promise<number>): void {
+    this.countGuests = count;
+  }
+
+  private async guestsOf(address: string): Promise<number> {
+    const here = this.guests.get(address) ?? 0;
+    if (!this.countGuests) return here;
+    // An instance that does not answer (frozen, just killed) fails the count: this instance's own
+    // guests are the floor, rather than refusing every guest until the adapter forgets it.
+    return this.countGuests(address).then(
+      (everywhere) => Math.max(here, everywhere),
+      () => here,
+    );
   }
 
   guestJoined(address: string): void {
@@ -168,7 +189,7 @@ export class AgentGate {
   }
 
   /** Seconds a course guest at `address` must wait before pulling again (0: go ahead). */
-  guestPullWait(address: string): number {
+  guestPullWait(address: string): Promise<number> {
     return this.guestPulls.hit(address);
   }
 
@@ -184,7 +205,11 @@ export class AgentGate {
           credentialId: identity.credentialId,
         };
       case 'user':
-        return { standing: { trust: 'user', identity: identity.key }, credentialId: null };
+        return {
+          standing: { trust: 'user', identity: identity.key },
+          credentialId: null,
+          session: identity.session,
+        };
       case 'guest':
         return {
           standing: {
@@ -198,6 +223,9 @@ export class AgentGate {
     }
   }
 }
+
+/** The Socket.IO room of an address's guest agents (counted across instances when clustered). */
+export const guestRoom = (address: string): string => `guests:${address}`;
 
 function decrement(map: Map<string, number>, key: string): void {
   const left = (map.get(key) ?? 1) - 1;

@@ -12,7 +12,7 @@ import {
 import { actorOf, type AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { AgentGate } from './agent-gate.js';
+import { guestRoom, type AgentGate } from './agent-gate.js';
 
 import { HandshakeRefused, agentsNamespace, type IoServer } from './io.js';
 
@@ -75,6 +75,7 @@ export function attachAgentNamespace(
         socket.data.hello = hello.data;
         socket.data.admission = admission;
         socket.data.address = address;
+        if (admission.session) socket.data.session = admission.session;
         next();
       },
       (err: unknown) => {
@@ -92,7 +93,10 @@ export function attachAgentNamespace(
     const { hello, admission, address } = socket.data;
     if (!hello || !admission || address === undefined) return;
     const guest = admission.standing?.trust === 'guest';
-    if (guest) gate.guestJoined(address);
+    if (guest) {
+      gate.guestJoined(address);
+      void socket.join(guestRoom(address));
+    }
     const link: AgentLink = {
       socketId: socket.id,
       hello,

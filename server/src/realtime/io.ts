@@ -7,6 +7,7 @@ import type {
   UiToServerEvents,
 } from '@expressionist/core';
 import type { Principal } from '../auth/policy.js';
+import type { Session } from '../auth/service.js';
 import type { Admission } from './agent-gate.js';
 
 /**
@@ -17,16 +18,21 @@ export interface ServerSideEvents {
   cluster: (message: unknown) => void;
 }
 
-/** Per-socket data on `/agents`: the validated hello, who it is, and where it connects from. */
+/**
+ * Per-socket data on `/agents`: the validated hello, who it is, and where it connects from; a
+ * browser tab that signed in with a user's token also its session (cut off when it ends).
+ */
 export interface AgentSocketData {
   hello?: AgentHello;
   admission?: Admission;
   address?: string;
+  session?: Session;
 }
 
-/** Per-socket data on `/ui`: who is watching. */
+/** Per-socket data on `/ui`: who is watching, and their session (cut off when it ends). */
 export interface UiSocketData {
   principal?: Principal;
+  session?: Session;
 }
 
 /** `/agents`: hears agent events, emits agent events, nothing else. */

@@ -15,7 +15,7 @@ import {
   type UiToServerEvents,
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
-import { RateWindow } from '../auth/limits.js';
+import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
 import { agentViewer, canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
@@ -62,6 +62,8 @@ export class UiHub implements SchedulerListener {
   private readonly expressions = new Set<string>();
   private readonly agents = new Set<string>();
   private readonly agentsRemoved = new Set<string>();
+  /** Deleted expressions since the last flush: told to admins and to their owner only. */
+  private readonly expressionsRemoved: { id: string; owner: string | null }[] = [];
   private readonly operations = new Map<string, Set<number>>();
   private settings: Settings | undefined;
   /** Views of changed expressions that were no longer in memory, fetched from the store. */
@@ -81,9 +83,10 @@ export class UiHub implements SchedulerListener {
     private readonly auth: AuthService,
     private readonly log: Logger,
     private readonly flushMs = 100,
-    subscribesPerMinute = 120,
+    subscribes: { store: LimitStore; perMinute: number } = { store: memoryLimits, perMinute: 120 },
   ) {
-    this.subscribes = new RateWindow(subscribesPerMinute, 60_000);
+    // In the shared limit store (Redis with several instances): per user across instances.
+    this.subscribes = new RateWindow(subscribes.store, 'ui-subscribes', subscribes.perMinute, 60);
     this.nsp = uiNamespace(io);
     this.nsp.use((socket, next) => {
       const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
@@ -91,8 +94,8 @@ export class UiHub implements SchedulerListener {
         next(new HandshakeRefused('BODY_INVALID', 'invalid dashboard handshake: auth.token'));
         return;
       }
-      this.auth.principalOf(handshake.data.token).then(
-        (principal) => {
+      this.auth.authenticate(handshake.data.token).then(
+        ({ principal, session }) => {
           if (!may(principal, 'use')) {
             const err = ExpressionistError.of('UNAUTHENTICATED', {
               reason: 'sign in to watch the dashboard (auth.token in the handshake).',
@@ -101,6 +104,7 @@ export class UiHub implements SchedulerListener {
             return;
           }
           socket.data.principal = principal;
+          if (session) socket.data.session = session;
           next();
         },
         (err: unknown) => {
@@ -133,15 +137,15 @@ export class UiHub implements SchedulerListener {
         }
         // Counted where the socket is (a gateway too), before any work is asked of the leader.
         const who = principal.kind === 'user' ? principal.id : `addr:${socket.handshake.address}`;
-        const wait = this.subscribes.hit(who);
-        if (wait > 0) {
-          reply({
-            ok: false,
-            error: errorInfo('RATE_LIMITED', { what: 'dashboard subscriptions', seconds: wait }),
-          });
-          return;
-        }
         void (async () => {
+          const wait = await this.subscribes.hit(who);
+          if (wait > 0) {
+            reply({
+              ok: false,
+              error: errorInfo('RATE_LIMITED', { what: 'dashboard subscriptions', seconds: wait }),
+            });
+            return;
+          }
           const answer =
             this.cluster && !this.cluster.leading()
               ? await this.cluster.askSubscribe(principal, id.data)
@@ -247,6 +251,12 @@ export class UiHub implements SchedulerListener {
     this.agentsRemoved.add(id);
   }
 
+  expressionRemoved(id: string, owner: string | null): void {
+    this.expressions.delete(id);
+    this.watched.delete(id);
+    this.expressionsRemoved.push({ id, owner });
+  }
+
   settingsChanged(settings: Settings): void {
     this.settings = settings;
   }
@@ -263,6 +273,7 @@ export class UiHub implements SchedulerListener {
       this.expressions.clear();
       this.agents.clear();
       this.agentsRemoved.clear();
+      this.expressionsRemoved.length = 0;
       this.operations.clear();
       this.fetched.length = 0;
       this.settings = undefined;
@@ -373,6 +384,7 @@ export class UiHub implements SchedulerListener {
       }
     }
     this.operations.clear();
+    this.flushRemoved();
     for (const id of this.watched)
       if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
   }
@@ -381,6 +393,24 @@ export class UiHub implements SchedulerListener {
   private hasUserRooms(): boolean {
     for (const name of this.nsp.adapter.rooms.keys()) if (name.startsWith('user:')) return true;
     return false;
+  }
+
+  /** Deleted expressions: every id to the `all` room (admins), each owner's to that owner. */
+  private flushRemoved(): void {
+    if (this.expressionsRemoved.length === 0) return;
+    const removed = this.expressionsRemoved.splice(0);
+    this.nsp.to(ALL).emit('delta', { expressionsRemoved: removed.map((r) => r.id) });
+    const byOwner = new Map<string, string[]>();
+    for (const { id, owner } of removed) {
+      if (owner === null) continue;
+      const ids = byOwner.get(owner) ?? [];
+      ids.push(id);
+      byOwner.set(owner, ids);
+    }
+    for (const [owner, ids] of byOwner) {
+      const target = userRoom(owner);
+      if (this.hasRoom(target)) this.nsp.to(target).emit('delta', { expressionsRemoved: ids });
+    }
   }
 
   /** Whether a room has members here (one process), or may have anywhere (several). */

@@ -42,8 +42,11 @@ export interface CourseWork {
   /** The agent is gone (its connections closed with nothing in flight). */
   leave(agent: Agent, reason: string): void;
   agentChanged(agent: Agent): void;
-  /** `excuse(lease)` true: the expiry was the protocol's fault, not the agent's or the op's. */
-  excuseExpiries(excuse: (lease: Lease) => boolean): void;
+  /**
+   * `excuse(lease, early)` true: the expiry was the protocol's fault, not the agent's or the
+   * op's. `early`: asked when a probe lease is overdue, before its deadline.
+   */
+  excuseExpiries(excuse: (lease: Lease, early: boolean) => boolean): void;
   /** How to read the sizes of the protocol's own tables (`tableSizes`). */
   describeTables(sizes: () => Record<string, number>): void;
   /** `forget(key)` runs when the agent `key` is no longer listed. */
@@ -80,7 +83,7 @@ export interface CourseEngine {
  * task travels differs.
  */
 export class CoursePort implements CourseWork {
-  private excuse: ((lease: Lease) => boolean) | undefined;
+  private excuse: ((lease: Lease, early: boolean) => boolean) | undefined;
   private sizes: (() => Record<string, number>) | undefined;
   private forgotten: ((key: string) => void) | undefined;
   private admission: AgentGate | undefined;
@@ -168,7 +171,7 @@ export class CoursePort implements CourseWork {
     this.e.agentChanged(agent);
   }
 
-  excuseExpiries(excuse: (lease: Lease) => boolean): void {
+  excuseExpiries(excuse: (lease: Lease, early: boolean) => boolean): void {
     this.excuse = excuse;
   }
 
@@ -191,7 +194,7 @@ export class CoursePort implements CourseWork {
   }
 
   /** Whether the course protocol excuses this expiry (see `excuseExpiries`). */
-  excused(lease: Lease): boolean {
-    return this.excuse?.(lease) ?? false;
+  excused(lease: Lease, early = false): boolean {
+    return this.excuse?.(lease, early) ?? false;
   }
 }

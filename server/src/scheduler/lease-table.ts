@@ -26,6 +26,11 @@ export interface Lease {
    * it is `overdueAt` and another agent is free (see `Scheduler.reclaimOverdue`).
    */
   readonly loan: boolean;
+  /**
+   * A course agent's lease while it has never posted a result: once overdue, the protocol may
+   * judge early that the agent cannot decode its id (see `CoursePort.excused`).
+   */
+  readonly probe: boolean;
   /** When an honest holder would have answered by: the operation's time plus a margin. */
   readonly overdueAt: number;
 }
@@ -90,8 +95,8 @@ export class LeaseTable {
   }
 
   /**
-   * Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`, and loans past
-   * their `overdueAt` (not yet expired) to `onOverdue`.
+   * Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`, and loans and
+   * probes past their `overdueAt` (not yet expired) to `onOverdue`.
    */
   startChecker(
     everyMs: number,
@@ -105,7 +110,7 @@ export class LeaseTable {
       const overdue: Lease[] = [];
       for (const lease of this.byTask.values()) {
         if (lease.deadline <= now) expired.push(lease);
-        else if (lease.loan && lease.overdueAt <= now) overdue.push(lease);
+        else if ((lease.loan || lease.probe) && lease.overdueAt <= now) overdue.push(lease);
       }
       if (expired.length > 0) onExpired(expired, now);
       if (overdue.length > 0) onOverdue(overdue, now);

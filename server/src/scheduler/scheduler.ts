@@ -28,6 +28,7 @@ import { Intake, cacheableError, divZeroError, type SubmitOutcome } from './inta
 import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
+import { Retention } from './retention.js';
 import { ResultWriter } from './result-writer.js';
 import { SchedulerViews, Throughput, UNLIMITED, type Viewer } from './views.js';
 
@@ -36,6 +37,8 @@ export type { SubmitOutcome } from './intake.js';
 /** Receives change notifications; the UI hub batches them into deltas. */
 export interface SchedulerListener {
   expressionChanged(id: string): void;
+  /** A finished expression of `owner` was deleted. */
+  expressionRemoved(id: string, owner: string | null): void;
   operationsChanged(expressionId: string, opIds: readonly number[]): void;
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
@@ -56,6 +59,8 @@ export interface SchedulerOptions {
   strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
+  /** Days a finished expression is kept (0: forever) and how often expired ones are swept. */
+  retention?: { days: number; sweepEveryMs: number };
   /**
    * Runs of more operations than this are set up a slice of this many operations per event-loop
    * turn (see `setUpInSlices`); smaller ones at once, in `submit`. Default `SETUP_SLICE_OPS`.
@@ -76,6 +81,11 @@ const STALLED_CHECK_MS = 200;
  * a margin for the round trip of an agent on a slow network before its loan may go elsewhere.
  */
 const LOAN_MARGIN_MS = 500;
+/**
+ * The same margin for a course agent's first leases (probes): a little wider, since judging one
+ * overdue switches its task-id type.
+ */
+const PROBE_MARGIN_MS = 1000;
 
 /**
  * The orchestrator's write path and the one facade HTTP, realtime and main call. It owns every
@@ -90,6 +100,8 @@ export class Scheduler {
   readonly agents: AgentLifecycle;
   /** What the course HTTP protocol works through. */
   readonly course: CoursePort;
+  /** Deleting finished expressions: the retention sweeper and users' deletions. */
+  readonly retention: Retention;
   private readonly runs = new Map<string, ExpressionRun>();
   private readonly unfinished = new Map<string, number>();
   /** Operations of each owner's unfinished expressions, in all. */
@@ -167,6 +179,17 @@ export class Scheduler {
       dispatchSoon: () => this.dispatcher.schedule(),
       agentChanged: (agent) => this.agentChanged(agent),
     });
+    this.retention = new Retention({
+      store: o.store,
+      log: o.log,
+      retentionDays: o.retention?.days ?? 0,
+      sweepEveryMs: o.retention?.sweepEveryMs ?? 60_000,
+      isRunning: (id) => this.runs.has(id),
+      removed: (id, owner) => {
+        this.recent.delete(id);
+        this.listener?.expressionRemoved(id, owner);
+      },
+    });
     this.views = new SchedulerViews({
       store: o.store,
       agents: this.agents.registry,
@@ -197,6 +220,7 @@ export class Scheduler {
       (loans) => this.reclaimOverdue(loans),
     );
     await this.agents.start();
+    this.retention.start();
   }
 
   /** Stops taking work; waits (bounded) for pending writes. Agents are told by the caller. */
@@ -204,6 +228,7 @@ export class Scheduler {
     this.open = false;
     this.leaseTable.stopChecker();
     this.agents.stop();
+    this.retention.stop();
     await Promise.race([
       Promise.all([this.resultWriter.drained(), this.expressionWriter.drained()]),
       new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
@@ -295,6 +320,20 @@ export class Scheduler {
     return this.views.ofRun(run);
   }
 
+  /**
+   * Cancels every unfinished expression of `owner` (their account was disabled or deleted);
+   * returns how many.
+   */
+  cancelAllOf(owner: string): number {
+    let canceled = 0;
+    for (const run of [...this.runs.values()]) {
+      if (run.stored.owner !== owner) continue;
+      this.finish(run, { status: 'canceled', error: errorInfo('EXPR_CANCELED', {}) });
+      canceled += 1;
+    }
+    return canceled;
+  }
+
   /** Queues an op whose inputs are known, unless a zero divisor ends the expression first. */
   private makeReady(run: ExpressionRun, opId: number): void {
     if (this.enqueueReady(run, opId)) this.listener?.operationsChanged(run.id, [opId]);
@@ -346,7 +385,14 @@ export class Scheduler {
       dispatchedAt: now,
       course,
       loan,
-      overdueAt: now + durationMs + Math.max(LOAN_MARGIN_MS, durationMs / 2),
+      probe: course !== null && !agent.proven,
+      overdueAt:
+        now +
+        durationMs +
+        Math.max(
+          course !== null && !agent.proven ? PROBE_MARGIN_MS : LOAN_MARGIN_MS,
+          durationMs / 2,
+        ),
     };
     this.leaseTable.add(lease);
     this.o.metrics.opsDispatched.inc({ kind: agent.kind });
@@ -393,16 +439,24 @@ export class Scheduler {
   }
 
   /**
-   * Loans whose holders are overdue go to agents that are free now (the holder may be slow, or
-   * silent: either way someone else can do it sooner). Without a free agent of another actor the
-   * loan stays; its lease still expires as usual.
+   * Overdue leases before their deadline. A course agent that never answered and cannot decode
+   * its task's id type is told apart early (the protocol switches the type; no strike, no
+   * attempt). A loan whose holder is overdue goes to an agent of another actor that is free now
+   * (the holder may be slow, or silent: either way someone else can do it sooner); without one,
+   * the loan stays and its lease expires as usual.
    */
-  private reclaimOverdue(loans: Lease[]): void {
+  private reclaimOverdue(leases: Lease[]): void {
     const depth = this.dispatcher.depth();
-    for (const lease of loans) {
+    for (const lease of leases) {
       if (this.leaseTable.get(lease.taskId) !== lease) continue;
       const holder = lease.agent;
-      if (!this.agents.registry.otherCanTake(holder.actor, depth)) continue;
+      if (lease.probe && this.course.excused(lease, true)) {
+        this.o.log.info({ taskId: lease.taskId, agent: holder.name }, 'course id type switched');
+        this.requeue(lease, 'course_id_type', false);
+        this.agentChanged(holder);
+        continue;
+      }
+      if (!lease.loan || !this.agents.registry.otherCanTake(holder.actor, depth)) continue;
       holder.channel?.revoke([lease.taskId]);
       this.o.log.debug({ taskId: lease.taskId, agent: holder.name }, 'overdue loan taken back');
       this.requeue(lease, 'loan_overdue', false, holder.actor.key);

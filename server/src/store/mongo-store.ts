@@ -4,6 +4,7 @@ import type { Collection, Db, Filter, WriteError } from 'mongodb';
 import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
+  FinishedRef,
   InsertOutcome,
   ListCursor,
   Store,
@@ -40,6 +41,15 @@ interface UserDoc {
   passwordHash: string;
   role: StoredUser['role'];
   createdAt: number;
+  /** Absent on users stored before accounts could be disabled. */
+  disabledAt?: number | null;
+  sessionEpoch?: number;
+}
+
+interface RevokedTokenDoc {
+  /** The token's jti. */
+  _id: string;
+  expiresAt: number;
 }
 
 interface CredentialDoc {
@@ -158,6 +168,7 @@ export class MongoStore implements Store {
   private readonly quarantines: Collection<QuarantineDoc>;
   private readonly users: Collection<UserDoc>;
   private readonly credentials: Collection<CredentialDoc>;
+  private readonly revokedTokens: Collection<RevokedTokenDoc>;
   private readonly connectTimeoutMs: number;
   private closed = false;
 
@@ -184,6 +195,7 @@ export class MongoStore implements Store {
     this.quarantines = this.db.collection<QuarantineDoc>('quarantines');
     this.users = this.db.collection<UserDoc>('users');
     this.credentials = this.db.collection<CredentialDoc>('credentials');
+    this.revokedTokens = this.db.collection<RevokedTokenDoc>('revoked_tokens');
   }
 
   async init(): Promise<void> {
@@ -216,7 +228,13 @@ export class MongoStore implements Store {
       { owner: 1, createdAt: -1, _id: -1 },
       { name: 'by_owner_created' },
     );
+    await this.expressions.createIndex({ finishedAt: 1, _id: 1 }, { name: 'by_finished' });
+    await this.expressions.createIndex(
+      { owner: 1, finishedAt: 1, _id: 1 },
+      { name: 'by_owner_finished' },
+    );
     await this.users.createIndex({ login: 1 }, { name: 'by_login', unique: true });
+    await this.revokedTokens.createIndex({ expiresAt: 1 }, { name: 'by_expiry' });
   }
 
   /** Drops the whole database (test isolation and `--reset`-style tooling). */
@@ -306,6 +324,25 @@ export class MongoStore implements Store {
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.map(fromDoc);
+  }
+
+  async listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]> {
+    if (!(limit >= 1)) return [];
+    // `$lt` on a number matches no null: unfinished expressions are never listed.
+    const docs = await this.expressions
+      .find(
+        { finishedAt: { $lt: before }, ...(owner === undefined ? {} : { owner }) },
+        { projection: { _id: 1, owner: 1 } },
+      )
+      .sort({ finishedAt: 1, _id: 1 })
+      .limit(Math.floor(limit))
+      .toArray();
+    return docs.map((d) => ({ id: d._id, owner: d.owner ?? null }));
+  }
+
+  async deleteExpression(id: string): Promise<boolean> {
+    await this.opResults.deleteMany({ expressionId: id });
+    return (await this.expressions.deleteOne({ _id: id })).deletedCount > 0;
   }
 
   async countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>> {
@@ -399,6 +436,8 @@ export class MongoStore implements Store {
         passwordHash: u.passwordHash,
         role: u.role,
         createdAt: u.createdAt,
+        disabledAt: u.disabledAt,
+        sessionEpoch: u.sessionEpoch,
       });
       return 'created';
     } catch (err) {
@@ -419,6 +458,43 @@ export class MongoStore implements Store {
 
   async hasAdmin(): Promise<boolean> {
     return (await this.users.findOne({ role: 'admin' })) !== null;
+  }
+
+  async listUsers(): Promise<StoredUser[]> {
+    const docs = await this.users.find({}).sort({ createdAt: 1, _id: 1 }).toArray();
+    return docs.map(fromUserDoc);
+  }
+
+  async updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'passwordHash' | 'disabledAt' | 'sessionEpoch'>>,
+  ): Promise<boolean> {
+    if (Object.values(patch).every((v) => v === undefined))
+      return (await this.users.findOne({ _id: id })) !== null;
+    const { matchedCount } = await this.users.updateOne({ _id: id }, { $set: patch });
+    return matchedCount > 0;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    const { deletedCount } = await this.users.deleteOne({ _id: id });
+    return deletedCount > 0;
+  }
+
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    await this.revokedTokens.updateOne(
+      { _id: jti },
+      { $setOnInsert: { expiresAt } },
+      { upsert: true },
+    );
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return (await this.revokedTokens.findOne({ _id: jti })) !== null;
+  }
+
+  async pruneRevokedTokens(now: number): Promise<number> {
+    const { deletedCount } = await this.revokedTokens.deleteMany({ expiresAt: { $lte: now } });
+    return deletedCount;
   }
 
   async saveCredential(c: StoredCredential): Promise<void> {
@@ -460,6 +536,8 @@ function fromUserDoc(d: UserDoc): StoredUser {
     passwordHash: d.passwordHash,
     role: d.role,
     createdAt: d.createdAt,
+    disabledAt: d.disabledAt ?? null,
+    sessionEpoch: d.sessionEpoch ?? 0,
   };
 }
 

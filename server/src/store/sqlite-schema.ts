@@ -11,9 +11,10 @@ export const SQLITE_FILE_NAME = 'expressionist.db';
 
 /**
  * Bumped when the schema changes; stored in `PRAGMA user_version`. 3: long expressions keep their
- * text in `expression_texts` (an older build would read them as empty, so it must refuse).
+ * text in `expression_texts` (an older build would read them as empty, so it must refuse). 4: users
+ * can be disabled and their sessions ended (an older build would let a disabled user sign in).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Expressions at least this long keep their source (and normalized form) in `expression_texts`,
@@ -48,6 +49,9 @@ CREATE TABLE IF NOT EXISTS expression_texts (
   normalized TEXT
 );
 CREATE INDEX IF NOT EXISTS expressions_by_status ON expressions (status, created_at, id);
+-- Retention and "delete my finished": unfinished rows have no finish time and are not indexed.
+CREATE INDEX IF NOT EXISTS expressions_by_finished ON expressions (finished_at, id)
+  WHERE finished_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS op_results (
   expression_id TEXT    NOT NULL,
@@ -69,8 +73,18 @@ CREATE TABLE IF NOT EXISTS users (
   login         TEXT    NOT NULL UNIQUE,
   password_hash TEXT    NOT NULL,
   role          TEXT    NOT NULL,
-  created_at    INTEGER NOT NULL
+  created_at    INTEGER NOT NULL,
+  disabled_at   INTEGER,
+  session_epoch INTEGER NOT NULL DEFAULT 0
 );
+
+-- Signed-out session tokens, until the token's own expiry.
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+  jti        TEXT    PRIMARY KEY NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The hourly prune deletes by expiry (found by store-indexes.test.ts: it scanned the table).
+CREATE INDEX IF NOT EXISTS revoked_tokens_by_expiry ON revoked_tokens (expires_at);
 
 CREATE TABLE IF NOT EXISTS credentials (
   id           TEXT    PRIMARY KEY NOT NULL,
@@ -98,6 +112,11 @@ export function migrate(db: Database.Database): void {
   db.exec(
     'CREATE INDEX IF NOT EXISTS expressions_by_owner ON expressions (owner, created_at DESC, id DESC)',
   );
+  const userColumns = db.prepare<[], { name: string }>('PRAGMA table_info(users)').all();
+  if (!userColumns.some((c) => c.name === 'disabled_at'))
+    db.exec('ALTER TABLE users ADD COLUMN disabled_at INTEGER');
+  if (!userColumns.some((c) => c.name === 'session_epoch'))
+    db.exec('ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0');
 }
 
 export interface UserRow {
@@ -106,6 +125,19 @@ export interface UserRow {
   password_hash: string;
   role: string;
   created_at: number;
+  disabled_at: number | null;
+  session_epoch: number;
+}
+
+/** Named parameters of the user patch statement: a `has_*` flag per field plus its new value. */
+export interface UserPatchParams {
+  id: string;
+  has_password_hash: number;
+  password_hash: string | null;
+  has_disabled_at: number;
+  disabled_at: number | null;
+  has_session_epoch: number;
+  session_epoch: number | null;
 }
 
 export interface CredentialRow {
@@ -178,10 +210,21 @@ export interface Statements {
   listQuarantines: Statement<[], QuarantineRow>;
   listOwnFirst: Statement<[string, number], ExpressionRow>;
   listOwnAfter: Statement<[string, number, string, number], ExpressionRow>;
+  listFinishedBefore: Statement<[number, number], { id: string; owner: string | null }>;
+  listOwnFinishedBefore: Statement<[string, number, number], { id: string; owner: string | null }>;
+  deleteOpResultsOf: Statement<[string]>;
+  deleteText: Statement<[string]>;
+  deleteExpression: Statement<[string]>;
   insertUser: Statement<UserRow>;
   getUserByLogin: Statement<[string], UserRow>;
   getUser: Statement<[string], UserRow>;
   anyAdmin: Statement<[], { id: string }>;
+  listUsers: Statement<[], UserRow>;
+  patchUser: Statement<UserPatchParams>;
+  deleteUser: Statement<[string]>;
+  revokeToken: Statement<[string, number]>;
+  isTokenRevoked: Statement<[string], { jti: string }>;
+  pruneRevokedTokens: Statement<[number]>;
   saveCredential: Statement<CredentialRow>;
   getCredential: Statement<[string], CredentialRow>;
   listCredentials: Statement<[], CredentialRow>;
@@ -194,6 +237,8 @@ export function fromUserRow(r: UserRow): StoredUser {
     passwordHash: r.password_hash,
     role: r.role === 'admin' ? 'admin' : 'user',
     createdAt: r.created_at,
+    disabledAt: r.disabled_at,
+    sessionEpoch: r.session_epoch,
   };
 }
 
@@ -266,6 +311,8 @@ export function fromOpRow(r: OpResultRow): StoredOpResult {
     finishedAt: r.finished_at,
   };
 }
+
+const USER_COLUMNS = 'id, login, password_hash, role, created_at, disabled_at, session_epoch';
 
 export const EXPRESSION_COLUMNS =
   'id, expression, normalized, status, value, error, created_at, started_at, finished_at, op_count, cached, owner';
@@ -342,22 +389,50 @@ export function prepare(db: Database.Database): Statements {
       `${SELECT_EXPRESSIONS} WHERE e.owner = ?
        ORDER BY e.created_at DESC, e.id DESC LIMIT ?`,
     ),
+    listFinishedBefore: db.prepare<[number, number], { id: string; owner: string | null }>(
+      `SELECT id, owner FROM expressions WHERE finished_at IS NOT NULL AND finished_at < ?
+       ORDER BY finished_at, id LIMIT ?`,
+    ),
+    listOwnFinishedBefore: db.prepare<
+      [string, number, number],
+      { id: string; owner: string | null }
+    >(
+      `SELECT id, owner FROM expressions WHERE owner = ? AND finished_at IS NOT NULL AND finished_at < ?
+       ORDER BY finished_at, id LIMIT ?`,
+    ),
+    deleteOpResultsOf: db.prepare<[string]>('DELETE FROM op_results WHERE expression_id = ?'),
+    deleteText: db.prepare<[string]>('DELETE FROM expression_texts WHERE id = ?'),
+    deleteExpression: db.prepare<[string]>('DELETE FROM expressions WHERE id = ?'),
     listOwnAfter: db.prepare<[string, number, string, number], ExpressionRow>(
       `${SELECT_EXPRESSIONS}
        WHERE e.owner = ? AND (e.created_at, e.id) < (?, ?)
        ORDER BY e.created_at DESC, e.id DESC LIMIT ?`,
     ),
     insertUser: db.prepare<UserRow>(
-      `INSERT OR IGNORE INTO users (id, login, password_hash, role, created_at)
-       VALUES (@id, @login, @password_hash, @role, @created_at)`,
+      `INSERT OR IGNORE INTO users (${USER_COLUMNS})
+       VALUES (@id, @login, @password_hash, @role, @created_at, @disabled_at, @session_epoch)`,
     ),
     getUserByLogin: db.prepare<[string], UserRow>(
-      'SELECT id, login, password_hash, role, created_at FROM users WHERE login = ?',
+      `SELECT ${USER_COLUMNS} FROM users WHERE login = ?`,
     ),
-    getUser: db.prepare<[string], UserRow>(
-      'SELECT id, login, password_hash, role, created_at FROM users WHERE id = ?',
-    ),
+    getUser: db.prepare<[string], UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`),
     anyAdmin: db.prepare<[], { id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1"),
+    listUsers: db.prepare<[], UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, id`),
+    patchUser: db.prepare<UserPatchParams>(
+      `UPDATE users SET
+         password_hash = CASE WHEN @has_password_hash THEN @password_hash ELSE password_hash END,
+         disabled_at   = CASE WHEN @has_disabled_at   THEN @disabled_at   ELSE disabled_at   END,
+         session_epoch = CASE WHEN @has_session_epoch THEN @session_epoch ELSE session_epoch END
+       WHERE id = @id`,
+    ),
+    deleteUser: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+    revokeToken: db.prepare<[string, number]>(
+      'INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)',
+    ),
+    isTokenRevoked: db.prepare<[string], { jti: string }>(
+      'SELECT jti FROM revoked_tokens WHERE jti = ?',
+    ),
+    pruneRevokedTokens: db.prepare<[number]>('DELETE FROM revoked_tokens WHERE expires_at <= ?'),
     saveCredential: db.prepare<CredentialRow>(
       `INSERT INTO credentials (id, name, token_hash, created_at, last_used_at, revoked_at)
        VALUES (@id, @name, @token_hash, @created_at, @last_used_at, @revoked_at)

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { AgentKind, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
+  FinishedRef,
   InsertOutcome,
   ListCursor,
   Store,
@@ -175,6 +176,8 @@ export class SqliteStore implements Store {
       password_hash: u.passwordHash,
       role: u.role,
       created_at: u.createdAt,
+      disabled_at: u.disabledAt,
+      session_epoch: u.sessionEpoch,
     });
     return changes > 0 ? 'created' : 'taken';
   }
@@ -191,6 +194,43 @@ export class SqliteStore implements Store {
 
   async hasAdmin(): Promise<boolean> {
     return this.statements().anyAdmin.get() !== undefined;
+  }
+
+  async listUsers(): Promise<StoredUser[]> {
+    return this.statements().listUsers.all().map(fromUserRow);
+  }
+
+  async updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'passwordHash' | 'disabledAt' | 'sessionEpoch'>>,
+  ): Promise<boolean> {
+    const { passwordHash, disabledAt, sessionEpoch } = patch;
+    const { changes } = this.statements().patchUser.run({
+      id,
+      has_password_hash: passwordHash === undefined ? 0 : 1,
+      password_hash: passwordHash ?? null,
+      has_disabled_at: disabledAt === undefined ? 0 : 1,
+      disabled_at: disabledAt ?? null,
+      has_session_epoch: sessionEpoch === undefined ? 0 : 1,
+      session_epoch: sessionEpoch ?? null,
+    });
+    return changes > 0;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.statements().deleteUser.run(id).changes > 0;
+  }
+
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    this.statements().revokeToken.run(jti, expiresAt);
+  }
+
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    return this.statements().isTokenRevoked.get(jti) !== undefined;
+  }
+
+  async pruneRevokedTokens(now: number): Promise<number> {
+    return this.statements().pruneRevokedTokens.run(now).changes;
   }
 
   async saveCredential(c: StoredCredential): Promise<void> {
@@ -232,6 +272,27 @@ export class SqliteStore implements Store {
       counts[status as ExpressionStatus] = n;
     }
     return counts;
+  }
+
+  async listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]> {
+    const s = this.statements();
+    if (!(limit >= 1)) return [];
+    limit = Math.floor(limit);
+    const rows =
+      owner === undefined
+        ? s.listFinishedBefore.all(before, limit)
+        : s.listOwnFinishedBefore.all(owner, before, limit);
+    return rows.map((r) => ({ id: r.id, owner: r.owner ?? null }));
+  }
+
+  async deleteExpression(id: string): Promise<boolean> {
+    const s = this.statements();
+    // One transaction here (SQLite has them); the interface promises no more than MongoDB gives.
+    return this.db!.transaction(() => {
+      s.deleteOpResultsOf.run(id);
+      s.deleteText.run(id);
+      return s.deleteExpression.run(id).changes > 0;
+    })();
   }
 
   async saveOpResults(results: StoredOpResult[]): Promise<number> {

@@ -37,6 +37,12 @@ export interface StoredOpResult {
   finishedAt: number;
 }
 
+/** A finished expression as retention and deletion need it. */
+export interface FinishedRef {
+  id: string;
+  owner: string | null;
+}
+
 /** Keyset cursor for newest-first listing: the last row of the previous page. */
 export interface ListCursor {
   createdAt: number;
@@ -51,6 +57,13 @@ export interface StoredUser {
   passwordHash: string;
   role: Role;
   createdAt: number;
+  /** When an admin disabled the account; null while it is enabled. */
+  disabledAt: number | null;
+  /**
+   * Sessions signed under an earlier epoch have ended: bumped by a password change and by
+   * disabling the account (each session token carries the epoch it was signed under).
+   */
+  sessionEpoch: number;
 }
 
 /** An admin-issued agent credential; only a hash of its token is kept. */
@@ -100,6 +113,17 @@ export interface Store {
   listUnfinished(): Promise<StoredExpression[]>;
   /** Count of expressions per status. */
   countByStatus(): Promise<Partial<Record<ExpressionStatus, number>>>;
+  /**
+   * Ids of finished expressions (done, error, canceled: those with a finish time) that finished
+   * before `before`, oldest first, at most `limit`; only `owner`'s when given. Indexed both ways.
+   */
+  listFinishedBefore(before: number, limit: number, owner?: string): Promise<FinishedRef[]>;
+  /**
+   * Deletes one expression with its operation results (the results first: a crash between the
+   * two leaves a finished expression without them, which only its operation views miss). True
+   * when it existed.
+   */
+  deleteExpression(id: string): Promise<boolean>;
 
   /**
    * Records operation results. A result whose (expressionId, opId) already exists is not
@@ -133,6 +157,25 @@ export interface Store {
   getUser(id: string): Promise<StoredUser | null>;
   /** Whether any admin exists. */
   hasAdmin(): Promise<boolean>;
+  /** Every user, oldest first (createdAt, then id). */
+  listUsers(): Promise<StoredUser[]>;
+  /** Changes a user's password hash, disabled time or session epoch; false for an unknown id. */
+  updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'passwordHash' | 'disabledAt' | 'sessionEpoch'>>,
+  ): Promise<boolean>;
+  /** Deletes a user (their expressions stay); false for an unknown id. */
+  deleteUser(id: string): Promise<boolean>;
+
+  /**
+   * Records that the session token `jti` was revoked (signed out). Kept until `expiresAt` (epoch
+   * ms, the token's own expiry), after which the token is refused anyway. Idempotent.
+   */
+  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  /** Whether the session token `jti` was revoked. */
+  isTokenRevoked(jti: string): Promise<boolean>;
+  /** Forgets revocations of tokens expired by `now`; returns how many. */
+  pruneRevokedTokens(now: number): Promise<number>;
 
   saveCredential(credential: StoredCredential): Promise<void>;
   getCredential(id: string): Promise<StoredCredential | null>;

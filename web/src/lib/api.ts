@@ -9,11 +9,17 @@ import {
   AgentsReplySchema,
   CreateCredentialReplySchema,
   CredentialsReplySchema,
+  DeleteUserReplySchema,
   LoginReplySchema,
+  LogoutReplySchema,
   MeReplySchema,
+  PasswordReplySchema,
+  UserReplySchema,
+  UsersReplySchema,
   RegisterReplySchema,
   AgentCredentialViewSchema,
   CalculateReplySchema,
+  DeletedReplySchema,
   ErrorBodySchema,
   ExpressionPageSchema,
   ExpressionReplySchema,
@@ -23,6 +29,7 @@ import {
   type AgentCredentialView,
   type AgentView,
   type ExpressionView,
+  type LoginReply,
   type MeReply,
   type UserView,
   type OperationView,
@@ -173,6 +180,20 @@ export async function cancelExpression(id: string): Promise<ExpressionView> {
   return reply.expression;
 }
 
+/** Deletes one finished expression (409 EXPRESSION_RUNNING while it runs). */
+export async function deleteExpression(id: string): Promise<number> {
+  return (
+    await request(`/expressions/${encodeURIComponent(id)}`, DeletedReplySchema, {
+      method: 'DELETE',
+    })
+  ).deleted;
+}
+
+/** Deletes every finished expression of the signed-in user; resolves with how many. */
+export async function deleteFinished(): Promise<number> {
+  return (await request('/expressions', DeletedReplySchema, { method: 'DELETE' })).deleted;
+}
+
 export async function getSettings(): Promise<Settings> {
   return (await request('/settings', SettingsReplySchema)).settings;
 }
@@ -216,13 +237,53 @@ export async function getMe(): Promise<MeReply> {
   }
 }
 
-/** Signs in; resolves with the JWT. */
-export async function login(login: string, password: string): Promise<string> {
-  const reply = await request('/login', LoginReplySchema, {
+/**
+ * Signs in, with this device's token for the login when it has one (a known device is not locked
+ * out by others' failed attempts); resolves with the JWT and a fresh device token.
+ */
+export async function login(
+  login: string,
+  password: string,
+  deviceToken: string | null,
+): Promise<LoginReply> {
+  return request('/login', LoginReplySchema, {
     method: 'POST',
-    body: JSON.stringify({ login, password }),
+    body: JSON.stringify({ login, password, ...(deviceToken ? { deviceToken } : {}) }),
+  });
+}
+
+/** Signs out on the server: this token stops working (and its sockets are disconnected). */
+export async function logout(): Promise<void> {
+  await request('/logout', LogoutReplySchema, { method: 'POST' });
+}
+
+/** Changes the password; every other session ends. Resolves with this session's new JWT. */
+export async function changePassword(
+  currentPassword: string,
+  newPassword: string,
+): Promise<string> {
+  const reply = await request('/password', PasswordReplySchema, {
+    method: 'POST',
+    body: JSON.stringify({ currentPassword, newPassword }),
   });
   return reply.token;
+}
+
+export async function listUsers(): Promise<UserView[]> {
+  return (await request('/users', UsersReplySchema)).users;
+}
+
+/** Disables or enables an account; resolves with it as it is now. */
+export async function setUserDisabled(id: string, disabled: boolean): Promise<UserView> {
+  const action = disabled ? 'disable' : 'enable';
+  const reply = await request(`/users/${encodeURIComponent(id)}/${action}`, UserReplySchema, {
+    method: 'POST',
+  });
+  return reply.user;
+}
+
+export async function deleteUser(id: string): Promise<void> {
+  await request(`/users/${encodeURIComponent(id)}`, DeleteUserReplySchema, { method: 'DELETE' });
 }
 
 /** Creates a user account (not signed in yet: call `login` next). */
@@ -234,13 +295,19 @@ export async function register(login: string, password: string): Promise<UserVie
   return reply.user;
 }
 
-/** Creates the first admin with the one-time token of the setup link; resolves with its JWT. */
-export async function setupAdmin(token: string, login: string, password: string): Promise<string> {
-  const reply = await request('/setup', LoginReplySchema, {
+/**
+ * Creates the first admin with the one-time token of the setup link; resolves with its JWT and a
+ * device token.
+ */
+export async function setupAdmin(
+  token: string,
+  login: string,
+  password: string,
+): Promise<LoginReply> {
+  return request('/setup', LoginReplySchema, {
     method: 'POST',
     body: JSON.stringify({ token, login, password }),
   });
-  return reply.token;
 }
 
 export async function listCredentials(): Promise<AgentCredentialView[]> {

@@ -9,6 +9,7 @@
  * (`UNAUTHENTICATED…`) is not retried: the session ends and the sign-in prompt shows instead.
  */
 import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
 import { SvelteMap } from 'svelte/reactivity';
 import {
   LIVE_OPERATIONS_WINDOW,
@@ -36,6 +37,9 @@ import {
 } from './merge';
 import { ApiError, getExpression, getOperations, listExpressions } from './api';
 import { session } from './session.svelte';
+
+/** The `data` of a refused handshake: the error code (see server/src/realtime/io.ts). */
+const RefusalSchema = z.object({ code: z.string() });
 
 /** `signedOut`: accounts mode without a (valid) token; nothing is connected. */
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'signedOut';
@@ -179,8 +183,11 @@ class LiveStore implements LiveModel {
         }, 1000);
       }
     });
-    socket.on('connect_error', (err) => {
-      if (err.message.startsWith('UNAUTHENTICATED')) {
+    socket.on('connect_error', (err: Error & { data?: unknown }) => {
+      // The orchestrator names the refusal in `data.code` (its message is the sentence).
+      const refusal = RefusalSchema.safeParse(err.data);
+      const code = refusal.success ? refusal.data.code : undefined;
+      if (code === 'UNAUTHENTICATED' || err.message.startsWith('UNAUTHENTICATED')) {
         // The middleware refused the token (expired, revoked, none): socket.io does not retry
         // that, and neither do we; the session ends and the login page opens.
         this.connection = 'signedOut';

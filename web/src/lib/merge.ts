@@ -138,11 +138,19 @@ export function replaceOperations(
   return map;
 }
 
+/** Drops deleted expressions from the Map and the list (and their operations). */
+export function removeExpressions(model: LiveModel, ids: readonly string[]): void {
+  const gone = new Set(ids.filter((id) => model.expressions.delete(id)));
+  for (const id of ids) model.operations.delete(id);
+  if (gone.size > 0) model.order = model.order.filter((id) => !gone.has(id));
+}
+
 /** Merges one delta batch into the model. */
 export function applyDelta(model: LiveModel, delta: UiDelta): void {
   if (delta.expressions) upsertExpressions(model, delta.expressions, 'live');
   if (delta.agents) for (const agent of delta.agents) model.agents.set(agent.id, agent);
   if (delta.agentsRemoved) for (const id of delta.agentsRemoved) model.agents.delete(id);
+  if (delta.expressionsRemoved) removeExpressions(model, delta.expressionsRemoved);
   if (delta.settings) model.settings = delta.settings;
   if (delta.stats) model.stats = delta.stats;
   if (delta.operations) {

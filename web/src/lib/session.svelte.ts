@@ -1,6 +1,8 @@
 /**
  * Who is using the dashboard: `me` (GET /api/v1/me, read at start and after every sign-in) and the
- * user's JWT.
+ * user's JWT, with beside it the device tokens of the logins that signed in on this browser (kept
+ * across sign-outs: they make this a known device, which an attacker's failed guesses cannot
+ * lock out — see README, "The edge").
  *
  * The token is kept in localStorage and sent as `Authorization: Bearer`, deliberately not in a
  * cookie: the browser never attaches it on its own, so a page on another site cannot make
@@ -11,11 +13,14 @@
  * `exp`, and at once on any UNAUTHENTICATED answer.
  */
 import { goto } from '$app/navigation';
-import type { MeReply, UserView } from '@expressionist/core';
-import { getMe, useAuth } from './api';
+import { z } from 'zod';
+import type { LoginReply, MeReply, UserView } from '@expressionist/core';
+import { getMe, logout, useAuth } from './api';
 import { isExpired, isPublicPath, loginHref, tokenExpiresAt } from './auth';
 
 const TOKEN_KEY = 'expressionist.token';
+const DEVICES_KEY = 'expressionist.devices';
+const DevicesSchema = z.record(z.string(), z.string());
 /** setTimeout cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const ME_RETRY_MS = 2000;
@@ -35,6 +40,16 @@ function writeToken(token: string | null): void {
     else localStorage.setItem(TOKEN_KEY, token);
   } catch {
     // not persisted: the session lasts as long as the page
+  }
+}
+
+/** Device tokens by login (lower-case), as stored; an unreadable entry is no entry. */
+function readDevices(): Record<string, string> {
+  try {
+    const parsed = DevicesSchema.safeParse(JSON.parse(localStorage.getItem(DEVICES_KEY) ?? '{}'));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
   }
 }
 
@@ -91,10 +106,37 @@ class Session {
     }
   }
 
-  /** Stores a fresh JWT (login, register, setup) and learns who it belongs to. */
-  async signIn(token: string): Promise<void> {
+  /** This browser's device token for `login`, if it signed in here before. */
+  deviceTokenFor(login: string): string | null {
+    return readDevices()[login.toLowerCase()] ?? null;
+  }
+
+  /** Stores what a sign-in answered (login, register, setup) and learns who it belongs to. */
+  async signIn(login: string, reply: LoginReply): Promise<void> {
+    try {
+      const devices = readDevices();
+      devices[login.toLowerCase()] = reply.deviceToken;
+      localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
+    } catch {
+      // Not kept: this browser stays an unknown device, which only matters during an attack.
+    }
+    await this.useToken(reply.token);
+  }
+
+  /** Replaces the JWT (a password change hands out a new one) and learns who it belongs to. */
+  async useToken(token: string): Promise<void> {
     this.#setToken(token);
     await this.refresh();
+  }
+
+  /** Signs out on the server too (the token stops working everywhere), then here. */
+  async logOut(): Promise<void> {
+    try {
+      if (this.token !== null) await logout();
+    } catch {
+      // Already ended (401) or unreachable: forgetting it here is all that is left to do.
+    }
+    this.signOut();
   }
 
   /** Forgets the token; the route guard takes the visitor to the login page. */

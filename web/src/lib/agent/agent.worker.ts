@@ -78,7 +78,10 @@ function start(origin: string, hello: AgentHello): void {
     reconnectionDelayMax: 3000,
   });
   socket = s;
+  /** Handshakes refused in a row (their retries back off). */
+  let refusals = 0;
   s.on('connect', () => {
+    refusals = 0;
     connection = 'connected';
     postStatus();
   });
@@ -92,8 +95,23 @@ function start(origin: string, hello: AgentHello): void {
   s.on('connect_error', (err) => {
     connection = 'disconnected';
     postStatus();
-    // A middleware rejection (bad hello) is not retried by socket.io: say why.
-    if (!s.active) post({ type: 'error', message: err.message });
+    if (s.active) return;
+    // A middleware rejection is not retried by socket.io. One that time may lift (its id still
+    // held by a connection the orchestrator has not yet seen close, a rate limit) is retried with
+    // a jittered backoff; anything else (bad hello, protocol, credentials) is shown.
+    const code = (err as Error & { data?: { code?: unknown } }).data?.code;
+    if (code === 'AGENT_ID_TAKEN' || code === 'RATE_LIMITED') {
+      refusals += 1;
+      const ceiling = Math.min(10_000, 500 * 2 ** Math.min(refusals, 5));
+      setTimeout(
+        () => {
+          if (socket === s) s.connect();
+        },
+        ceiling / 2 + Math.random() * (ceiling / 2),
+      );
+      return;
+    }
+    post({ type: 'error', message: err.message });
   });
   s.on('tasks', (tasks) => runner?.accept(tasks));
   s.on('revoke', (ids) => runner?.revoke(ids));
