@@ -20,6 +20,7 @@ const BENCHES = [
   'cluster',
   'retention',
   'strangers',
+  'big-inputs',
 ] as const;
 
 function run(script: string, args: string[]): Promise<number> {

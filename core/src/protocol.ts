@@ -105,7 +105,10 @@ export const AgentHelloSchema = z.object({
 });
 export type AgentHello = z.infer<typeof AgentHelloSchema>;
 
-/** One unit of work pushed to an agent. `taskId` is `<expressionId>:<opId>`. */
+/**
+ * One unit of work pushed to an agent. `taskId` is opaque (the same for every attempt of one
+ * operation); it names no expression, user or idempotency key.
+ */
 export const TaskSchema = z.object({
   taskId: z.string(),
   attempt: z.number().int().min(1),
@@ -191,9 +194,35 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 /** A timestamp as views carry it: ISO 8601 in UTC (`Date#toISOString`). */
 const IsoDate = z.iso.datetime();
 
+/**
+ * Characters of an expression's text that lists, snapshots, deltas and subscribe replies carry.
+ * A 1 MB expression sent whole in every delta would cost every dashboard a megabyte per change;
+ * `GET /api/v1/expressions/{id}` answers the whole text when someone wants to read it.
+ */
+export const EXPRESSION_PREFIX_CHARS = 256;
+
+/**
+ * Operations a page holds at most (REST and subscribe). Building one view costs about a
+ * microsecond; 2,000 of them stay well under a millisecond of event loop per page.
+ */
+export const MAX_OPERATIONS_PAGE = 2000;
+
+/**
+ * Operations whose changes are pushed live to subscribed dashboards: ids below this. A huge
+ * expression's other operations are read page by page over REST; a flush then builds at most this
+ * many views per watched expression whatever the expression's size.
+ */
+export const LIVE_OPERATIONS_WINDOW = 5000;
+
 export const ExpressionViewSchema = z.object({
   id: z.string(),
+  /**
+   * The source text: whole from `GET /api/v1/expressions/{id}`, elsewhere (lists, snapshots,
+   * deltas, subscribe) at most its first `EXPRESSION_PREFIX_CHARS` characters.
+   */
   expression: z.string(),
+  /** The whole text's length: more than `expression.length` when `expression` is a prefix. */
+  expressionLength: z.number().int().min(0),
   status: ExpressionStatusSchema,
   /** The value as a JSON number (course compatibility); may lose precision. */
   result: z.number().nullable(),
@@ -252,13 +281,20 @@ export const OperationViewSchema = z.object({
 });
 export type OperationView = z.infer<typeof OperationViewSchema>;
 
+/**
+ * An agent. Users (not admins) see only their own agents (browser tabs) as they are; every other
+ * one under an alias (`agent-<12 hex>`, as `id` and `name`), and no task ids.
+ */
 export const AgentViewSchema = z.object({
   id: z.string(),
   name: z.string(),
   kind: AgentKindSchema,
   status: AgentStatusSchema,
   concurrency: z.number().int().min(0),
+  /** Task ids it holds now: for admins; users get an empty list (see `runningCount`). */
   running: z.array(z.string()),
+  /** How many tasks it holds now. */
+  runningCount: z.number().int().min(0),
   completed: z.number().int().min(0),
   /** Tasks it may hold at once now: halved per expired lease, +1 per accepted result. */
   window: z.number().int().min(0),
@@ -308,12 +344,18 @@ export const UiDeltaSchema = z.object({
 });
 export type UiDelta = z.infer<typeof UiDeltaSchema>;
 
-/** The answer to a dashboard's `subscribe`: the expression and its operations, or why not. */
+/**
+ * The answer to a dashboard's `subscribe`: the expression and the first page of its operations
+ * (ids from 0), or why not. `nextCursor` (null: that was all) continues over
+ * `GET /api/v1/expressions/{id}/operations?cursor=…`. Live operation deltas follow for ids below
+ * `LIVE_OPERATIONS_WINDOW`.
+ */
 export const SubscribeReplySchema = z.discriminatedUnion('ok', [
   z.object({
     ok: z.literal(true),
     expression: ExpressionViewSchema,
     operations: z.array(OperationViewSchema),
+    nextCursor: z.string().nullable(),
   }),
   z.object({ ok: z.literal(false), error: ErrorInfoSchema }),
 ]);
@@ -335,11 +377,20 @@ export const ExpressionPageSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 export const ExpressionReplySchema = z.object({ expression: ExpressionViewSchema });
+/** Query of `GET /api/v1/expressions/{id}/operations`: a page size and where the page starts. */
+export const OperationsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_OPERATIONS_PAGE).default(500),
+  cursor: z.string().max(32).optional(),
+});
+/** `GET /api/v1/expressions/{id}/operations`: by id; `nextCursor` is null on the last page. */
+export const OperationsReplySchema = z.object({
+  operations: z.array(OperationViewSchema),
+  nextCursor: z.string().nullable(),
+});
 
 /** `DELETE /api/v1/expressions[/:id]`: how many finished expressions were deleted. */
 export const DeletedReplySchema = z.object({ deleted: z.number().int().nonnegative() });
 export type DeletedReply = z.infer<typeof DeletedReplySchema>;
-export const OperationsReplySchema = z.object({ operations: z.array(OperationViewSchema) });
 export const SettingsReplySchema = z.object({ settings: SettingsSchema });
 export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
 /** `POST /api/v1/agents/{id}/release`: the id whose quarantine was lifted. */

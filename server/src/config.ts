@@ -68,6 +68,8 @@ export const EnvSchema = z.object({
   LOGIN_FREE_FAILURES: int(1, 1000).default(5),
   SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
   MAX_UNFINISHED_PER_USER: int(1, 10_000_000).default(1000),
+  MAX_UNFINISHED_OPS_PER_USER: int(1, 1_000_000_000).default(1_000_000),
+  SUBSCRIBES_PER_MINUTE: int(1, 1_000_000).default(120),
   MAX_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(256),
   REDIS_URL: z
     .string()
@@ -138,6 +140,10 @@ export interface Config {
     loginFreeFailures: number;
     submissionsPerMinute: number;
     maxUnfinishedPerUser: number;
+    /** Operations of one user's unfinished expressions, in all, before submissions get 429. */
+    maxUnfinishedOpsPerUser: number;
+    /** Dashboard `subscribe` calls per user (per address when anonymous) per minute. */
+    subscribesPerMinute: number;
     maxSocketsPerAddress: number;
   };
   /** Several orchestrators as one service (README, Several orchestrators); null: one process. */
@@ -250,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginFreeFailures: e.LOGIN_FREE_FAILURES,
       submissionsPerMinute: e.SUBMISSIONS_PER_MINUTE,
       maxUnfinishedPerUser: e.MAX_UNFINISHED_PER_USER,
+      maxUnfinishedOpsPerUser: e.MAX_UNFINISHED_OPS_PER_USER,
+      subscribesPerMinute: e.SUBSCRIBES_PER_MINUTE,
       maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
     },
     cluster:

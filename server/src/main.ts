@@ -203,7 +203,10 @@ export async function startOrchestrator(
     gate.countGuestsWith(
       async (address) => (await agentsNamespace(io).in(guestRoom(address)).fetchSockets()).length,
     );
-  const hub = new UiHub(io, scheduler, auth, log);
+  const hub = new UiHub(io, scheduler, auth, log, undefined, {
+    store: limits,
+    perMinute: config.auth.subscribesPerMinute,
+  });
   scheduler.setListener(hub);
   if (cp && clustered) {
     cluster = new Cluster({

@@ -8,10 +8,14 @@ import type { ErrorInfo } from '@expressionist/core';
 export type CachedOutcome = { value: string } | { error: ErrorInfo; slash?: number };
 
 /**
- * Answers a repeated expression at once. Keyed by the normalized expression text, so whitespace
- * and redundant parentheses do not defeat it. Bounded in entries (oldest evicted first) and age;
+ * Answers a repeated expression at once. Keyed by the owner and the normalized expression text, so
+ * whitespace and redundant parentheses do not defeat it, and one user's instant answer never
+ * tells them someone else computed the same thing (open mode has one owner: everyone). Bounded in entries (oldest evicted first) and age;
  * values are immutable so node-cache need not clone them.
  */
+/** Owner ids never hold a newline; an expression may not either (the grammar has no newline). */
+const keyOf = (owner: string | null, normalized: string): string => `${owner ?? ''}\n${normalized}`;
+
 export class ResultCache {
   private readonly cache: NodeCache;
   /** Insertion order of live keys, for O(1) eviction of the oldest. */
@@ -29,12 +33,13 @@ export class ResultCache {
     this.cache.on('expired', (key: string) => this.order.delete(key));
   }
 
-  get(normalized: string): CachedOutcome | undefined {
-    return this.cache.get<CachedOutcome>(normalized);
+  get(owner: string | null, normalized: string): CachedOutcome | undefined {
+    return this.cache.get<CachedOutcome>(keyOf(owner, normalized));
   }
 
-  set(normalized: string, outcome: CachedOutcome): void {
+  set(owner: string | null, text: string, outcome: CachedOutcome): void {
     if (this.maxEntries === 0) return;
+    const normalized = keyOf(owner, text);
     this.order.delete(normalized);
     while (this.order.size >= this.maxEntries) {
       const oldest = this.order.values().next().value;

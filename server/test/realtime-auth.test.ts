@@ -240,8 +240,15 @@ describe('accounts mode with guests', () => {
       aliceUi.deltas.flatMap((d) => d.operations?.map((o) => o.expressionId) ?? []),
     );
     expect([...opsFor].every((id) => id === aliceOld)).toBe(true);
-    for (const d of [aliceUi, bobUi, adminUi])
-      expect(d.deltas.some((delta) => delta.agents?.some((a) => a.id === 'ui-worker'))).toBe(true);
+    // Agents for everyone: whole for the admin, under an alias for users (a credential's agent is
+    // nobody's tab), never its id or name.
+    expect(adminUi.deltas.some((delta) => delta.agents?.some((a) => a.id === 'ui-worker'))).toBe(
+      true,
+    );
+    for (const d of [aliceUi, bobUi]) {
+      expect(d.deltas.some((delta) => delta.agents?.some((a) => /^agent-/.test(a.id)))).toBe(true);
+      expect(JSON.stringify(d.deltas)).not.toContain('ui-worker');
+    }
   });
 
   it('a revoked credential is cut off within 1 s; its task finishes exact on another agent', async () => {
@@ -403,7 +410,8 @@ describe('accounts mode with guests', () => {
     answerHonestly(worker);
     await finished(orch, single, 20_000);
     for (const id of many) await finished(orch, id, 20_000);
-    const order = worker.tasks.map((t) => t.taskId.slice(0, t.taskId.lastIndexOf(':')));
+    // Task ids are opaque: bob's tasks are the ones whose left operand is 500 or more.
+    const order = worker.tasks.map((t) => (Number(t.a) >= 500 ? single : 'alice'));
     const lastOfSingle = order.lastIndexOf(single);
     // 123 tasks in all; round-robin over expressions alone would serve bob's three last of all.
     expect(order).toHaveLength(123);

@@ -101,7 +101,7 @@ describe('a run set up in slices', () => {
       progress: { done: 0, total },
       waiting: null,
     });
-    const waiting = await orch.scheduler.views.operations(id);
+    const waiting = (await orch.scheduler.views.operationsPage(id, 0, 2000))?.operations;
     expect(waiting?.every((op) => op.state === 'waiting')).toBe(true);
     const canceled = await orch.scheduler.cancel(id);
     expect(canceled.status).toBe('canceled');

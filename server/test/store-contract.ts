@@ -322,6 +322,18 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       expect(await store.getOpResults('e3')).toEqual([]);
     });
 
+    it('reads only the results of the op ids asked for, by op id', async () => {
+      const rows = Array.from({ length: 50 }, (_, i) => opResult('some', i));
+      await store.saveOpResults([...rows, opResult('other', 3)]);
+      expect(await store.getOpResults('some', [])).toEqual([]);
+      expect(await store.getOpResults('some', [42, 3, 7, 99])).toEqual([
+        opResult('some', 3),
+        opResult('some', 7),
+        opResult('some', 42),
+      ]);
+      expect(await store.getOpResults('none', [3])).toEqual([]);
+    });
+
     it('reads the results of many expressions at once', async () => {
       expect(await store.getOpResultsOfMany([])).toEqual([]);
       const rows = [opResult('m1', 0), opResult('m1', 1), opResult('m2', 0), opResult('m3', 4)];

@@ -23,7 +23,10 @@ import { sleep, waitFor } from './wait.js';
 
 const SubmitReplySchema = z.object({ id: z.string() });
 const ExpressionReplySchema = z.object({ expression: z.unknown() });
-const OperationsReplySchema = z.object({ operations: z.unknown() });
+const OperationsReplySchema = z.object({
+  operations: z.unknown(),
+  nextCursor: z.string().nullable(),
+});
 const AgentsReplySchema = z.object({ agents: z.unknown() });
 const SettingsReplySchema = z.object({ settings: SettingsSchema });
 
@@ -86,12 +89,36 @@ export class Api {
     );
   }
 
+  /** Every operation of an expression, page after page. */
   async operations(id: string): Promise<OperationView[]> {
-    const reply = await this.ok('GET', `/api/v1/expressions/${encodeURIComponent(id)}/operations`);
-    return checkedView<OperationView[]>(
-      z.array(OperationViewSchema),
-      OperationsReplySchema.parse(reply).operations,
+    const all: OperationView[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.operationsPage(id, { limit: 2000, cursor });
+      all.push(...page.operations);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
+  }
+
+  /** One page of an expression's operations (`GET …/operations?limit=&cursor=`). */
+  async operationsPage(
+    id: string,
+    page: { limit?: number; cursor?: string | null } = {},
+  ): Promise<{ operations: OperationView[]; nextCursor: string | null }> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set('limit', String(page.limit));
+    if (page.cursor !== undefined && page.cursor !== null) query.set('cursor', page.cursor);
+    const reply = OperationsReplySchema.parse(
+      await this.ok(
+        'GET',
+        `/api/v1/expressions/${encodeURIComponent(id)}/operations?${query.toString()}`,
+      ),
     );
+    return {
+      operations: checkedView<OperationView[]>(z.array(OperationViewSchema), reply.operations),
+      nextCursor: reply.nextCursor,
+    };
   }
 
   async cancel(id: string): Promise<void> {

@@ -154,13 +154,18 @@ suite('dashboard and browser agent in Chromium', () => {
       const id = await client.submit('(1 + 2) * (3 + 4)');
       const operations = await client.operations(id);
       const multiply = operations.find((op) => op.op === '*')!;
-      const taskId = `${id}:${multiply.id}`;
+      // Task ids are opaque: who runs the multiplication is read from its operation view.
+      const runningOn = async (): Promise<string | null> => {
+        const op = (await client.operations(id)).find((o) => o.id === multiply.id);
+        return op?.state === 'running' ? op.agentId : null;
+      };
 
       // Find the tab the 4-second multiplication went to, from the orchestrator's point of view…
       const holder = await waitFor(
         async () => {
+          const agentId = await runningOn();
           const agents = await client.agents();
-          return agents.find((agent) => agent.running.includes(taskId));
+          return agents.find((agent) => agentId !== null && agent.id === agentId);
         },
         30_000,
         'the multiplication to start',
@@ -181,9 +186,8 @@ suite('dashboard and browser agent in Chromium', () => {
 
       await waitFor(
         async () => {
-          const agents = await client.agents();
           const survivorId = holder.id === agentA ? agentB : agentA;
-          return agents.find((agent) => agent.id === survivorId)?.running.includes(taskId);
+          return (await runningOn()) === survivorId;
         },
         15_000,
         'the multiplication to be reassigned',

@@ -16,6 +16,7 @@ function expr(n: number, patch: Partial<ExpressionView> = {}): ExpressionView {
   return {
     id: `e${n}`,
     expression: `${n} + ${n}`,
+    expressionLength: `${n} + ${n}`.length,
     status: 'pending',
     result: null,
     value: null,
@@ -39,6 +40,7 @@ function agent(id: string, patch: Partial<AgentView> = {}): AgentView {
     status: 'active',
     concurrency: 2,
     running: [],
+    runningCount: 0,
     completed: 0,
     window: 2,
     strikes: 0,

@@ -3,15 +3,18 @@
  * `kind: 'node'`, websocket only, `forceNew`) that run nothing. Each records when it received
  * every `settings` message (epoch ms, so the parent can compare with its own PUT time on the
  * same machine clock) and the helper counts disconnects: an idle agent that heartbeats on time
- * never disconnects.
+ * never disconnects. With `compute` they run their tasks through core's TaskRunner (the same path
+ * as agent-node) instead of holding nothing (bench 12: busy agents whose heartbeats must hold).
  *
- *   node idle-agents.js <url> <count> <id prefix> <concurrency> [wave size]
+ *   node idle-agents.js <url> <count> <id prefix> <concurrency> [wave size] [compute]
  */
+import { TaskRunner } from '@expressionist/core';
 import { onParent, toParent } from '../lib/ipc.js';
 import { connectSocketAgent, type AgentSocket } from '@expressionist/testkit';
 
-const [url, countArg, prefix = 'idle', concurrencyArg = '1', waveArg = '50'] =
+const [url, countArg, prefix = 'idle', concurrencyArg = '1', waveArg = '50', mode = 'idle'] =
   process.argv.slice(2);
+const compute = mode === 'compute';
 if (!url || !countArg) {
   process.stderr.write('usage: idle-agents.js <url> <count> [prefix] [concurrency] [wave]\n');
   process.exit(2);
@@ -38,10 +41,17 @@ async function connectAll(): Promise<void> {
   for (let start = 0; start < count; start += wave) {
     const batch = Array.from({ length: Math.min(wave, count - start) }, async (_, k) => {
       const i = start + k;
+      // The runner needs the socket, which exists only once connectSocketAgent created it.
+      const holder: { socket?: AgentSocket } = {};
+      const runner = compute
+        ? new TaskRunner({ send: (results) => holder.socket?.emit('results', results) })
+        : null;
       const socket = await connectSocketAgent(
         url!,
         { agentId: `${prefix}-${i}`, name: `${prefix}-${i}`, concurrency },
         {
+          created: (created) => (holder.socket = created),
+          ...(runner ? { tasks: (tasks) => runner.accept(tasks) } : {}),
           settings: (settings) => {
             lastAddition[i] = settings.additionMs;
             lastAt[i] = now();
@@ -56,7 +66,9 @@ async function connectAll(): Promise<void> {
         if (lastPing[i]! >= 0) maxPingGapMs = Math.max(maxPingGapMs, t - lastPing[i]!);
         lastPing[i] = t;
       });
+      if (runner) socket.on('revoke', (ids) => runner.revoke(ids));
       socket.on('disconnect', (reason) => {
+        runner?.stop();
         disconnects += 1;
         reasons[reason] = (reasons[reason] ?? 0) + 1;
         if (firstDisconnectAt < 0) firstDisconnectAt = now();

@@ -57,6 +57,15 @@ export function visibleOwner(p: Principal): string | undefined {
   return p.kind === 'user' && !may(p, 'see-all') ? p.id : undefined;
 }
 
+/**
+ * Who reads agents' details (the scheduler's `Viewer`): null for whoever manages agents (admins,
+ * open mode), else the user's id — they see their own agents, and others under aliases.
+ */
+export function agentViewer(p: Principal): string | null {
+  if (may(p, 'manage-agents')) return null;
+  return p.kind === 'user' ? p.id : '';
+}
+
 /** Who owns what `p` submits: its user id, or nobody in open mode. */
 export function ownerOf(p: Principal): string | undefined {
   return p.kind === 'user' ? p.id : undefined;

@@ -103,7 +103,7 @@ export function loadJwtSecret(dataDir: string, fromEnv: string | undefined): Uin
   if (fromEnv) return new TextEncoder().encode(fromEnv);
   const file = path.join(dataDir, SECRET_FILE);
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600, flag: 'wx' });
   }
   chmodSync(file, 0o600);
@@ -364,11 +364,9 @@ export class AuthService {
   /** `POST /api/v1/setup`: the first admin, once, with the token from the setup link. */
   async setup(body: SetupBody): Promise<LoginReply> {
     const expected = this.setupToken;
-    if (
-      expected === null ||
-      body.token.length !== expected.length ||
-      !timingSafeEqual(Buffer.from(body.token), Buffer.from(expected))
-    )
+    // Digests of equal length: timingSafeEqual throws on buffers of different lengths, and a token
+    // of the right number of characters but not of bytes (non-ASCII) would be a 500.
+    if (expected === null || !timingSafeEqual(sha256(body.token), sha256(expected)))
       throw ExpressionistError.of('SETUP_INVALID', {});
     // Taken at once (two concurrent uses create one admin), given back if the account is refused
     // (a weak password must not burn the only link).

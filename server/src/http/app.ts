@@ -11,6 +11,7 @@ import {
   ExpressionListQuerySchema,
   ExpressionistError,
   LoginBodySchema,
+  OperationsQuerySchema,
   PasswordChangeBodySchema,
   SettingsPatchSchema,
   SetupBodySchema,
@@ -19,7 +20,14 @@ import type { Metrics } from '../metrics.js';
 import type { AuthService, Session } from '../auth/service.js';
 import { RateLimitedError, RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
 import { bareAddress, proxyTrust } from '../auth/client-address.js';
-import { authorize, canSee, ownerOf, visibleOwner, type Principal } from '../auth/policy.js';
+import {
+  agentViewer,
+  authorize,
+  canSee,
+  ownerOf,
+  visibleOwner,
+  type Principal,
+} from '../auth/policy.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
@@ -75,6 +83,34 @@ function decodeCursor(raw: string): ListCursor {
   }
 }
 
+/**
+ * An operations page's cursor: the id its page starts at, as a decimal string. Ids are dense and
+ * ordered, so the cursor is all a page needs; it is checked like any other query field.
+ */
+export function decodeOpCursor(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  if (!/^\d{1,9}$/.test(raw))
+    throw ExpressionistError.of('QUERY_INVALID', {
+      reason: 'cursor: not a cursor returned by this API.',
+    });
+  return Number(raw);
+}
+
+/**
+ * At least as many operations as `source` plans into: one per binary operator, and a unary minus
+ * counted as one too (an overestimate by at most those). A scan of 1 MB takes about a
+ * millisecond; planning it, a second.
+ */
+export function operationsAtMost(source: string): number {
+  let n = 0;
+  for (let i = 0; i < source.length; i += 1) {
+    const c = source.charCodeAt(i);
+    // + * - /
+    if (c === 43 || c === 42 || c === 45 || c === 47) n += 1;
+  }
+  return n;
+}
+
 /** Who is calling, as the auth middleware found it. */
 const principals = new WeakMap<Request, Principal>();
 function principalOf(req: Request): Principal {
@@ -111,6 +147,8 @@ export function createApp(deps: AppDeps): Express {
     limits.submissionsPerMinute,
     60,
   );
+  /** Operations of each owner's submissions still being planned (not yet counted as unfinished). */
+  const planning = new Map<string, number>();
   const exposed = auth.mode === 'open' && !isLoopbackHost(deps.config.host);
   const app = express();
   app.disable('x-powered-by');
@@ -293,8 +331,25 @@ export function createApp(deps: AppDeps): Express {
       if (scheduler.unfinishedOf(owner) >= limits.maxUnfinishedPerUser)
         throw new RateLimitedError('unfinished expressions (wait for some to finish)', 5);
     }
-    const outcome = await scheduler.submit(body.data.expression, body.data.id, owner);
-    res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
+    if (owner === undefined) {
+      const outcome = await scheduler.submit(body.data.expression, body.data.id, owner);
+      res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
+      return;
+    }
+    // Operations in flight: one expression alone always fits (its length is bounded anyway).
+    const ops = operationsAtMost(body.data.expression);
+    const inFlight = scheduler.unfinishedOpsOf(owner) + (planning.get(owner) ?? 0);
+    if (inFlight > 0 && inFlight + ops > limits.maxUnfinishedOpsPerUser)
+      throw new RateLimitedError('operations in flight (wait for some to finish)', 5);
+    planning.set(owner, (planning.get(owner) ?? 0) + ops);
+    try {
+      const outcome = await scheduler.submit(body.data.expression, body.data.id, owner);
+      res.status(outcome.created ? 201 : 200).json({ id: outcome.id });
+    } finally {
+      const left = (planning.get(owner) ?? ops) - ops;
+      if (left > 0) planning.set(owner, left);
+      else planning.delete(owner);
+    }
   });
   api.get('/expressions', async (req, res) => {
     const query = ExpressionListQuerySchema.safeParse(req.query);
@@ -317,14 +372,31 @@ export function createApp(deps: AppDeps): Express {
     res.json({ expressions, nextCursor });
   });
   api.get('/expressions/:id', async (req, res) => {
-    const expression = await scheduler.views.expressionView(req.params.id, visibleTo(req));
+    // The one place the whole text is sent (lists and dashboards get a prefix).
+    const expression = await scheduler.views.expressionView(req.params.id, visibleTo(req), true);
     if (!expression) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
     res.json({ expression });
   });
   api.get('/expressions/:id/operations', async (req, res) => {
-    const operations = await scheduler.views.operations(req.params.id, visibleTo(req));
-    if (!operations) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
-    res.json({ operations });
+    const query = OperationsQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      const { field, message } = describeIssue(query.error);
+      sendError(res, 'QUERY_INVALID', { reason: message }, { field });
+      return;
+    }
+    const from = decodeOpCursor(query.data.cursor);
+    const page = await scheduler.views.operationsPage(
+      req.params.id,
+      from,
+      query.data.limit,
+      visibleTo(req),
+      agentViewer(principalOf(req)),
+    );
+    if (!page) throw ExpressionistError.of('EXPRESSION_NOT_FOUND', { id: req.params.id });
+    res.json({
+      operations: page.operations,
+      nextCursor: page.next === null ? null : String(page.next),
+    });
   });
   api.post('/expressions/:id/cancel', async (req, res) => {
     res.json({ expression: await scheduler.cancel(req.params.id, visibleTo(req)) });
@@ -356,8 +428,8 @@ export function createApp(deps: AppDeps): Express {
     }
     res.json({ settings: await scheduler.updateSettings(patch.data) });
   });
-  api.get('/agents', (_req, res) => {
-    res.json({ agents: scheduler.agentViews() });
+  api.get('/agents', (req, res) => {
+    res.json({ agents: scheduler.agentViews(agentViewer(principalOf(req))) });
   });
   api.post('/agents/:id/release', async (req, res) => {
     authorize(principalOf(req), 'manage-agents');

@@ -9,6 +9,7 @@ import {
   CredentialsBodySchema,
   ExpressionListQuerySchema,
   LoginBodySchema,
+  OperationsQuerySchema,
   PasswordChangeBodySchema,
   SettingsPatchSchema,
   SetupBodySchema,
@@ -161,10 +162,21 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'get',
     path: '/api/v1/expressions/{id}/operations',
     auth: 'user',
-    summary: "An expression's operations (its DAG) with their states.",
+    summary:
+      "An expression's operations (its DAG) with their states, by id, one page at a time. The list answers and dashboard messages carry at most the first 256 characters of an expression's text; GET /api/v1/expressions/{id} the whole.",
     tag: 'api',
-    success: [{ status: 200, description: 'The operations.', body: 'OperationsReply' }],
-    errors: ID_ERRORS,
+    query: {
+      limit: {
+        schema: z.toJSONSchema(OperationsQuerySchema.shape.limit),
+        description: 'Page size.',
+      },
+      cursor: {
+        schema: input(OperationsQuerySchema.shape.cursor),
+        description: '`nextCursor` of the previous page.',
+      },
+    },
+    success: [{ status: 200, description: 'One page.', body: 'OperationsReply' }],
+    errors: [...ID_ERRORS, 'QUERY_INVALID'],
   },
   {
     method: 'post',

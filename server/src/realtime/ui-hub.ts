@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
   ExpressionistError,
+  LIVE_OPERATIONS_WINDOW,
   SubscribeSchema,
   UiHandshakeSchema,
   errorInfo,
+  type AgentView,
   type ExpressionView,
   type OperationView,
   type Settings,
@@ -13,11 +15,21 @@ import {
   type UiToServerEvents,
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
-import { canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
+import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
+import { agentViewer, canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
 
 const SNAPSHOT_EXPRESSIONS = 200;
+/**
+ * Operations in a subscribe answer: the REST route's default page. Every subscribe builds and
+ * serializes it (~150 KB); bigger first pages made a subscribe loop over 1 MB expressions allocate
+ * enough to trigger major collections of a heap holding millions of operations (bench 12).
+ */
+const SUBSCRIBE_PAGE = 500;
+/** Dashboards of admins (everyone in open mode) watching an expression's operations. */
 const room = (expressionId: string): string => `expr:${expressionId}`;
+/** Its owner's dashboards watching it: operations with agents as users see them. */
+const userOpsRoom = (expressionId: string): string => `expr-u:${expressionId}`;
 /** Dashboards that see every expression (admins; everyone in open mode). */
 const ALL = 'all';
 /** Dashboards of one user, who sees only their own expressions. */
@@ -62,13 +74,19 @@ export class UiHub implements SchedulerListener {
   /** Several orchestrators: expressions someone subscribed to (rooms live on other instances). */
   private readonly watched = new Set<string>();
 
+  /** `subscribe` calls per user (per address in open mode), each answering a page of views. */
+  private readonly subscribes: RateWindow;
+
   constructor(
     io: IoServer,
     private readonly scheduler: Scheduler,
     private readonly auth: AuthService,
     private readonly log: Logger,
     private readonly flushMs = 100,
+    subscribes: { store: LimitStore; perMinute: number } = { store: memoryLimits, perMinute: 120 },
   ) {
+    // In the shared limit store (Redis with several instances): per user across instances.
+    this.subscribes = new RateWindow(subscribes.store, 'ui-subscribes', subscribes.perMinute, 60);
     this.nsp = uiNamespace(io);
     this.nsp.use((socket, next) => {
       const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
@@ -117,13 +135,26 @@ export class UiHub implements SchedulerListener {
           });
           return;
         }
+        // Counted where the socket is (a gateway too), before any work is asked of the leader.
+        const who = principal.kind === 'user' ? principal.id : `addr:${socket.handshake.address}`;
         void (async () => {
+          const wait = await this.subscribes.hit(who);
+          if (wait > 0) {
+            reply({
+              ok: false,
+              error: errorInfo('RATE_LIMITED', { what: 'dashboard subscriptions', seconds: wait }),
+            });
+            return;
+          }
           const answer =
             this.cluster && !this.cluster.leading()
               ? await this.cluster.askSubscribe(principal, id.data)
               : await this.subscription(principal, id.data);
           // Rooms are per instance: the socket joins here, the leader's deltas reach it.
-          if (answer.ok) await socket.join(room(id.data));
+          if (answer.ok)
+            await socket.join(
+              agentViewer(principal) === null ? room(id.data) : userOpsRoom(id.data),
+            );
           reply(answer);
         })().catch((err: unknown) => {
           this.log.warn({ err }, 'subscribe failed');
@@ -131,7 +162,9 @@ export class UiHub implements SchedulerListener {
         });
       });
       socket.on('unsubscribe', (expressionId: unknown) => {
-        if (typeof expressionId === 'string') void socket.leave(room(expressionId));
+        if (typeof expressionId !== 'string') return;
+        void socket.leave(room(expressionId));
+        void socket.leave(userOpsRoom(expressionId));
       });
     });
     this.timer = setInterval(() => this.flush(), flushMs);
@@ -143,18 +176,32 @@ export class UiHub implements SchedulerListener {
     this.cluster = port;
   }
 
-  /** What `subscribe` answers: the expression and its operations, if the principal may see it. */
+  /**
+   * What `subscribe` answers: the expression (its text's prefix) and the first page of its
+   * operations, if the principal may see it.
+   */
   async subscription(principal: Principal, expressionId: string): Promise<SubscribeReply> {
     const visible = (owner: string | null): boolean => canSee(principal, owner);
     const expression = await this.scheduler.views.expressionView(expressionId, visible);
-    const operations = expression
-      ? await this.scheduler.views.operations(expressionId, visible)
+    const page = expression
+      ? await this.scheduler.views.operationsPage(
+          expressionId,
+          0,
+          SUBSCRIBE_PAGE,
+          visible,
+          agentViewer(principal),
+        )
       : null;
     // Someone else's expression answers exactly as one that does not exist.
-    if (!expression || !operations)
+    if (!expression || !page)
       return { ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: expressionId }) };
     if (this.cluster) this.watched.add(expressionId);
-    return { ok: true, expression, operations };
+    return {
+      ok: true,
+      expression,
+      operations: page.operations,
+      nextCursor: page.next === null ? null : String(page.next),
+    };
   }
 
   /** Emits a snapshot to one dashboard socket (on any instance, through the adapter). */
@@ -167,7 +214,7 @@ export class UiHub implements SchedulerListener {
       );
       this.nsp.to(socketId).emit('snapshot', {
         expressions,
-        agents: this.scheduler.agentViews(),
+        agents: this.scheduler.agentViews(agentViewer(principal)),
         settings: this.scheduler.getSettings(),
         stats: this.scheduler.stats(),
       });
@@ -183,11 +230,16 @@ export class UiHub implements SchedulerListener {
   operationsChanged(expressionId: string, opIds: readonly number[]): void {
     const watched = this.cluster
       ? this.watched.has(expressionId)
-      : this.nsp.adapter.rooms.has(room(expressionId));
+      : this.nsp.adapter.rooms.has(room(expressionId)) ||
+        this.nsp.adapter.rooms.has(userOpsRoom(expressionId));
     if (!watched) return;
     let set = this.operations.get(expressionId);
-    if (!set) this.operations.set(expressionId, (set = new Set()));
-    for (const id of opIds) set.add(id);
+    // Only the live window: what a flush builds per expression stays bounded by it.
+    for (const id of opIds) {
+      if (id >= LIVE_OPERATIONS_WINDOW) continue;
+      if (!set) this.operations.set(expressionId, (set = new Set()));
+      set.add(id);
+    }
   }
 
   agentChanged(id: string): void {
@@ -227,25 +279,54 @@ export class UiHub implements SchedulerListener {
       this.settings = undefined;
       return;
     }
-    // What everyone signed in sees.
+    // What everyone signed in sees: agents as admins see them (`common`), and as users do
+    // (`shared`: every agent under its alias, no task ids); a user whose own browser tab changed
+    // gets that one as it is (`ownOf`).
     const common: UiDelta = {};
+    const shared: UiDelta = {};
+    const own = new Map<string, AgentView[]>();
+    const views = this.scheduler.views;
+    // Only admins (or open mode) watching here: the users' part is built for nobody.
+    const users = this.cluster !== null || this.hasUserRooms();
     if (this.agents.size > 0) {
-      common.agents = [...this.agents].flatMap((id) => this.scheduler.agentView(id) ?? []);
+      common.agents = [];
+      shared.agents = [];
+      for (const id of this.agents) {
+        const full = this.scheduler.agentView(id);
+        if (!full) continue;
+        common.agents.push(full);
+        if (!users) continue;
+        shared.agents.push(this.scheduler.agentView(id, '')!);
+        const user = views.userOfAgent(id);
+        if (user !== null) {
+          let mine = own.get(user);
+          if (!mine) own.set(user, (mine = []));
+          mine.push(this.scheduler.agentView(id, user)!);
+        }
+      }
       this.agents.clear();
     }
     if (this.agentsRemoved.size > 0) {
       common.agentsRemoved = [...this.agentsRemoved];
+      if (users) shared.agentsRemoved = common.agentsRemoved.map((id) => views.aliasOf(id));
       this.agentsRemoved.clear();
     }
     if (this.settings) {
-      common.settings = this.settings;
+      common.settings = shared.settings = this.settings;
       this.settings = undefined;
     }
     this.statsTick += 1;
     if (this.statsTick * this.flushMs >= 1000) {
       this.statsTick = 0;
-      common.stats = this.scheduler.stats();
+      common.stats = shared.stats = this.scheduler.stats();
     }
+    /** The users' part for `user`: the shared one, with their own changed agents as they are. */
+    const sharedFor = (user: string): UiDelta => {
+      const mine = own.get(user);
+      if (!mine || !shared.agents) return shared;
+      const aliases = new Set(mine.map((a) => views.aliasOf(a.id)));
+      return { ...shared, agents: [...shared.agents.filter((a) => !aliases.has(a.id)), ...mine] };
+    };
     // Changed expressions, for the `all` room and per owner.
     const all: ExpressionView[] = [];
     const byOwner = new Map<string, ExpressionView[]>();
@@ -270,22 +351,48 @@ export class UiHub implements SchedulerListener {
     for (const [owner, expressions] of byOwner) {
       const target = userRoom(owner);
       if (!this.hasRoom(target)) continue;
-      this.nsp.to(target).emit('delta', { ...common, expressions });
+      this.nsp.to(target).emit('delta', { ...sharedFor(owner), expressions });
       told.push(target);
     }
-    // Users none of whose expressions changed get the common part alone.
-    if (hasCommon) this.nsp.except(told).emit('delta', common);
+    for (const user of own.keys()) {
+      const target = userRoom(user);
+      if (byOwner.has(user) || !this.hasRoom(target)) continue;
+      this.nsp.to(target).emit('delta', sharedFor(user));
+      told.push(target);
+    }
+    // Users none of whose expressions or tabs changed get the shared part alone.
+    if (hasCommon && users) this.nsp.except(told).emit('delta', shared);
     for (const [expressionId, ids] of this.operations) {
-      const operations: OperationView[] = this.scheduler.views.operationViews(expressionId, ids);
-      if (operations.length > 0)
-        this.nsp
-          .to(room(expressionId))
-          .emit('delta', { operations: [{ expressionId, operations }] });
+      if (this.nsp.adapter.rooms.has(room(expressionId)) || this.cluster) {
+        const operations: OperationView[] = views.operationViews(expressionId, ids);
+        if (operations.length > 0)
+          this.nsp
+            .to(room(expressionId))
+            .emit('delta', { operations: [{ expressionId, operations }] });
+      }
+      // Its owner's dashboards (the only users who may watch it) see agents as users do.
+      const owner = views.liveViewWithOwner(expressionId)?.owner ?? null;
+      if (
+        owner !== null &&
+        (this.nsp.adapter.rooms.has(userOpsRoom(expressionId)) || this.cluster)
+      ) {
+        const operations = views.operationViews(expressionId, ids, owner);
+        if (operations.length > 0)
+          this.nsp
+            .to(userOpsRoom(expressionId))
+            .emit('delta', { operations: [{ expressionId, operations }] });
+      }
     }
     this.operations.clear();
     this.flushRemoved();
     for (const id of this.watched)
       if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
+  }
+
+  /** Whether any user's dashboard (not an admin's) is connected here. */
+  private hasUserRooms(): boolean {
+    for (const name of this.nsp.adapter.rooms.keys()) if (name.startsWith('user:')) return true;
+    return false;
   }
 
   /** Deleted expressions: every id to the `all` room (admins), each owner's to that owner. */

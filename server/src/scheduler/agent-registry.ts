@@ -281,6 +281,7 @@ export class Agent {
       status: this.statusNow,
       concurrency: this.slots,
       running: [...this.held],
+      runningCount: this.held.size,
       completed: this.completedCount,
       window: this.window,
       strikes: this.strikesTotal,

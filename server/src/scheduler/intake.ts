@@ -72,7 +72,12 @@ export class Intake {
       cached: false,
       owner: owner ?? null,
     };
-    const immediate = this.immediateOutcome(compiled.plan, compiled.normalized, expression);
+    const immediate = this.immediateOutcome(
+      compiled.plan,
+      compiled.normalized,
+      expression,
+      owner ?? null,
+    );
     const stored: StoredExpression = immediate
       ? {
           ...base,
@@ -106,11 +111,12 @@ export class Intake {
     plan: PlanSource,
     normalized: string,
     source: string,
+    owner: string | null,
   ): { outcome: CachedOutcome; cached: boolean } | null {
     const root = plan.root;
     if (root.kind === 'lit')
       return { outcome: { value: canonicalDecimal(root.value) }, cached: false };
-    const cached = this.cache.get(normalized);
+    const cached = this.cache.get(owner, normalized);
     if (cached)
       return { outcome: 'error' in cached ? respelledError(cached, source) : cached, cached: true };
     // A divisor factor that is a literal zero fails the expression before any work is sent.

@@ -110,13 +110,14 @@ export class PlanPool {
   /**
    * `compile(source, limits)` with the same result and the same ExpressionistError (code,
    * message, position); a worker fault or death is INTERNAL, a full queue RATE_LIMITED.
+   * `limits` replaces the pool's own (re-planning a stored expression accepted under older ones).
    */
-  async compile(source: string): Promise<Compiled> {
+  async compile(source: string, limits: ParseLimits = this.o.limits): Promise<Compiled> {
     if (!this.offloads(source) || this.closed) {
-      const { plan, normalized } = compile(source, this.o.limits);
+      const { plan, normalized } = compile(source, limits);
       return { plan: new ObjectPlan(plan), normalized };
     }
-    const reply = await this.send(source);
+    const reply = await this.send(source, limits);
     if (!reply.ok) {
       if (reply.code === null) throw new Error(`planning worker failed: ${reply.message}`);
       throw new ExpressionistError(reply.code, reply.message, reply.position);
@@ -137,7 +138,7 @@ export class PlanPool {
     );
   }
 
-  private send(source: string): Promise<PlanReply> {
+  private send(source: string, limits: ParseLimits): Promise<PlanReply> {
     // The least loaded slot; an empty slot (never started, or its worker died) counts as idle.
     let best = 0;
     for (let i = 1; i < this.slots.length; i += 1)
@@ -155,7 +156,7 @@ export class PlanPool {
     return new Promise<PlanReply>((resolve, reject) => {
       slot.jobs.set(id, { id, resolve, reject });
       if (slot.jobs.size === 1) slot.worker.ref();
-      const request: PlanRequest = { id, source, limits: { ...this.o.limits } };
+      const request: PlanRequest = { id, source, limits: { ...limits } };
       slot.worker.postMessage(request);
     });
   }

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   ExpressionistError,
@@ -29,7 +30,7 @@ import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { Retention } from './retention.js';
 import { ResultWriter } from './result-writer.js';
-import { SchedulerViews, Throughput } from './views.js';
+import { SchedulerViews, Throughput, UNLIMITED, type Viewer } from './views.js';
 
 export type { SubmitOutcome } from './intake.js';
 
@@ -103,6 +104,8 @@ export class Scheduler {
   readonly retention: Retention;
   private readonly runs = new Map<string, ExpressionRun>();
   private readonly unfinished = new Map<string, number>();
+  /** Operations of each owner's unfinished expressions, in all. */
+  private readonly unfinishedOps = new Map<string, number>();
   /** Finished runs kept briefly so live detail views can show their last state. */
   private readonly recent = new Map<string, ExpressionRun>();
   private readonly ring = new ReadyRing();
@@ -113,6 +116,8 @@ export class Scheduler {
   private readonly resultWriter: ResultWriter;
   private readonly expressionWriter: ExpressionWriter;
   private readonly throughput = new Throughput();
+  /** Keys task ids (see `taskIdOf`). */
+  private readonly taskKey = randomBytes(32);
   private current: Settings;
   private listener: SchedulerListener | null = null;
   private open = true;
@@ -128,12 +133,8 @@ export class Scheduler {
       if (ok) o.metrics.storeWriteRows.inc(rows);
     });
     this.expressionWriter = new ExpressionWriter(o.store, o.log);
-    this.intake = new Intake(
-      o.store,
-      o.cache,
-      o.log,
-      o.planner ?? new PlanPool({ limits: o.parseLimits, threshold: 0 }),
-    );
+    const planner = o.planner ?? new PlanPool({ limits: o.parseLimits, threshold: 0 });
+    this.intake = new Intake(o.store, o.cache, o.log, planner);
     this.agents = new AgentLifecycle(
       this.leaseTable,
       {
@@ -197,6 +198,7 @@ export class Scheduler {
       runOf: (id) => this.runs.get(id) ?? this.recent.get(id),
       readyCount: () => this.ring.readyCount,
       leasesInFlight: () => this.leaseTable.size,
+      replan: async (source) => (await planner.compile(source, UNLIMITED)).plan,
     });
   }
 
@@ -374,7 +376,7 @@ export class Scheduler {
     const durationMs = durationOf(op.op, this.current);
     const { attempt, started } = run.startAttempt(opId, agent.id, now);
     const lease: Lease = {
-      taskId: `${run.id}:${opId}`,
+      taskId: this.taskIdOf(run.id, opId),
       run,
       opId,
       attempt,
@@ -559,9 +561,14 @@ export class Scheduler {
     }
     const changed = run.finish(end, now);
     const stored = run.stored;
-    if (end.status === 'done') this.o.cache.set(stored.normalized, { value: end.value });
+    if (end.status === 'done')
+      this.o.cache.set(stored.owner, stored.normalized, { value: end.value });
     else if (end.cacheable)
-      this.o.cache.set(stored.normalized, cacheableError(stored.expression, end.error));
+      this.o.cache.set(
+        stored.owner,
+        stored.normalized,
+        cacheableError(stored.expression, end.error),
+      );
     this.expressionWriter.write(run.id, {
       status: stored.status,
       value: stored.value,
@@ -576,6 +583,9 @@ export class Scheduler {
       const left = (this.unfinished.get(owner) ?? 1) - 1;
       if (left > 0) this.unfinished.set(owner, left);
       else this.unfinished.delete(owner);
+      const ops = (this.unfinishedOps.get(owner) ?? run.total) - run.total;
+      if (ops > 0 && left > 0) this.unfinishedOps.set(owner, ops);
+      else this.unfinishedOps.delete(owner);
     }
     this.recent.set(run.id, run);
     if (this.recent.size > RECENT_RUNS) this.recent.delete(this.recent.keys().next().value!);
@@ -588,16 +598,35 @@ export class Scheduler {
     this.listener?.agentChanged(agent.id);
   }
 
+  /**
+   * The id agents know a task by: opaque, the same for every attempt of one operation. An
+   * expression id names its owner and their idempotency key (`<user>.<client id>`), which are not
+   * an agent's business; an HMAC under a key of this process hides them and cannot be forged.
+   */
+  private taskIdOf(expressionId: string, opId: number): string {
+    return createHmac('sha256', this.taskKey)
+      .update(`${expressionId}:${opId}`)
+      .digest('base64url')
+      .slice(0, 22);
+  }
+
   /** Unfinished expressions of `owner` (for the per-user limit). */
   unfinishedOf(owner: string): number {
     return this.unfinished.get(owner) ?? 0;
+  }
+
+  /** Operations of `owner`'s unfinished expressions, in all (for the per-user limit). */
+  unfinishedOpsOf(owner: string): number {
+    return this.unfinishedOps.get(owner) ?? 0;
   }
 
   /** Holds a run in memory until it finishes (counted per owner). */
   private track(run: ExpressionRun): void {
     this.runs.set(run.id, run);
     const owner = run.stored.owner;
-    if (owner !== null) this.unfinished.set(owner, (this.unfinished.get(owner) ?? 0) + 1);
+    if (owner === null) return;
+    this.unfinished.set(owner, (this.unfinished.get(owner) ?? 0) + 1);
+    this.unfinishedOps.set(owner, (this.unfinishedOps.get(owner) ?? 0) + run.total);
   }
 
   // ------------------------------------------------------------------ settings
@@ -626,12 +655,12 @@ export class Scheduler {
 
   // ------------------------------------------------------------------ read shortcuts
 
-  agentViews(): AgentView[] {
-    return this.views.agentViews();
+  agentViews(viewer: Viewer = null): AgentView[] {
+    return this.views.agentViews(viewer);
   }
 
-  agentView(id: string): AgentView | null {
-    return this.views.agentView(id);
+  agentView(id: string, viewer: Viewer = null): AgentView | null {
+    return this.views.agentView(id, viewer);
   }
 
   stats(): StatsView {

@@ -382,8 +382,11 @@ export class MongoStore implements Store {
     }
   }
 
-  async getOpResults(expressionId: string): Promise<StoredOpResult[]> {
-    const docs = await this.opResults.find({ expressionId }).sort({ opId: 1 }).toArray();
+  async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
+    if (opIds !== undefined && opIds.length === 0) return [];
+    const filter =
+      opIds === undefined ? { expressionId } : { expressionId, opId: { $in: [...opIds] } };
+    const docs = await this.opResults.find(filter).sort({ opId: 1 }).toArray();
     return docs.map(fromOpDoc);
   }
 

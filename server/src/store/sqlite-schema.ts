@@ -201,6 +201,8 @@ export interface Statements {
   countByStatus: Statement<[], { status: string; n: number }>;
   insertOpResult: Statement<OpResultRow>;
   getOpResults: Statement<[string], OpResultRow>;
+  /** Results of the op ids in a JSON array (one statement for any number of ids). */
+  getSomeOpResults: Statement<[string, string], OpResultRow>;
   getSettings: Statement<[], { data: string }>;
   saveSettings: Statement<[string]>;
   saveQuarantine: Statement<QuarantineRow>;
@@ -366,6 +368,10 @@ export function prepare(db: Database.Database): Statements {
     getOpResults: db.prepare<[string], OpResultRow>(
       `SELECT expression_id, op_id, value, agent_id, attempt, finished_at FROM op_results
        WHERE expression_id = ? ORDER BY op_id`,
+    ),
+    getSomeOpResults: db.prepare<[string, string], OpResultRow>(
+      `SELECT expression_id, op_id, value, agent_id, attempt, finished_at FROM op_results
+       WHERE expression_id = ? AND op_id IN (SELECT value FROM json_each(?)) ORDER BY op_id`,
     ),
     getSettings: db.prepare<[], { data: string }>('SELECT data FROM settings WHERE id = 1'),
     saveSettings: db.prepare<[string]>(

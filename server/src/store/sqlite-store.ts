@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AgentKind, ExpressionStatus, Settings } from '@expressionist/core';
@@ -59,7 +59,13 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     if (this.db) return;
-    mkdirSync(this.dataDir, { recursive: true });
+    // The data is users' expressions, password hashes and credentials: the owner's alone. SQLite
+    // creates its -wal and -shm files with the database file's mode, so that one is made 0600
+    // first (and an older, umask-made one is narrowed).
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    closeSync(openSync(this.path, 'a', 0o600));
+    for (const file of [this.path, `${this.path}-wal`, `${this.path}-shm`])
+      if (existsSync(file)) chmodSync(file, 0o600);
     const db = new Database(this.path);
     try {
       db.pragma('journal_mode = WAL');
@@ -304,8 +310,12 @@ export class SqliteStore implements Store {
     );
   }
 
-  async getOpResults(expressionId: string): Promise<StoredOpResult[]> {
-    return this.statements().getOpResults.all(expressionId).map(fromOpRow);
+  async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
+    if (opIds === undefined) return this.statements().getOpResults.all(expressionId).map(fromOpRow);
+    if (opIds.length === 0) return [];
+    return this.statements()
+      .getSomeOpResults.all(expressionId, JSON.stringify(opIds))
+      .map(fromOpRow);
   }
 
   async getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]> {

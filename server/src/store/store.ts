@@ -130,8 +130,11 @@ export interface Store {
    * written again; returns how many rows were new. Resolves only once the rows are durable.
    */
   saveOpResults(results: StoredOpResult[]): Promise<number>;
-  /** All recorded results of one expression. */
-  getOpResults(expressionId: string): Promise<StoredOpResult[]>;
+  /**
+   * Recorded results of one expression: all of them, or only those of `opIds` (a page of views
+   * reads a few thousand of a 500,000-op expression's results, not all of them). By op id.
+   */
+  getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]>;
   /**
    * Recorded results of several expressions in one round trip (restart recovery: one query per
    * expression is slow on servers that scan per query). No particular order.

@@ -155,12 +155,18 @@ export async function getExpression(id: string): Promise<ExpressionView> {
     .expression;
 }
 
-export async function getOperations(id: string): Promise<OperationView[]> {
-  const reply = await request(
-    `/expressions/${encodeURIComponent(id)}/operations`,
+/** One page of an expression's operations, from `cursor` (a `nextCursor` of the last page). */
+export async function getOperations(
+  id: string,
+  cursor: string | null = null,
+  limit = 2000,
+): Promise<{ operations: OperationView[]; nextCursor: string | null }> {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor !== null) query.set('cursor', cursor);
+  return request(
+    `/expressions/${encodeURIComponent(id)}/operations?${query.toString()}`,
     OperationsReplySchema,
   );
-  return reply.operations;
 }
 
 export async function cancelExpression(id: string): Promise<ExpressionView> {

@@ -151,6 +151,8 @@ export const en = {
   'detail.compact':
     'Large expression ({n} operations): compact view without labels. Hover a node for its details, or use the table.',
   'detail.noOps': 'This expression is a single number: there is nothing to compute.',
+  'detail.beyondWindow':
+    'Showing the first {n} operations live; {more} more are read page by page from GET /api/v1/expressions/:id/operations.',
   'detail.cachedNote': 'Answered from the result cache: these operations were not computed again.',
   'detail.reassignedLegend': 'Reassigned',
   'detail.showMore': 'Show {n} more',
@@ -489,6 +491,8 @@ export const ru: Record<MessageKey, string> = {
   'detail.compact':
     'Большое выражение ({n} операций): компактный вид без подписей. Наведите на узел, чтобы увидеть подробности, или откройте таблицу.',
   'detail.noOps': 'Это выражение — одно число: вычислять нечего.',
+  'detail.beyondWindow':
+    'Вживую показаны первые {n} операций; ещё {more} читаются постранично через GET /api/v1/expressions/:id/operations.',
   'detail.cachedNote': 'Ответ взят из кэша результатов: эти операции заново не вычислялись.',
   'detail.reassignedLegend': 'Переназначено',
   'detail.showMore': 'Показать ещё {n}',

@@ -12,6 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import { SvelteMap } from 'svelte/reactivity';
 import {
+  LIVE_OPERATIONS_WINDOW,
   SubscribeReplySchema,
   UiDeltaSchema,
   UiSnapshotSchema,
@@ -34,7 +35,7 @@ import {
   type LiveModel,
   type Sample,
 } from './merge';
-import { ApiError, listExpressions } from './api';
+import { ApiError, getExpression, getOperations, listExpressions } from './api';
 import { session } from './session.svelte';
 
 /** The `data` of a refused handshake: the error code (see server/src/realtime/io.ts). */
@@ -61,6 +62,13 @@ export class ExpressionWatch {
    */
   structure = $state.raw<OperationView[]>([]);
   readonly operations = new SvelteMap<number, OperationView>();
+  /**
+   * Operations past the live window (`LIVE_OPERATIONS_WINDOW`): not shown here, read over the
+   * API page by page. 0 when the page shows them all.
+   */
+  beyondWindow = $state(0);
+  /** The whole source text when the live views carry only its prefix (fetched once). */
+  source = $state.raw<string | null>(null);
   #ids = new Set<number>();
 
   constructor(readonly id: string) {}
@@ -287,12 +295,48 @@ class LiveStore implements LiveModel {
         watch.error = parsed.data.error;
         return;
       }
-      upsertExpressions(this, [parsed.data.expression], 'live');
-      replaceOperations(this, watch.id, parsed.data.operations);
-      watch.setStructure(parsed.data.operations);
+      const { expression, operations, nextCursor } = parsed.data;
+      upsertExpressions(this, [expression], 'live');
+      replaceOperations(this, watch.id, operations);
+      watch.setStructure(operations);
       watch.error = null;
       watch.status = 'ready';
+      watch.beyondWindow = Math.max(0, expression.progress.total - LIVE_OPERATIONS_WINDOW);
+      if (nextCursor !== null) void this.#loadWindow(watch, nextCursor);
+      if (watch.source === null && expression.expressionLength > expression.expression.length)
+        void this.#loadSource(watch);
     });
+  }
+
+  /** The rest of the live window, page by page over REST (deltas keep it current meanwhile). */
+  async #loadWindow(watch: ExpressionWatch, first: string): Promise<void> {
+    let cursor: string | null = first;
+    try {
+      while (cursor !== null && Number(cursor) < LIVE_OPERATIONS_WINDOW) {
+        const limit = Math.min(2000, LIVE_OPERATIONS_WINDOW - Number(cursor));
+        const page = await getOperations(watch.id, cursor, limit);
+        if (this.#watches.get(watch.id)?.watch !== watch) return; // released meanwhile
+        for (const op of page.operations)
+          if (!watch.operations.has(op.id)) watch.operations.set(op.id, op);
+        watch.setStructure([...watch.operations.values()]);
+        cursor = page.nextCursor;
+      }
+    } catch (err) {
+      watch.error = {
+        code: 'INTERNAL',
+        message: err instanceof Error ? err.message : String(err),
+      };
+    }
+  }
+
+  /** The whole text of a long expression (views carry only its first characters). */
+  async #loadSource(watch: ExpressionWatch): Promise<void> {
+    try {
+      const whole = await getExpression(watch.id);
+      if (this.#watches.get(watch.id)?.watch === watch) watch.source = whole.expression;
+    } catch {
+      // The prefix stays on screen; the next subscribe tries again.
+    }
   }
 
   /**
