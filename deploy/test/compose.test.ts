@@ -254,9 +254,14 @@ const mongo = services.mongo!;
 const CLUSTER_FILE = 'docker-compose.cluster.yml';
 const clusterText = read(CLUSTER_FILE);
 const clusterRaw: unknown = parseYaml(clusterText, { uniqueKeys: true, customTags: composeTags });
-/** The cluster refuses to start without JWT_SECRET (`${JWT_SECRET:?…}`): a stand-in for .env. */
+/**
+ * The cluster refuses to start without JWT_SECRET and REDIS_PASSWORD (`${…:?…}`): stand-ins for
+ * .env.
+ */
 const TEST_JWT_SECRET = 'a-test-secret-of-at-least-32-characters-0123456789';
-const clusterVars = { ...envExample.values, JWT_SECRET: TEST_JWT_SECRET };
+const TEST_REDIS_PASSWORD = '0123456789abcdef0123456789abcdef';
+const REQUIRED = { JWT_SECRET: TEST_JWT_SECRET, REDIS_PASSWORD: TEST_REDIS_PASSWORD };
+const clusterVars = { ...envExample.values, ...REQUIRED };
 const clusterPlaceholders: Placeholder[] = [];
 const clusterResolved = interpolateTree(clusterRaw, clusterVars, clusterPlaceholders);
 const cluster = ComposeSchema.parse(mergeCompose(composeResolved, clusterResolved));
@@ -466,16 +471,17 @@ describe('docker-compose.yml', () => {
       expect(p.fallback, `${p.name} needs a default in the compose file`).toBeDefined();
       expect(envExample.values[p.name], `.env.example ${p.name}`).toBe(p.fallback);
     }
+    // A variable required anywhere (JWT_SECRET, REDIS_PASSWORD) is required everywhere it is used.
+    const required = new Set(clusterPlaceholders.filter((p) => p.required).map((p) => p.name));
     for (const p of clusterPlaceholders) {
-      // a required one (JWT_SECRET) is listed, with the base file's empty default
-      if (p.required) expect(envExample.values, `.env.example ${p.name}`).toHaveProperty(p.name);
+      // a required one is listed in .env.example, empty
+      if (required.has(p.name))
+        expect(envExample.values, `.env.example ${p.name}`).toHaveProperty(p.name);
       else expect(envExample.values[p.name], `.env.example ${p.name}`).toBe(p.fallback);
     }
     // so `cp .env.example .env` and no .env at all give the same configuration
     expect(interpolateTree(composeRaw, {}, [])).toEqual(composeResolved);
-    expect(interpolateTree(clusterRaw, { JWT_SECRET: TEST_JWT_SECRET }, [])).toEqual(
-      clusterResolved,
-    );
+    expect(interpolateTree(clusterRaw, REQUIRED, [])).toEqual(clusterResolved);
   });
 
   it('has the services mongo, server and agent, each with a restart policy', () => {
@@ -640,16 +646,22 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
     expect(problems(mergeCompose(composeResolved, clusterResolved))).toEqual([]);
   });
 
-  it('passes dclint, as written and interpolated with .env.example and a JWT_SECRET', async () => {
+  it('passes dclint, as written and interpolated with .env.example and the required secrets', async () => {
     expect(await dclintWrittenAndInterpolated(CLUSTER_FILE, clusterText, clusterVars)).toEqual({
       written: [],
       interpolated: [],
     });
   });
 
-  it('refuses to start without JWT_SECRET (the single-server file does not need it)', () => {
-    expect(() => interpolateTree(clusterRaw, envExample.values, [])).toThrow(/^JWT_SECRET: /);
+  it('refuses to start without JWT_SECRET or REDIS_PASSWORD (the single-server file needs neither)', () => {
+    expect(() =>
+      interpolateTree(clusterRaw, { ...envExample.values, REDIS_PASSWORD: 'x' }, []),
+    ).toThrow(/^JWT_SECRET: /);
+    expect(() =>
+      interpolateTree(clusterRaw, { ...envExample.values, JWT_SECRET: TEST_JWT_SECRET }, []),
+    ).toThrow(/^REDIS_PASSWORD: /);
     expect(envExample.values.JWT_SECRET).toBe('');
+    expect(envExample.values.REDIS_PASSWORD).toBe('');
     expect(() => interpolateTree(composeRaw, envExample.values, [])).not.toThrow();
   });
 
@@ -667,9 +679,19 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
     }
   });
 
-  it('redis: official image, nothing persisted, redis-cli ping healthcheck', () => {
+  it('redis: official image, nothing persisted, a required password, redis-cli ping healthcheck', () => {
     expect(redis.image).toBe('redis:7');
-    expect(redis.command).toEqual(['redis-server', '--save', '', '--appendonly', 'no']);
+    expect(redis.command).toEqual([
+      'redis-server',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--requirepass',
+      TEST_REDIS_PASSWORD,
+    ]);
+    // redis-cli (the healthcheck) authenticates from REDISCLI_AUTH.
+    expect(environmentOf(redis).REDISCLI_AUTH).toBe(TEST_REDIS_PASSWORD);
     expect(redis.volumes).toBeUndefined();
     expect(healthcheckCommand(redis)).toEqual(['CMD', 'redis-cli', 'ping']);
   });
@@ -697,7 +719,7 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
     for (const key of Object.keys(env)) expect(known, `server ${key}`).toContain(key);
     const config = loadConfig(env);
     expect(config.cluster).toEqual({
-      redisUrl: 'redis://redis:6379',
+      redisUrl: `redis://:${TEST_REDIS_PASSWORD}@redis:6379`,
       advertiseUrl: undefined,
       leaseMs: Number(envExample.values.LEADER_LEASE_MS),
     });
@@ -708,6 +730,8 @@ describe('docker-compose.cluster.yml (override of docker-compose.yml)', () => {
     const redisUrl = new URL(env.REDIS_URL!);
     expect(clusterServices[redisUrl.hostname]?.image).toMatch(/^redis:/);
     expect(redisUrl.port).toBe('6379');
+    // with the password Redis requires
+    expect(redisUrl.password).toBe(TEST_REDIS_PASSWORD);
     // and the orchestrator itself refuses REDIS_URL without a JWT_SECRET
     expect(() => loadConfig({ ...env, JWT_SECRET: '' })).toThrow(/JWT_SECRET/);
   });
