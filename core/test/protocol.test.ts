@@ -36,6 +36,7 @@ describe('view schemas', () => {
   const view = {
     id: 'e1',
     expression: '1/0',
+    expressionLength: 3,
     status: 'error',
     result: null,
     value: null,
