@@ -111,6 +111,26 @@ describe('windows and loans', () => {
     expect(agents[2]!.canBorrow(1)).toBe(true);
   });
 
+  it('spare slots are counted per actor, within windows and the actor cap', () => {
+    const registry = new AgentRegistry();
+    const fresh = registry.join(socketAgent('fresh', { identity: 'cred-a' }));
+    registry.join(socketAgent('fresh-too', { identity: 'cred-a' }));
+    const guest = (id: string): AgentInit =>
+      socketAgent(id, { identity: null, trust: 'guest', maxInFlight: 3, actor: 'guest@10.0.0.2' });
+    registry.join(guest('g1'));
+    registry.join(guest('g2'));
+    // Two fresh agents of one credential: a window of 2 each. Two guests of one address: 2 + 2,
+    // but the address holds 3 at most.
+    let spare = registry.spareByActor(1);
+    expect(spare.get(fresh.actor)).toBe(4);
+    expect(spare.get(registry.actor('guest@10.0.0.2')!)).toBe(3);
+    fresh.hold('t1');
+    fresh.hold('t2');
+    spare = registry.spareByActor(1);
+    expect(spare.get(fresh.actor)).toBe(2);
+    expect(fresh.spare(1)).toBe(0);
+  });
+
   it('other actors with room are seen; the same actor is not', () => {
     const registry = new AgentRegistry();
     const a = registry.join(socketAgent('a', { identity: 'cred-a' }));

@@ -176,6 +176,13 @@ export class Agent {
     return this.canPush() && this.held.size < Math.min(this.slots * depth, this.maxInFlight);
   }
 
+  /** Pushed tasks it may still take now within its window (0 when it may take none). */
+  spare(depth: number): number {
+    if (!this.canPush()) return 0;
+    const own = Math.min(this.window * depth, this.maxInFlight) - this.held.size;
+    return Math.max(0, Math.min(own, this.actor.maxInFlight - this.actor.inFlight));
+  }
+
   /** Whether a pulling (course HTTP) agent may lease one more task now within its window. */
   canPull(): boolean {
     return this.canPullBeyond() && this.held.size < this.window;
@@ -415,6 +422,20 @@ export class AgentRegistry {
     for (const agent of this.agents.values())
       if (agent.actor !== actor && agent.canTake(depth)) return true;
     return false;
+  }
+
+  /** Pushed tasks each actor's agents may still take now within their windows (none: absent). */
+  spareByActor(depth = 1): Map<Actor, number> {
+    const spare = new Map<Actor, number>();
+    for (const agent of this.agents.values()) {
+      const n = agent.spare(depth);
+      if (n > 0)
+        spare.set(
+          agent.actor,
+          Math.min(agent.actor.maxInFlight, (spare.get(agent.actor) ?? 0) + n),
+        );
+    }
+    return spare;
   }
 
   /** Every agent of `actor`. */

@@ -19,6 +19,7 @@ import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
 import { AgentLifecycle } from './agent-lifecycle.js';
 import { CoursePort } from './course-port.js';
+import type { Actor } from './actor.js';
 import type { Agent, AgentChannel, StrikePolicy } from './agent-registry.js';
 import { Dispatcher, ReadyRing } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
@@ -446,7 +447,9 @@ export class Scheduler {
    * the loan stays and its lease expires as usual.
    */
   private reclaimOverdue(leases: Lease[]): void {
-    const depth = this.dispatcher.depth();
+    // Free slots per actor, counted once: at most as many loans are taken back as others can take
+    // now (the dispatch that hands them out runs after this turn).
+    let spare: Map<Actor, number> | undefined;
     for (const lease of leases) {
       if (this.leaseTable.get(lease.taskId) !== lease) continue;
       const holder = lease.agent;
@@ -456,7 +459,13 @@ export class Scheduler {
         this.agentChanged(holder);
         continue;
       }
-      if (!lease.loan || !this.agents.registry.otherCanTake(holder.actor, depth)) continue;
+      if (!lease.loan) continue;
+      spare ??= this.agents.registry.spareByActor(this.dispatcher.depth());
+      const taker = [...spare.keys()].find((actor) => actor !== holder.actor);
+      if (taker === undefined) continue;
+      const left = spare.get(taker)! - 1;
+      if (left > 0) spare.set(taker, left);
+      else spare.delete(taker);
       holder.channel?.revoke([lease.taskId]);
       this.o.log.debug({ taskId: lease.taskId, agent: holder.name }, 'overdue loan taken back');
       this.requeue(lease, 'loan_overdue', false, holder.actor.key);
