@@ -53,8 +53,9 @@ describe.runIf(enabled)('MongoDB going away while running', () => {
   const processes: (AgentProcess | { child: ChildProcess })[] = [];
   let orch: TestOrchestrator | undefined;
   afterAll(async () => {
-    await killAll(processes);
+    // The orchestrator first, as an operator would stop it, then the agents and the database.
     await orch?.close();
+    await killAll(processes);
     data.remove();
   });
 

@@ -92,6 +92,8 @@ const SERVER_SELECTION_TIMEOUT_MS = 3_000;
 /** Bound on a single network read, so a half-open connection cannot hang a call forever. */
 const SOCKET_TIMEOUT_MS = 20_000;
 const PING_TIMEOUT_MS = 2_000;
+/** How long close() waits for the driver before giving up on a database that is away. */
+const CLOSE_TIMEOUT_MS = 5_000;
 const RETRY_DELAY_MS = 500;
 
 /** The URI with any password replaced by `***`, for messages and logs. */
@@ -242,9 +244,20 @@ export class MongoStore implements Store {
     await this.db.dropDatabase();
   }
 
+  /**
+   * Closes the client. Bounded: with the server gone, the driver can wait on in-flight operations
+   * (and their retries) for a long time, and a shutdown must not hang on a database that is away.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await this.client.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.client.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async ping(): Promise<boolean> {
