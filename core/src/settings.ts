@@ -24,7 +24,14 @@ export interface SettingsFieldSpec {
   readonly min: number;
   readonly max: number;
   readonly default: number;
+  /**
+   * Milliseconds in one unit of the environment variable, when it is not milliseconds (days for
+   * RETENTION_DAYS); such a variable may be fractional. The dashboard shows the field in it too.
+   */
+  readonly envUnitMs?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 /** Every settings field, in the order forms and tables show them. */
 export const SETTINGS_FIELDS = [
@@ -68,6 +75,16 @@ export const SETTINGS_FIELDS = [
     min: 0,
     max: 7 * 24 * 3_600_000,
     default: 60_000,
+  },
+  {
+    // How long a finished expression (done, error, canceled) is kept; 0 keeps it forever.
+    key: 'retentionMs',
+    env: 'RETENTION_DAYS',
+    envUnitMs: DAY_MS,
+    operator: null,
+    min: 0,
+    max: 36_500 * DAY_MS,
+    default: 30 * DAY_MS,
   },
 ] as const satisfies readonly SettingsFieldSpec[];
 

@@ -12,12 +12,25 @@ import {
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** `TIME_ADDITION_MS`, …: one optional variable per settings field, named and bounded by its row. */
-type SettingsEnvShape = {
-  [F in SettingsField as F['env']]: z.ZodOptional<ReturnType<typeof int>>;
-};
+/**
+ * `TIME_ADDITION_MS`, …: one optional variable per settings field, named and bounded by its row,
+ * read in milliseconds (whole) or in the row's own unit (`RETENTION_DAYS`: days, fractions allowed).
+ */
+type SettingsEnvSchema = z.ZodOptional<z.ZodType<number, unknown>>;
+type SettingsEnvShape = { [F in SettingsField as F['env']]: SettingsEnvSchema };
 const settingsEnvShape = Object.fromEntries(
-  SETTINGS_FIELDS.map((f) => [f.env, int(f.min, f.max).optional()]),
+  SETTINGS_FIELDS.map((f): [string, SettingsEnvSchema] => {
+    const unit = 'envUnitMs' in f ? f.envUnitMs : undefined;
+    const schema =
+      unit === undefined
+        ? int(f.min, f.max)
+        : z.coerce
+            .number()
+            .min(f.min / unit)
+            .max(f.max / unit)
+            .transform((v) => Math.round(v * unit));
+    return [f.env, schema.optional()];
+  }),
 ) as SettingsEnvShape;
 
 /**
@@ -41,7 +54,6 @@ export const EnvSchema = z.object({
   PLAN_WORKER_THRESHOLD: int(0, 10_000_000).default(50_000),
   HEAP_GROWING_PERCENT: int(0, 1000).default(50),
   MAX_ATTEMPTS: int(1, 100).default(5),
-  RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
   RETENTION_SWEEP_MS: int(100, 86_400_000).default(60_000),
   UNRESPONSIVE_AFTER: int(1, 1000).default(3),
   UNRESPONSIVE_COOLDOWN_MS: int(0, 24 * 3_600_000).default(30_000),
@@ -105,7 +117,7 @@ export interface Config {
   heapGrowingPercent: number;
   maxAttempts: number;
   /** Finished expressions are deleted this many days after they finish (0: kept forever). */
-  retention: { days: number; sweepEveryMs: number };
+  retention: { sweepEveryMs: number };
   /** Lease expiries in a row after which an agent is unresponsive, and for how long. */
   unresponsiveAfter: number;
   unresponsiveCooldownMs: number;
@@ -224,7 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     planWorkerThreshold: e.PLAN_WORKER_THRESHOLD,
     heapGrowingPercent: e.HEAP_GROWING_PERCENT,
     maxAttempts: e.MAX_ATTEMPTS,
-    retention: { days: e.RETENTION_DAYS, sweepEveryMs: e.RETENTION_SWEEP_MS },
+    retention: { sweepEveryMs: e.RETENTION_SWEEP_MS },
     unresponsiveAfter: e.UNRESPONSIVE_AFTER,
     unresponsiveCooldownMs: e.UNRESPONSIVE_COOLDOWN_MS,
     courseTaskId: e.COURSE_TASK_ID,

@@ -65,7 +65,7 @@ export async function startOrchestrator(
       dataDir: config.dataDir,
     });
   await store.init();
-  const settings = (await store.getSettings()) ?? config.initialSettings;
+  const settings = { ...config.initialSettings, ...(await store.getSettings()) };
   const metrics = new Metrics();
   const cache = new ResultCache(config.cacheMaxEntries, config.cacheTtlSeconds);
   const planPool = new PlanPool({
@@ -226,7 +226,7 @@ export async function startOrchestrator(
         if (setupToken)
           log.warn(`No admin account yet: open ${url()}/setup#${setupToken} to create it`);
         const stored = await store.getSettings();
-        if (stored) scheduler.adoptSettings(stored);
+        if (stored) scheduler.adoptSettings({ ...config.initialSettings, ...stored });
         const t1 = performance.now();
         await scheduler.start();
         log.info(

@@ -4,13 +4,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
 import type { ServerToUiEvents, UiDelta, UiToServerEvents } from '@expressionist/core';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import {
   answerHonestly,
   api,
   manualAgent,
+  tempDir,
   waitFor,
   type ManualAgent,
 } from '@expressionist/testkit';
+import { SQLITE_FILE_NAME } from '../src/store/sqlite-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 
 const PASSWORD = 'Correct-horse-7';
@@ -35,6 +39,11 @@ async function signedIn(o: TestOrchestrator, login: string) {
   const view = await o.auth.register({ login, password: PASSWORD }, `retention-${users}`);
   const { token } = await o.auth.login({ login, password: PASSWORD }, `retention-${users}`);
   return { id: view.id, client: api(o.url, token), token };
+}
+
+async function admin(o: TestOrchestrator) {
+  const { token } = await o.auth.login({ login: 'root', password: PASSWORD }, 'retention-admin');
+  return api(o.url, token);
 }
 
 async function honestAgent(o: TestOrchestrator): Promise<ManualAgent> {
@@ -152,5 +161,88 @@ describe('retention', () => {
     // Nothing to wait for but the sweep that must not happen: run one by hand.
     expect(await o.scheduler.retention.sweep(Date.now() + 1e12)).toBe(0);
     expect((await o.store.getExpression(id))?.value).toBe('6');
+  });
+});
+
+describe('retention as an admin setting', () => {
+  it('an admin shortens it at run time and the next sweep applies it; bad values are refused', async () => {
+    const o = await start({ RETENTION_SWEEP_MS: '100' });
+    const root = await admin(o);
+    expect((await root.currentSettings()).retentionMs).toBe(30 * 86_400_000);
+    const alice = await signedIn(o, 'erin');
+    await honestAgent(o);
+    const id = await alice.client.submit('3*4');
+    await alice.client.finished(id);
+    // Thirty days: a sweep now leaves it.
+    expect(await o.scheduler.retention.sweep()).toBe(0);
+    for (const bad of [-1, 1.5, 36_501 * 86_400_000])
+      expect((await root.call('PUT', '/api/v1/settings', { retentionMs: bad })).status).toBe(422);
+    expect((await root.settings({ retentionMs: 1000 })).retentionMs).toBe(1000);
+    await waitFor(
+      async () => (await o.store.getExpression(id)) === null,
+      10_000,
+      'the sweeper to apply the new retention',
+    );
+    // A user may not change it.
+    expect((await alice.client.call('PUT', '/api/v1/settings', { retentionMs: 0 })).status).toBe(
+      403,
+    );
+  });
+
+  it('settings stored before retention existed take RETENTION_DAYS from the environment', async () => {
+    const data = tempDir('expr-retention-');
+    try {
+      const first = await start({ DATA_DIR: data.dir });
+      await (await admin(first)).settings({ additionMs: 123 });
+      await first.close();
+      orch = undefined;
+      // As an older build stored them: every field it knew, no retentionMs.
+      const db = new Database(join(data.dir, SQLITE_FILE_NAME));
+      const row = db.prepare<[], { data: string }>('SELECT data FROM settings').get();
+      const older = JSON.parse(row?.data ?? '{}') as Record<string, unknown>;
+      delete older['retentionMs'];
+      db.prepare('UPDATE settings SET data = ?').run(JSON.stringify(older));
+      db.close();
+
+      const second = await start({ DATA_DIR: data.dir, RETENTION_DAYS: '2.5' });
+      const settings = await (await admin(second)).currentSettings();
+      expect(settings.additionMs).toBe(123);
+      expect(settings.retentionMs).toBe(2.5 * 86_400_000);
+    } finally {
+      data.remove();
+    }
+  });
+});
+
+describe('compaction', () => {
+  it('a finished expression keeps one record of its results; its operations read the same after a restart', async () => {
+    const data = tempDir('expr-compact-');
+    try {
+      const first = await start({ DATA_DIR: data.dir });
+      const alice = await signedIn(first, 'frank');
+      await honestAgent(first);
+      const id = await alice.client.submit('(1+2)*(3+4)-5/2');
+      expect((await alice.client.finished(id)).value).toBe('18.5');
+      const live = await alice.client.operations(id);
+      await waitFor(
+        async () => (await first.store.getOpResultsOfMany([id])).length === 0,
+        10_000,
+        'the result rows to be compacted away',
+      );
+      expect(await first.store.getOpResults(id)).toHaveLength(5);
+      await first.close();
+      orch = undefined;
+
+      const second = await start({ DATA_DIR: data.dir });
+      const { token } = await second.auth.login({ login: 'frank', password: PASSWORD }, 'again');
+      const stored = await api(second.url, token).operations(id);
+      const essentials = (ops: typeof live) =>
+        ops.map((op) => [op.id, op.state, op.aValue, op.bValue, op.result, op.attempt]);
+      expect(essentials(stored)).toEqual(essentials(live));
+      // Who computed each op is kept too (named by an alias of this process, so not compared).
+      expect(stored.every((op) => op.state === 'done' && op.agentName !== null)).toBe(true);
+    } finally {
+      data.remove();
+    }
   });
 });

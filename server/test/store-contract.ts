@@ -12,6 +12,7 @@ import type {
   StoredOpResult,
   StoredUser,
 } from '../src/store/store.js';
+import { compactResults } from '../src/store/compact-results.js';
 
 export interface StoreHarness {
   store: Store;
@@ -64,6 +65,7 @@ const SETTINGS: Settings = {
   multiplicationMs: 30,
   divisionMs: 40,
   lostAgentRetentionMs: 50_000,
+  retentionMs: 86_400_000,
 };
 
 /** Newest first: createdAt desc, then id desc (plain code-unit order; ids are ASCII). */
@@ -623,6 +625,50 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
       // The id is free again: the same client id may be submitted anew.
       expect((await store.insertExpression(expr('gone', 3000))).inserted).toBe(true);
       expect((await store.getExpression('gone'))?.expression).toBe(expr('gone', 3000).expression);
+    });
+
+    it("compacts a finished expression's results into one record: same reads, no rows left", async () => {
+      await store.insertExpression(expr('c', 1000, { status: 'in_progress', opCount: 4 }));
+      await store.insertExpression(expr('other', 1000, { status: 'in_progress' }));
+      const rows = [
+        opResult('c', 0, { agentId: 'a' }),
+        opResult('c', 1, { agentId: 'b', attempt: 2, value: '-12345678901234567890.5' }),
+        opResult('c', 3, { agentId: 'a' }),
+      ];
+      await store.saveOpResults([...rows, opResult('other', 0)]);
+      const results = compactResults(rows, 4);
+      expect(results).not.toBeNull();
+      await store.updateExpression('c', {
+        status: 'canceled',
+        finishedAt: 5000,
+        ...(results ? { results } : {}),
+      });
+      const finished = await store.getExpression('c');
+      expect(finished?.status).toBe('canceled');
+      expect(finished).not.toHaveProperty('results');
+      // Reads answer as the rows did: all, some (op 2 never finished), none.
+      expect(await store.getOpResults('c')).toEqual(rows);
+      expect(await store.getOpResults('c', [3, 2, 1])).toEqual([rows[1], rows[2]]);
+      expect(await store.getOpResults('c', [])).toEqual([]);
+      // The rows are gone (recovery reads rows only), and other expressions' rows are untouched.
+      expect(await store.getOpResultsOfMany(['c'])).toEqual([]);
+      expect(await store.getOpResults('other')).toEqual([opResult('other', 0)]);
+      // A late row (a result already on the wire when it was canceled) changes no read.
+      await store.saveOpResults([opResult('c', 2)]);
+      expect(await store.getOpResults('c')).toEqual(rows);
+      expect((await store.listExpressions(10)).map((e) => e.id).sort()).toEqual(['c', 'other']);
+      // Deleting it takes the record and any late row with it.
+      expect(await store.deleteExpression('c')).toBe(true);
+      expect(await store.getOpResults('c')).toEqual([]);
+      expect(await store.getOpResultsOfMany(['c'])).toEqual([]);
+      await store.insertExpression(expr('c', 6000));
+      expect(await store.getOpResults('c')).toEqual([]);
+    });
+
+    it('gives back settings stored before a field existed without it (the caller fills it)', async () => {
+      const { retentionMs: _added, ...older } = SETTINGS;
+      await store.saveSettings(older as Settings);
+      expect(await store.getSettings()).toEqual(older);
     });
   });
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, operatorSymbol, truncateMiddle } from '../src/lib/format';
 import {
   AGENT_FIELDS,
+  DATA_FIELDS,
   DURATION_FIELDS,
   checkSetting,
   settingBounds,
@@ -58,6 +59,7 @@ describe('settings form fields (from core SETTINGS_FIELDS)', () => {
       'divisionMs',
     ]);
     expect(AGENT_FIELDS).toEqual(['lostAgentRetentionMs']);
+    expect(DATA_FIELDS).toEqual(['retentionMs']);
   });
 
   it('takes bounds and symbols from the table', () => {

@@ -10,13 +10,15 @@ import type { Store } from '../store/store.js';
 
 /** Expressions deleted per batch: each is a few row deletions, a batch well under a millisecond. */
 const BATCH = 100;
-const DAY_MS = 86_400_000;
 
 export interface RetentionOptions {
   store: Store;
   log: Logger;
-  /** Days a finished expression is kept (fractions allowed); 0 keeps everything. */
-  retentionDays: number;
+  /**
+   * How long a finished expression is kept, in ms (0 keeps everything): the `retentionMs`
+   * setting, read at each sweep so an admin's change applies at the next one.
+   */
+  retentionMs(): number;
   /** How often the sweeper looks for expired expressions. */
   sweepEveryMs: number;
   /** Whether `id` is still computing here (it must be canceled before it can be deleted). */
@@ -32,7 +34,6 @@ export class Retention {
   constructor(private readonly o: RetentionOptions) {}
 
   start(): void {
-    if (this.o.retentionDays <= 0) return;
     this.timer = setInterval(() => void this.sweep(), this.o.sweepEveryMs);
     this.timer.unref();
     void this.sweep();
@@ -48,8 +49,9 @@ export class Retention {
    * at a time: a call during a sweep joins it.
    */
   sweep(now = Date.now()): Promise<number> {
-    if (this.o.retentionDays <= 0) return Promise.resolve(0);
-    this.sweeping ??= this.deleteBatches(now - this.o.retentionDays * DAY_MS)
+    const keepMs = this.o.retentionMs();
+    if (keepMs <= 0) return Promise.resolve(0);
+    this.sweeping ??= this.deleteBatches(now - keepMs)
       .catch((err: unknown) => {
         // The store is away: the next sweep picks up where this one stopped.
         this.o.log.warn({ err }, 'retention sweep failed; retried at the next one');

@@ -30,6 +30,7 @@ import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { Retention } from './retention.js';
+import { compactRun } from './compaction.js';
 import { ResultWriter } from './result-writer.js';
 import { SchedulerViews, Throughput, UNLIMITED, type Viewer } from './views.js';
 
@@ -60,8 +61,8 @@ export interface SchedulerOptions {
   strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
-  /** Days a finished expression is kept (0: forever) and how often expired ones are swept. */
-  retention?: { days: number; sweepEveryMs: number };
+  /** How often finished expressions older than the `retentionMs` setting are swept. */
+  retention?: { sweepEveryMs: number };
   /**
    * Runs of more operations than this are set up a slice of this many operations per event-loop
    * turn (see `setUpInSlices`); smaller ones at once, in `submit`. Default `SETUP_SLICE_OPS`.
@@ -183,7 +184,7 @@ export class Scheduler {
     this.retention = new Retention({
       store: o.store,
       log: o.log,
-      retentionDays: o.retention?.days ?? 0,
+      retentionMs: () => this.current.retentionMs,
       sweepEveryMs: o.retention?.sweepEveryMs ?? 60_000,
       isRunning: (id) => this.runs.has(id),
       removed: (id, owner) => {
@@ -578,12 +579,14 @@ export class Scheduler {
         stored.normalized,
         cacheableError(stored.expression, end.error),
       );
+    const results = compactRun(run);
     this.expressionWriter.write(run.id, {
       status: stored.status,
       value: stored.value,
       error: stored.error,
       startedAt: stored.startedAt,
       finishedAt: now,
+      ...(results ? { results } : {}),
     });
     this.o.metrics.expressionLatency.observe((now - stored.createdAt) / 1000);
     this.runs.delete(run.id);

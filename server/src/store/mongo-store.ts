@@ -12,8 +12,11 @@ import type {
   StoredOpResult,
   StoredCredential,
   StoredQuarantine,
+  StoredSettings,
   StoredUser,
 } from './store.js';
+import { parseStoredSettings } from './store.js';
+import { decodeCompact, encodeCompact, expandResults } from './compact-results.js';
 
 export interface MongoStoreOptions {
   /** How long init() keeps trying to reach the database before it gives up. Default 30 000. */
@@ -33,7 +36,12 @@ interface ExpressionDoc {
   opCount: number;
   cached: boolean;
   owner?: string | null;
+  /** The compact record of a finished expression's results (compact-results.ts), as JSON text. */
+  results?: string;
 }
+
+/** Expression reads leave the compact results on the server (only getOpResults needs them). */
+const WITHOUT_RESULTS = { projection: { results: 0 } } as const;
 
 interface UserDoc {
   _id: string;
@@ -286,7 +294,7 @@ export class MongoStore implements Store {
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
     }
-    const existing = await this.expressions.findOne({ _id: expression.id });
+    const existing = await this.expressions.findOne({ _id: expression.id }, WITHOUT_RESULTS);
     if (!existing) throw new Error(`expression ${expression.id} neither inserted nor found`);
     return { inserted: false, existing: fromDoc(existing) };
   }
@@ -298,12 +306,15 @@ export class MongoStore implements Store {
     if (patch.error !== undefined) set.error = patch.error;
     if (patch.startedAt !== undefined) set.startedAt = patch.startedAt;
     if (patch.finishedAt !== undefined) set.finishedAt = patch.finishedAt;
+    if (patch.results !== undefined) set.results = encodeCompact(patch.results);
     if (Object.keys(set).length === 0) return;
     await this.expressions.updateOne({ _id: id }, { $set: set });
+    // Only once the record is stored: a crash between the two leaves both, and reads prefer it.
+    if (patch.results !== undefined) await this.opResults.deleteMany({ expressionId: id });
   }
 
   async getExpression(id: string): Promise<StoredExpression | null> {
-    const doc = await this.expressions.findOne({ _id: id });
+    const doc = await this.expressions.findOne({ _id: id }, WITHOUT_RESULTS);
     return doc ? fromDoc(doc) : null;
   }
 
@@ -324,7 +335,7 @@ export class MongoStore implements Store {
       : {};
     if (owner !== undefined) filter.owner = owner;
     const docs = await this.expressions
-      .find(filter)
+      .find(filter, WITHOUT_RESULTS)
       .sort({ createdAt: -1, _id: -1 })
       .limit(Math.floor(limit))
       .toArray();
@@ -333,7 +344,7 @@ export class MongoStore implements Store {
 
   async listUnfinished(): Promise<StoredExpression[]> {
     const docs = await this.expressions
-      .find({ status: { $in: ['pending', 'in_progress'] } })
+      .find({ status: { $in: ['pending', 'in_progress'] } }, WITHOUT_RESULTS)
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.map(fromDoc);
@@ -397,6 +408,12 @@ export class MongoStore implements Store {
 
   async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
     if (opIds !== undefined && opIds.length === 0) return [];
+    const compact = await this.expressions.findOne(
+      { _id: expressionId, results: { $exists: true } },
+      { projection: { results: 1 } },
+    );
+    if (compact?.results !== undefined)
+      return expandResults(expressionId, decodeCompact(compact.results), opIds);
     const filter =
       opIds === undefined ? { expressionId } : { expressionId, opId: { $in: [...opIds] } };
     const docs = await this.opResults.find(filter).sort({ opId: 1 }).toArray();
@@ -409,9 +426,9 @@ export class MongoStore implements Store {
     return docs.map(fromOpDoc);
   }
 
-  async getSettings(): Promise<Settings | null> {
+  async getSettings(): Promise<StoredSettings | null> {
     const doc = await this.settings.findOne({ _id: 'settings' });
-    return doc ? doc.value : null;
+    return doc ? parseStoredSettings(doc.value) : null;
   }
 
   async saveSettings(settings: Settings): Promise<void> {

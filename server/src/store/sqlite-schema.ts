@@ -12,9 +12,11 @@ export const SQLITE_FILE_NAME = 'expressionist.db';
 /**
  * Bumped when the schema changes; stored in `PRAGMA user_version`. 3: long expressions keep their
  * text in `expression_texts` (an older build would read them as empty, so it must refuse). 4: users
- * can be disabled and their sessions ended (an older build would let a disabled user sign in).
+ * can be disabled and their sessions ended (an older build would let a disabled user sign in). 5: a
+ * finished expression's results are compacted into `expression_results` (an older build would show
+ * its operations as never computed).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Expressions at least this long keep their source (and normalized form) in `expression_texts`,
@@ -62,6 +64,13 @@ CREATE TABLE IF NOT EXISTS op_results (
   finished_at   INTEGER NOT NULL,
   PRIMARY KEY (expression_id, op_id)
 ) WITHOUT ROWID;
+
+-- A finished expression's operation results in one record (compact-results.ts); its op_results
+-- rows are deleted when this is written. Out of the expressions table, like long texts.
+CREATE TABLE IF NOT EXISTS expression_results (
+  id   TEXT PRIMARY KEY NOT NULL,
+  data TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS settings (
   id   INTEGER PRIMARY KEY CHECK (id = 1),
@@ -213,6 +222,9 @@ export interface Statements {
   listFinishedBefore: Statement<[number, number], { id: string; owner: string | null }>;
   listOwnFinishedBefore: Statement<[string, number, number], { id: string; owner: string | null }>;
   deleteOpResultsOf: Statement<[string]>;
+  saveCompact: Statement<[string, string]>;
+  getCompact: Statement<[string], { data: string }>;
+  deleteCompact: Statement<[string]>;
   deleteText: Statement<[string]>;
   deleteExpression: Statement<[string]>;
   insertUser: Statement<UserRow>;
@@ -401,6 +413,14 @@ export function prepare(db: Database.Database): Statements {
        ORDER BY finished_at, id LIMIT ?`,
     ),
     deleteOpResultsOf: db.prepare<[string]>('DELETE FROM op_results WHERE expression_id = ?'),
+    saveCompact: db.prepare<[string, string]>(
+      `INSERT INTO expression_results (id, data) VALUES (?, ?)
+       ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
+    ),
+    getCompact: db.prepare<[string], { data: string }>(
+      'SELECT data FROM expression_results WHERE id = ?',
+    ),
+    deleteCompact: db.prepare<[string]>('DELETE FROM expression_results WHERE id = ?'),
     deleteText: db.prepare<[string]>('DELETE FROM expression_texts WHERE id = ?'),
     deleteExpression: db.prepare<[string]>('DELETE FROM expressions WHERE id = ?'),
     listOwnAfter: db.prepare<[string, number, string, number], ExpressionRow>(

@@ -12,8 +12,11 @@ import type {
   StoredOpResult,
   StoredCredential,
   StoredQuarantine,
+  StoredSettings,
   StoredUser,
 } from './store.js';
+import { parseStoredSettings } from './store.js';
+import { decodeCompact, encodeCompact, expandResults } from './compact-results.js';
 import {
   SCHEMA,
   SCHEMA_VERSION,
@@ -129,9 +132,22 @@ export class SqliteStore implements Store {
 
   async updateExpression(id: string, patch: ExpressionPatch): Promise<void> {
     const s = this.statements();
-    const { status, value, error, startedAt, finishedAt } = patch;
+    const { status, value, error, startedAt, finishedAt, results } = patch;
+    if (results !== undefined) {
+      this.db!.transaction(() => {
+        this.patchRow(id, patch);
+        s.saveCompact.run(id, encodeCompact(results));
+        s.deleteOpResultsOf.run(id);
+      })();
+      return;
+    }
     if ([status, value, error, startedAt, finishedAt].every((v) => v === undefined)) return;
-    s.patchExpression.run({
+    this.patchRow(id, patch);
+  }
+
+  private patchRow(id: string, patch: ExpressionPatch): void {
+    const { status, value, error, startedAt, finishedAt } = patch;
+    this.statements().patchExpression.run({
       id,
       has_status: status === undefined ? 0 : 1,
       status: status ?? null,
@@ -290,6 +306,7 @@ export class SqliteStore implements Store {
     // One transaction here (SQLite has them); the interface promises no more than MongoDB gives.
     return this.db!.transaction(() => {
       s.deleteOpResultsOf.run(id);
+      s.deleteCompact.run(id);
       s.deleteText.run(id);
       return s.deleteExpression.run(id).changes > 0;
     })();
@@ -311,8 +328,10 @@ export class SqliteStore implements Store {
   }
 
   async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
+    if (opIds !== undefined && opIds.length === 0) return [];
+    const compact = this.statements().getCompact.get(expressionId);
+    if (compact) return expandResults(expressionId, decodeCompact(compact.data), opIds);
     if (opIds === undefined) return this.statements().getOpResults.all(expressionId).map(fromOpRow);
-    if (opIds.length === 0) return [];
     return this.statements()
       .getSomeOpResults.all(expressionId, JSON.stringify(opIds))
       .map(fromOpRow);
@@ -324,9 +343,9 @@ export class SqliteStore implements Store {
     return expressionIds.flatMap((id) => statement.all(id).map(fromOpRow));
   }
 
-  async getSettings(): Promise<Settings | null> {
+  async getSettings(): Promise<StoredSettings | null> {
     const row = this.statements().getSettings.get();
-    return row ? (JSON.parse(row.data) as Settings) : null;
+    return row ? parseStoredSettings(JSON.parse(row.data)) : null;
   }
 
   async saveSettings(settings: Settings): Promise<void> {

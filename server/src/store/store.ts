@@ -1,4 +1,12 @@
-import type { AgentKind, ErrorInfo, ExpressionStatus, Role, Settings } from '@expressionist/core';
+import {
+  SettingsSchema,
+  type AgentKind,
+  type ErrorInfo,
+  type ExpressionStatus,
+  type Role,
+  type Settings,
+} from '@expressionist/core';
+import type { CompactResults } from './compact-results.js';
 
 /** An expression as persisted. Times are epoch milliseconds. */
 export interface StoredExpression {
@@ -22,10 +30,14 @@ export interface StoredExpression {
   owner: string | null;
 }
 
-/** Fields of an expression that change after it is created. */
+/**
+ * Fields of an expression that change after it is created, and, with its final status, its
+ * operation results compacted into one record (their rows are then deleted; see
+ * compact-results.ts).
+ */
 export type ExpressionPatch = Partial<
   Pick<StoredExpression, 'status' | 'value' | 'error' | 'startedAt' | 'finishedAt'>
->;
+> & { results?: CompactResults };
 
 /** A computed operation result. (expressionId, opId) is unique: written once, never updated. */
 export interface StoredOpResult {
@@ -85,6 +97,17 @@ export interface StoredQuarantine {
   at: number;
 }
 
+/**
+ * Settings as stored: a field added to the table after they were saved is missing (the caller
+ * fills it from the environment or the default), a field since removed is dropped.
+ */
+export type StoredSettings = Partial<Settings>;
+
+/** Checks settings read back from a store (its data is a boundary like any other). */
+export function parseStoredSettings(raw: unknown): StoredSettings {
+  return SettingsSchema.partial().parse(raw);
+}
+
 export type InsertOutcome = { inserted: true } | { inserted: false; existing: StoredExpression };
 
 /**
@@ -101,7 +124,12 @@ export interface Store {
 
   /** Inserts a new expression; if the id exists, returns the existing one and writes nothing. */
   insertExpression(expression: StoredExpression): Promise<InsertOutcome>;
-  /** Applies a patch to one expression (a no-op for an unknown id). */
+  /**
+   * Applies a patch to one expression (a no-op for an unknown id). A patch with `results` stores
+   * them as the expression's one compact record, then deletes its result rows; from then on
+   * `getOpResults` reads the record (a row written after it, by a result already on the wire when
+   * a canceled expression finished, is ignored and goes with the expression).
+   */
   updateExpression(id: string, patch: ExpressionPatch): Promise<void>;
   getExpression(id: string): Promise<StoredExpression | null>;
   /**
@@ -132,7 +160,8 @@ export interface Store {
   saveOpResults(results: StoredOpResult[]): Promise<number>;
   /**
    * Recorded results of one expression: all of them, or only those of `opIds` (a page of views
-   * reads a few thousand of a 500,000-op expression's results, not all of them). By op id.
+   * reads a few thousand of a 500,000-op expression's results, not all of them). By op id. From
+   * the compact record when the expression has one, from the rows otherwise.
    */
   getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]>;
   /**
@@ -141,7 +170,7 @@ export interface Store {
    */
   getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]>;
 
-  getSettings(): Promise<Settings | null>;
+  getSettings(): Promise<StoredSettings | null>;
   saveSettings(settings: Settings): Promise<void>;
 
   /** Records a quarantine (replacing an earlier one of the same agent). */

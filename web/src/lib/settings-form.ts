@@ -21,9 +21,12 @@ export const DURATION_FIELDS: readonly SettingField[] = SETTINGS_FIELDS.flatMap(
   f.operator === null ? [] : [f.key],
 );
 
-/** Fields that time no operator (the "Agents" group). */
+/** Fields about what the store keeps (the "Stored data" group). */
+export const DATA_FIELDS: readonly SettingField[] = ['retentionMs'];
+
+/** Other fields that time no operator (the "Agents" group). */
 export const AGENT_FIELDS: readonly SettingField[] = SETTINGS_FIELDS.flatMap((f) =>
-  f.operator === null ? [f.key] : [],
+  f.operator === null && !DATA_FIELDS.includes(f.key) ? [f.key] : [],
 );
 
 /** Narrows the `field` of a SETTINGS_INVALID answer to a known form field. */
