@@ -666,7 +666,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreHarnes
     });
 
     it('gives back settings stored before a field existed without it (the caller fills it)', async () => {
-      const { retentionMs: _added, ...older } = SETTINGS;
+      const older: Partial<Settings> = { ...SETTINGS };
+      delete older.retentionMs;
       await store.saveSettings(older as Settings);
       expect(await store.getSettings()).toEqual(older);
     });
