@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoBulkWriteError, MongoClient, MongoServerError } from 'mongodb';
-import type { Collection, Db, Filter, WriteError } from 'mongodb';
+import type { Collection, CommandStartedEvent, Db, Filter, WriteError } from 'mongodb';
 import type { ErrorInfo, ExpressionStatus, Settings } from '@expressionist/core';
 import type {
   ExpressionPatch,
@@ -21,6 +21,11 @@ import { decodeCompact, encodeCompact, expandResults } from './compact-results.j
 export interface MongoStoreOptions {
   /** How long init() keeps trying to reach the database before it gives up. Default 30 000. */
   connectTimeoutMs?: number;
+  /**
+   * Sees every command the store sends (the driver's command monitoring), e.g. to explain each
+   * query the store makes (server/test/store-mongo-explain.test.ts).
+   */
+  onCommand?: (event: CommandStartedEvent) => void;
 }
 
 interface ExpressionDoc {
@@ -197,7 +202,9 @@ export class MongoStore implements Store {
       retryWrites: true,
       retryReads: true,
       ignoreUndefined: true,
+      monitorCommands: options.onCommand !== undefined,
     });
+    if (options.onCommand) this.client.on('commandStarted', options.onCommand);
     this.db = this.client.db(dbName);
     this.expressions = this.db.collection<ExpressionDoc>('expressions');
     this.opResults = this.db.collection<OpResultDoc>('op_results');
@@ -244,6 +251,7 @@ export class MongoStore implements Store {
       { name: 'by_owner_finished' },
     );
     await this.users.createIndex({ login: 1 }, { name: 'by_login', unique: true });
+    await this.users.createIndex({ role: 1 }, { name: 'by_role' });
     await this.revokedTokens.createIndex({ expiresAt: 1 }, { name: 'by_expiry' });
   }
 
