@@ -1,39 +1,27 @@
+/**
+ * The `/ui` namespace's hub: the scheduler's changes batched as ids and flushed as one delta per
+ * room every `flushMs` (connections: ui-connections.ts; snapshots: ui-snapshot.ts).
+ */
 import type { Logger } from 'pino';
-import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
+import { uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {
-  ExpressionistError,
   LIVE_OPERATIONS_WINDOW,
-  SubscribeSchema,
-  UiHandshakeSchema,
-  errorInfo,
   type AgentView,
   type ExpressionView,
   type OperationView,
   type Settings,
   type SubscribeReply,
   type UiDelta,
-  type UiToServerEvents,
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
 import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
-import { agentViewer, canSee, may, visibleOwner, type Principal } from '../auth/policy.js';
+import type { Principal } from '../auth/policy.js';
 import type { Scheduler, SchedulerListener } from '../scheduler/scheduler.js';
+import { acceptDashboard, dashboardGate, type UiClusterPort } from './ui-connections.js';
+import { ALL, hasUserRooms, room, userOpsRoom, userRoom } from './ui-rooms.js';
+import { snapshotFor, subscriptionFor } from './ui-snapshot.js';
 
-const SNAPSHOT_EXPRESSIONS = 200;
-/**
- * Operations in a subscribe answer: the REST route's default page. Every subscribe builds and
- * serializes it (~150 KB); bigger first pages made a subscribe loop over 1 MB expressions allocate
- * enough to trigger major collections of a heap holding millions of operations (bench 12).
- */
-const SUBSCRIBE_PAGE = 500;
-/** Dashboards of admins (everyone in open mode) watching an expression's operations. */
-const room = (expressionId: string): string => `expr:${expressionId}`;
-/** Its owner's dashboards watching it: operations with agents as users see them. */
-const userOpsRoom = (expressionId: string): string => `expr-u:${expressionId}`;
-/** Dashboards that see every expression (admins; everyone in open mode). */
-const ALL = 'all';
-/** Dashboards of one user, who sees only their own expressions. */
-const userRoom = (userId: string): string => `user:${userId}`;
+export type { UiClusterPort } from './ui-connections.js';
 
 /**
  * The `/ui` namespace: a snapshot on connect, then deltas. Changes are collected as ids and turned
@@ -46,17 +34,6 @@ const userRoom = (userId: string): string => `user:${userId}`;
  * Sockets are grouped in rooms (`all`, `user:<id>`), so a flush is still one message per room:
  * the agents, settings and stats everyone sees, plus the expressions that room may see.
  */
-/**
- * What the hub needs when this process is one of several orchestrators: whether it leads (only
- * the leader has the expressions, so a gateway asks it for snapshots and subscriptions; the
- * leader's deltas reach every instance's rooms through the adapter).
- */
-export interface UiClusterPort {
-  leading(): boolean;
-  askSnapshot(socketId: string, principal: Principal): void;
-  askSubscribe(principal: Principal, expressionId: string): Promise<SubscribeReply>;
-}
-
 export class UiHub implements SchedulerListener {
   private readonly nsp: UiNamespace;
   private readonly expressions = new Set<string>();
@@ -80,7 +57,7 @@ export class UiHub implements SchedulerListener {
   constructor(
     io: IoServer,
     private readonly scheduler: Scheduler,
-    private readonly auth: AuthService,
+    auth: AuthService,
     private readonly log: Logger,
     private readonly flushMs = 100,
     subscribes: { store: LimitStore; perMinute: number } = { store: memoryLimits, perMinute: 120 },
@@ -88,85 +65,8 @@ export class UiHub implements SchedulerListener {
     // In the shared limit store (Redis with several instances): per user across instances.
     this.subscribes = new RateWindow(subscribes.store, 'ui-subscribes', subscribes.perMinute, 60);
     this.nsp = uiNamespace(io);
-    this.nsp.use((socket, next) => {
-      const handshake = UiHandshakeSchema.safeParse(socket.handshake.auth ?? {});
-      if (!handshake.success) {
-        next(new HandshakeRefused('BODY_INVALID', 'invalid dashboard handshake: auth.token'));
-        return;
-      }
-      this.auth.authenticate(handshake.data.token).then(
-        ({ principal, session }) => {
-          if (!may(principal, 'use')) {
-            const err = ExpressionistError.of('UNAUTHENTICATED', {
-              reason: 'sign in to watch the dashboard (auth.token in the handshake).',
-            });
-            next(new HandshakeRefused(err.code, err.message));
-            return;
-          }
-          socket.data.principal = principal;
-          if (session) socket.data.session = session;
-          next();
-        },
-        (err: unknown) => {
-          if (err instanceof ExpressionistError) next(new HandshakeRefused(err.code, err.message));
-          else {
-            this.log.error({ err }, 'checking a dashboard token failed');
-            next(new Error('internal error while checking the token'));
-          }
-        },
-      );
-    });
-    this.nsp.on('connection', (socket) => {
-      const principal = socket.data.principal;
-      if (!principal) return;
-      const own = visibleOwner(principal);
-      // Joined synchronously (the in-memory adapter), so the first flush already reaches it.
-      void socket.join(own === undefined ? ALL : userRoom(own));
-      if (this.cluster && !this.cluster.leading()) this.cluster.askSnapshot(socket.id, principal);
-      else void this.sendSnapshot(socket.id, principal);
-      socket.on('subscribe', (expressionId: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return;
-        const reply = ack as Parameters<UiToServerEvents['subscribe']>[1];
-        const id = SubscribeSchema.safeParse(expressionId);
-        if (!id.success) {
-          reply({
-            ok: false,
-            error: errorInfo('BODY_INVALID', { reason: 'subscribe expects an expression id' }),
-          });
-          return;
-        }
-        // Counted where the socket is (a gateway too), before any work is asked of the leader.
-        const who = principal.kind === 'user' ? principal.id : `addr:${socket.handshake.address}`;
-        void (async () => {
-          const wait = await this.subscribes.hit(who);
-          if (wait > 0) {
-            reply({
-              ok: false,
-              error: errorInfo('RATE_LIMITED', { what: 'dashboard subscriptions', seconds: wait }),
-            });
-            return;
-          }
-          const answer =
-            this.cluster && !this.cluster.leading()
-              ? await this.cluster.askSubscribe(principal, id.data)
-              : await this.subscription(principal, id.data);
-          // Rooms are per instance: the socket joins here, the leader's deltas reach it.
-          if (answer.ok)
-            await socket.join(
-              agentViewer(principal) === null ? room(id.data) : userOpsRoom(id.data),
-            );
-          reply(answer);
-        })().catch((err: unknown) => {
-          this.log.warn({ err }, 'subscribe failed');
-          reply({ ok: false, error: errorInfo('INTERNAL', {}) });
-        });
-      });
-      socket.on('unsubscribe', (expressionId: unknown) => {
-        if (typeof expressionId !== 'string') return;
-        void socket.leave(room(expressionId));
-        void socket.leave(userOpsRoom(expressionId));
-      });
-    });
+    this.nsp.use(dashboardGate(auth, log));
+    this.nsp.on('connection', (socket) => acceptDashboard(socket, this, this.subscribes, log));
     this.timer = setInterval(() => this.flush(), flushMs);
     this.timer.unref();
   }
@@ -176,48 +76,25 @@ export class UiHub implements SchedulerListener {
     this.cluster = port;
   }
 
+  /** The cluster, once joined (several orchestrators), else null. */
+  clusterPort(): UiClusterPort | null {
+    return this.cluster;
+  }
+
   /**
    * What `subscribe` answers: the expression (its text's prefix) and the first page of its
    * operations, if the principal may see it.
    */
   async subscription(principal: Principal, expressionId: string): Promise<SubscribeReply> {
-    const visible = (owner: string | null): boolean => canSee(principal, owner);
-    const expression = await this.scheduler.views.expressionView(expressionId, visible);
-    const page = expression
-      ? await this.scheduler.views.operationsPage(
-          expressionId,
-          0,
-          SUBSCRIBE_PAGE,
-          visible,
-          agentViewer(principal),
-        )
-      : null;
-    // Someone else's expression answers exactly as one that does not exist.
-    if (!expression || !page)
-      return { ok: false, error: errorInfo('EXPRESSION_NOT_FOUND', { id: expressionId }) };
-    if (this.cluster) this.watched.add(expressionId);
-    return {
-      ok: true,
-      expression,
-      operations: page.operations,
-      nextCursor: page.next === null ? null : String(page.next),
-    };
+    const answer = await subscriptionFor(this.scheduler, principal, expressionId);
+    if (answer.ok && this.cluster) this.watched.add(expressionId);
+    return answer;
   }
 
   /** Emits a snapshot to one dashboard socket (on any instance, through the adapter). */
   async sendSnapshot(socketId: string, principal: Principal): Promise<void> {
     try {
-      const expressions = await this.scheduler.views.listExpressions(
-        SNAPSHOT_EXPRESSIONS,
-        undefined,
-        visibleOwner(principal),
-      );
-      this.nsp.to(socketId).emit('snapshot', {
-        expressions,
-        agents: this.scheduler.agentViews(agentViewer(principal)),
-        settings: this.scheduler.getSettings(),
-        stats: this.scheduler.stats(),
-      });
+      this.nsp.to(socketId).emit('snapshot', await snapshotFor(this.scheduler, principal));
     } catch (err) {
       this.log.warn({ err }, 'building a dashboard snapshot failed');
     }
@@ -287,7 +164,7 @@ export class UiHub implements SchedulerListener {
     const own = new Map<string, AgentView[]>();
     const views = this.scheduler.views;
     // Only admins (or open mode) watching here: the users' part is built for nobody.
-    const users = this.cluster !== null || this.hasUserRooms();
+    const users = this.cluster !== null || hasUserRooms(this.nsp);
     if (this.agents.size > 0) {
       common.agents = [];
       shared.agents = [];
@@ -387,12 +264,6 @@ export class UiHub implements SchedulerListener {
     this.flushRemoved();
     for (const id of this.watched)
       if (!this.scheduler.views.liveViewWithOwner(id)) this.watched.delete(id);
-  }
-
-  /** Whether any user's dashboard (not an admin's) is connected here. */
-  private hasUserRooms(): boolean {
-    for (const name of this.nsp.adapter.rooms.keys()) if (name.startsWith('user:')) return true;
-    return false;
   }
 
   /** Deleted expressions: every id to the `all` room (admins), each owner's to that owner. */
