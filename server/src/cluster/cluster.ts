@@ -13,7 +13,7 @@ import {
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
 import type { Principal } from '../auth/policy.js';
-import { sendError } from '../http/errors.js';
+import { sendError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { directRoute, type AgentLink, type AgentRoute } from '../realtime/agents-namespace.js';
 import {

@@ -19,7 +19,7 @@ import {
 import type { Metrics } from '../metrics.js';
 import type { AuthService, Session } from '../auth/service.js';
 import { RateLimitedError, RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
-import { bareAddress, proxyTrust } from '../auth/client-address.js';
+import { proxyTrust, requestAddress } from '../auth/client-address.js';
 import {
   agentViewer,
   authorize,
@@ -31,8 +31,10 @@ import {
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ListCursor, Store } from '../store/store.js';
-import { CourseAgents } from './course-agents.js';
-import { describeIssue, errorHandler, sendError } from './errors.js';
+import type { AgentGate } from '../auth/agent-gate.js';
+import { CourseAgents } from '../course/course-agents.js';
+import { courseRouter } from '../course/routes.js';
+import { describeIssue, errorHandler, sendError } from '../errors.js';
 import { openApiRouter } from './openapi.js';
 import { corsPolicy, isLoopback, isLoopbackHost, securityHeaders } from './security.js';
 
@@ -45,8 +47,10 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   bodyLimitBytes: number;
-  /** How course HTTP agents get task ids (see http/course-agents.ts). */
+  /** How course HTTP agents get task ids (see course/id-types.ts). */
   courseTaskId: 'auto' | 'number' | 'string';
+  /** Admits course agents (accounts mode); without it everyone pulls, as before accounts. */
+  gate?: AgentGate;
   webDir: string | undefined;
   /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
   cluster?: ClusterPort;
@@ -132,10 +136,6 @@ function bearer(req: Request): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
   return match?.[1];
 }
-
-/** The client's address (behind a trusted proxy: the one it forwarded). */
-const addressOf = (req: Request): string =>
-  bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** Builds the Express app: REST API v1, the course protocol, health, metrics and the dashboard. */
 export function createApp(deps: AppDeps): Express {
@@ -244,13 +244,13 @@ export function createApp(deps: AppDeps): Express {
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, field ? { field } : {});
       return;
     }
-    res.json({ user: await auth.register(body.data, addressOf(req)) });
+    res.json({ user: await auth.register(body.data, requestAddress(req)) });
   });
   api.post('/login', json, async (req, res) => {
     // A malformed body is a failed sign-in like any other (no hint which rule it broke).
     const body = LoginBodySchema.safeParse(req.body);
     if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
-    res.json(await auth.login(body.data, addressOf(req)));
+    res.json(await auth.login(body.data, requestAddress(req)));
   });
   api.post('/setup', json, async (req, res) => {
     const body = SetupBodySchema.safeParse(req.body);
@@ -469,7 +469,9 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
-  app.use(new CourseAgents(scheduler.course, log, deps.courseTaskId).router(json));
+  app.use(
+    courseRouter(new CourseAgents(scheduler.course, log, deps.courseTaskId), deps.gate, json),
+  );
 
   const webDir = deps.webDir;
   if (webDir && existsSync(path.join(webDir, 'index.html'))) {

@@ -8,7 +8,7 @@ import type {
 } from '@expressionist/core';
 import type { Principal } from '../auth/policy.js';
 import type { Session } from '../auth/service.js';
-import type { Admission } from './agent-gate.js';
+import type { Admission } from '../auth/agent-gate.js';
 
 /**
  * Events between orchestrator instances (several orchestrators, `serverSideEmit`): one event whose

@@ -8,7 +8,7 @@ import {
 } from '@expressionist/core';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { RateLimitedError } from '../auth/limits.js';
+import { RateLimitedError } from './auth/limits.js';
 
 type Extra = { position?: number; field?: string };
 
