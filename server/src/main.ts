@@ -1,3 +1,7 @@
+/**
+ * The composition root: builds store, scheduler, auth, HTTP and Socket.IO servers (and the cluster)
+ * from a config, and stops them in order.
+ */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';

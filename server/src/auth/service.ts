@@ -2,7 +2,9 @@
  * Accounts and agent credentials: registration, sign-in (JWT, HS256 via `jose`) with device
  * tokens, sessions that end (sign-out, password change, an admin disabling or deleting a user),
  * the first admin (from ADMIN_LOGIN/ADMIN_PASSWORD, or a one-time setup link), and admin-issued
- * agent tokens. It turns a bearer token into a `Principal` (users) or an `AgentPrincipal`
+ * agent tokens.
+ *
+ * It turns a bearer token into a `Principal` (users) or an `AgentPrincipal`
  * (agents), reading the user's role and status from the store (cached briefly, see
  * session-states.ts); `policy.ts` decides what they may do.
  */

@@ -1,3 +1,7 @@
+/**
+ * Several orchestrators (REDIS_URL): leadership, the leader proxy, the agent and dashboard relays
+ * between gateways and the leader, Redis health.
+ */
 import { request as httpRequest, Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';

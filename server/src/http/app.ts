@@ -1,3 +1,6 @@
+/**
+ * The Express app: REST API v1, the course protocol's routes, health, metrics and the dashboard.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';

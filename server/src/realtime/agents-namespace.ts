@@ -1,3 +1,7 @@
+/**
+ * The `/agents` Socket.IO namespace: the agents' handshake, pushed tasks, results and
+ * disconnects, and the per-address socket cap.
+ */
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import {

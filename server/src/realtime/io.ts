@@ -1,3 +1,6 @@
+/**
+ * Typed Socket.IO server, namespaces and per-socket data (`/agents`, `/ui`, instance events).
+ */
 import type { Namespace, Server } from 'socket.io';
 import type {
   AgentHello,

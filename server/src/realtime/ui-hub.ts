@@ -1,3 +1,7 @@
+/**
+ * The `/ui` Socket.IO namespace: dashboards subscribe to expressions and agents and get batched
+ * deltas.
+ */
 import type { Logger } from 'pino';
 import { HandshakeRefused, uiNamespace, type IoServer, type UiNamespace } from './io.js';
 import {

@@ -1,3 +1,7 @@
+/**
+ * The scheduler's port for the course protocol (course/): the narrow interface pulling agents work
+ * through, owned by the scheduler, and its implementation.
+ */
 import type { ExpressionistError, Task } from '@expressionist/core';
 import type { AgentLifecycle, AgentStanding } from './agent-lifecycle.js';
 import type { Agent } from './agent-registry.js';

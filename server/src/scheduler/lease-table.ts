@@ -1,3 +1,6 @@
+/**
+ * Leases: every attempt in flight, its holder and deadline, fencing of results, the stalled checker.
+ */
 import type { Agent } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';
 

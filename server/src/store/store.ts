@@ -1,3 +1,7 @@
+/**
+ * The `Store` interface every adapter implements, and the stored records (expressions, results,
+ * accounts, quarantines, settings).
+ */
 import type { AgentKind, ErrorInfo, ExpressionStatus, Role, Settings } from '@expressionist/core';
 
 /** An expression as persisted. Times are epoch milliseconds. */
