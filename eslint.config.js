@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   {
@@ -21,6 +22,49 @@ export default tseslint.config(
       '@typescript-eslint/ban-ts-comment': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // Imports point one way in the server: http, realtime, cluster, course and auth may use the
+    // scheduler, the scheduler may use the store, never the reverse (a lower layer that needs
+    // something from a higher one owns an interface the higher one implements).
+    files: ['server/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // Sources import `./x.js` for `./x.ts` (NodeNext): resolve as tsc does.
+      'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: './server/src/scheduler',
+              from: [
+                './server/src/http',
+                './server/src/realtime',
+                './server/src/cluster',
+                './server/src/course',
+                './server/src/auth',
+              ],
+              message: 'the scheduler must not depend on its callers (own an interface instead)',
+            },
+            {
+              target: './server/src/store',
+              from: [
+                './server/src/scheduler',
+                './server/src/http',
+                './server/src/realtime',
+                './server/src/cluster',
+                './server/src/course',
+                './server/src/auth',
+              ],
+              message: 'the store is the bottom layer: it depends on nothing above it',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,3 +1,7 @@
+/**
+ * The headless agent: one Socket.IO connection to the orchestrator's `/agents` namespace, worker
+ * slots through core's TaskRunner, reconnects with backoff.
+ */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { io, type Socket } from 'socket.io-client';

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+/**
+ * The `expressionist-agent` command: flags and environment to an `Agent`, and a clean stop on
+ * SIGINT/SIGTERM.
+ */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { Agent } from './agent.js';

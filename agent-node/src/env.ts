@@ -1,3 +1,6 @@
+/**
+ * The agent CLI's environment variables, checked with zod (command-line flags win over them).
+ */
 import { z } from 'zod';
 
 /**

@@ -1,5 +1,8 @@
 /**
- * Bench 7 — a silent agent (issue 15). Eight small expressions `(a+b)*(c-d)` with the default
+ * Bench 7 — a silent agent (issue 15): how much an agent that takes work and never answers
+ * delays honest work.
+ *
+ * Eight small expressions `(a+b)*(c-d)` with the default
  * operation times (+ and − 200 ms, × 1000 ms) and the default LEASE_GRACE_MS (3000), on one
  * honest agent-node process with 4 workers: (a) alone, (b) with a socket agent that claims 256
  * slots, takes work and never answers, joined before the honest one, (c) the same silent agent

@@ -1,5 +1,6 @@
 /**
  * Bench 6 — store throughput, embedded (SQLite) vs MongoDB.
+ *
  *  (a) expressions accepted per second: `POST /api/v1/calculate` with 32 requests in flight
  *      against an orchestrator child process (no agents, so nothing else competes);
  *  (b) operation results stored per second: `store.saveOpResults` called directly in batches

@@ -1,5 +1,7 @@
 /**
- * The wire contract of accounts and trust: who may call the API, and as whom. Users sign in with
+ * The wire contract of accounts and trust: who may call the API, and as whom.
+ *
+ * Users sign in with
  * a login and password and get a JWT (`Authorization: Bearer <token>` on every API call, and
  * `auth.token` in both Socket.IO handshakes). Agents prove who they are with an admin-issued
  * agent token (`--token` / `AGENT_TOKEN`, `auth.token` in the `/agents` handshake, or

@@ -1,5 +1,7 @@
 /**
- * The one registry of error codes. Every error the system reports — in an HTTP body, on an
+ * The one registry of error codes.
+ *
+ * Every error the system reports — in an HTTP body, on an
  * expression, over a socket — carries one of these codes. `status` is the HTTP status used when
  * the error is the answer to a request; `message` is the template call sites fill in with
  * `{name}` parameters (`errorInfo('EXPRESSION_NOT_FOUND', { id })`), so the wording of an error

@@ -1,3 +1,6 @@
+/**
+ * The public surface of `@expressionist/core`: grammar, planner, exact arithmetic, protocol, errors.
+ */
 export * from './types.js';
 export * from './errors.js';
 export * from './settings.js';

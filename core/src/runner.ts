@@ -1,3 +1,7 @@
+/**
+ * The task runner every agent kind shares: validate pushed tasks, wait their modelled cost,
+ * compute, send results in batches.
+ */
 import { execute } from './arith.js';
 import { ExpressionistError } from './errors.js';
 import { TaskSchema, type Task, type TaskResult } from './protocol.js';

@@ -1,5 +1,7 @@
 /**
- * The runtime settings, declared once. Each row says everything the system needs to know about a
+ * The runtime settings, declared once.
+ *
+ * Each row says everything the system needs to know about a
  * field: its key on the wire, the environment variable that seeds it on a fresh store, the
  * operator it times (if any), its bounds and its default. `SettingsSchema`, `DEFAULT_SETTINGS`,
  * `durationOf`, the orchestrator's environment schema and the dashboard's settings form are all

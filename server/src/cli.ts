@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+/**
+ * `npm start` and the `expressionist` command: the orchestrator from the environment, plus local
+ * agent processes when AGENTS is set.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';

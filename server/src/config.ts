@@ -1,3 +1,7 @@
+/**
+ * The orchestrator's configuration: every environment variable, its default and its bounds, checked
+ * at start-up with every problem reported at once.
+ */
 import { z } from 'zod';
 import { passwordProblem } from './auth/passwords.js';
 import { parseTrustedProxies, trustedProxiesProblem } from './auth/client-address.js';

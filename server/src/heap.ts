@@ -1,3 +1,6 @@
+/**
+ * The V8 heap-growth flag the orchestrator sets for HEAP_GROWING_PERCENT.
+ */
 import v8 from 'node:v8';
 
 /** V8's option, spelled as node accepts it (dashes and underscores are the same to V8). */

@@ -1,3 +1,7 @@
+/**
+ * The composition root: builds store, scheduler, auth, HTTP and Socket.IO servers (and the cluster)
+ * from a config, and stops them in order.
+ */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -14,9 +18,13 @@ import { ExpressionistError } from '@expressionist/core';
 import { AuthService, loadJwtSecret } from './auth/service.js';
 import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
-import { AgentGate, guestRoom } from './realtime/agent-gate.js';
+import { AgentGate } from './auth/agent-gate.js';
 import { memoryLimits, redisLimits } from './auth/limits.js';
-import { attachAgentNamespace, limitSocketsPerAddress } from './realtime/agents-namespace.js';
+import {
+  attachAgentNamespace,
+  guestRoom,
+  limitSocketsPerAddress,
+} from './realtime/agents-namespace.js';
 import { SessionWatch } from './realtime/session-watch.js';
 import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
@@ -131,6 +139,13 @@ export async function startOrchestrator(
           prefix: `expressionist:${config.mongodbDb}`,
         }
       : null;
+  const gate = new AgentGate(auth, {
+    guestMaxSlots: config.auth.guestMaxSlots,
+    guestPullsPerSecond: config.auth.guestPullsPerSecond,
+    maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
+    trustedProxies: config.trustedProxies,
+    limits,
+  });
   const app = createApp({
     scheduler,
     store,
@@ -140,6 +155,7 @@ export async function startOrchestrator(
     config,
     bodyLimitBytes: config.bodyLimitBytes,
     courseTaskId: config.courseTaskId,
+    gate,
     webDir: config.webDir ?? DEFAULT_WEB_DIR,
     limits,
     ...(cp
@@ -169,13 +185,6 @@ export async function startOrchestrator(
   // that a busy event loop (planning a 1 MB expression) made visible as EPIPE/ECONNRESET.
   http.keepAliveTimeout = 65_000;
   http.headersTimeout = 66_000;
-  const gate = new AgentGate(auth, {
-    guestMaxSlots: config.auth.guestMaxSlots,
-    guestPullsPerSecond: config.auth.guestPullsPerSecond,
-    maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
-    trustedProxies: config.trustedProxies,
-    limits,
-  });
   const corsOrigins = config.auth.corsOrigins;
   const io: IoServer = new Server(http, {
     // Heartbeats: a frozen agent (socket open, process stopped) is dropped within
@@ -193,7 +202,7 @@ export async function startOrchestrator(
     // CORS_ORIGINS lists the other sites a dashboard may be served from.
     ...(corsOrigins.length > 0 ? { cors: { origin: corsOrigins, credentials: false } } : {}),
     allowRequest: (req, callback) => {
-      if (gate.socketFits(gate.addressOf(req))) callback(null, true);
+      if (gate.socketFits(gate.clientAddress(req))) callback(null, true);
       else callback('too many connections from this address (MAX_SOCKETS_PER_ADDRESS)', false);
     },
   });
@@ -240,7 +249,6 @@ export async function startOrchestrator(
     });
   } else metrics.clusterRole.set({ role: 'single' }, 1);
   attachAgentNamespace(io, scheduler, gate, log, cluster ?? undefined);
-  scheduler.course.admitWith(gate);
   // Revoking a credential cuts off every agent holding it (socket and course), at once.
   auth.onRevoked((credentialId) => {
     const cut = scheduler.agents.revoke(`cred-${credentialId}`, 'its credential was revoked');

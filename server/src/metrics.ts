@@ -1,3 +1,6 @@
+/**
+ * The orchestrator's Prometheus metrics (`GET /metrics`).
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus series of the orchestrator (`GET /metrics`). One registry per orchestrator instance. */

@@ -1,3 +1,6 @@
+/**
+ * The result cache: finished outcomes of expressions by canonical text, reused for repeats.
+ */
 import NodeCache from 'node-cache';
 import type { ErrorInfo } from '@expressionist/core';
 

@@ -247,7 +247,7 @@ describe.skipIf(!GO)('course agents written in Go', () => {
 
   it('both kinds at once, from one address, compute the corpus exactly', async () => {
     // Course agents send no identifying header and here share one address: the orchestrator
-    // tells them apart by their connections (see http/course-agents.ts), so each gets the id
+    // tells them apart by their connections (see course/guests.ts), so each gets the id
     // type it decodes.
     // Slower operations than alone: the int agent alone needs about 6 s for the corpus, so the
     // string agent, once it is sent ids it can decode (after its first leases expire, about 1 s),

@@ -1,3 +1,6 @@
+/**
+ * Network helpers for tests: a free loopback port.
+ */
 import { createServer } from 'node:net';
 
 /**

@@ -1,3 +1,6 @@
+/**
+ * Where the repository's built entry points are, for tests that spawn them.
+ */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -1,3 +1,6 @@
+/**
+ * Command-line options every bench script shares, and how a bench script knows it is run directly.
+ */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 

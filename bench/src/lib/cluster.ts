@@ -1,3 +1,6 @@
+/**
+ * Starts a bench cluster: one orchestrator process and its agent processes, and stops them all.
+ */
 import {
   Api,
   killAll,

@@ -1,3 +1,6 @@
+/**
+ * What machine a bench ran on (CPUs, model, memory), for the report beside its numbers.
+ */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';

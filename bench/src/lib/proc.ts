@@ -1,3 +1,6 @@
+/**
+ * CPU time and resident memory of processes, read from /proc, for the benches' resource columns.
+ */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 

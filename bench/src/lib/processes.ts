@@ -1,3 +1,6 @@
+/**
+ * Bench helper processes (bench/src/children): spawned with an IPC channel, asked for receipts.
+ */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { track, type ChildHandle } from '@expressionist/testkit';

@@ -1,3 +1,6 @@
+/**
+ * Reads V8 CPU profiles (`--cpu-prof`) of the orchestrator: hot spots and inclusive times.
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';

@@ -1,3 +1,6 @@
+/**
+ * Ideal list schedules of a plan (the makespan no scheduler can beat), the benches' yardstick.
+ */
 import { durationOf, type OperatorDurations, type Plan } from '@expressionist/core';
 
 /** Which ready operation a free slot takes. */

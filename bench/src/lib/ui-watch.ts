@@ -1,3 +1,6 @@
+/**
+ * Waits for expressions to finish by watching the dashboard namespace (`/ui`), not by polling.
+ */
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import type { ExpressionView } from '@expressionist/core';

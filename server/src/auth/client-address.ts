@@ -39,6 +39,15 @@ export function proxyTrust(list: readonly string[]): ProxyTrust {
 /** An IPv4 address as such, not as the IPv4-mapped IPv6 form a dual-stack socket reports. */
 export const bareAddress = (address: string): string => address.replace(/^::ffff:/, '');
 
+/**
+ * The client address of an Express request: its `req.ip`, which Express works out by the same
+ * rule (the app's `trust proxy` is TRUSTED_PROXIES).
+ */
+export const requestAddress = (req: {
+  ip?: string | undefined;
+  socket: { remoteAddress?: string | undefined };
+}): string => bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+
 /** The client address of a request, through the trusted proxies (as Express's `req.ip`). */
 export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string {
   return bareAddress(proxyAddr(req, trust));

@@ -2,7 +2,9 @@
  * Abuse limits, per key (an address, a login, a user), counted by rate-limiter-flexible in one of
  * two stores: this process's memory (one orchestrator: a restart is rare and gives an attacker one
  * window), or Redis when REDIS_URL is set, so every instance — and the next leader after a
- * takeover — counts the same attempts. A Redis call that fails falls back to a memory count in
+ * takeover — counts the same attempts.
+ *
+ * A Redis call that fails falls back to a memory count in
  * that process (the library's insurance limiter): limits weaken to per-instance during an outage
  * rather than letting everything through or refusing everyone.
  */

@@ -1,10 +1,12 @@
 /**
- * Accounts and agent credentials behind one facade: registration, sign-in (JWT, HS256 via `jose`)
- * with device tokens, sessions that end (sign-out, password change, an admin disabling or deleting
- * a user), the first admin (from ADMIN_LOGIN/ADMIN_PASSWORD, or a one-time setup link), and
- * admin-issued agent tokens. It turns a bearer token into a `Principal` (users) or an
- * `AgentIdentity` (agents), reading the user's role and standing from the store (cached briefly,
- * see session-states.ts); `policy.ts` decides what they may do. The parts: accounts.ts,
+ * Accounts and agent credentials: registration, sign-in (JWT, HS256 via `jose`) with device
+ * tokens, sessions that end (sign-out, password change, an admin disabling or deleting a user),
+ * the first admin (from ADMIN_LOGIN/ADMIN_PASSWORD, or a one-time setup link), and admin-issued
+ * agent tokens.
+ *
+ * It turns a bearer token into a `Principal` (users) or an `AgentPrincipal`
+ * (agents), reading the user's role and status from the store (cached briefly, see
+ * session-states.ts); `policy.ts` decides what they may do. The parts: accounts.ts,
  * session-tokens.ts, agent-credentials.ts, account-events.ts.
  */
 import type { Logger } from 'pino';
@@ -33,8 +35,11 @@ export type { AccountEvent } from './account-events.js';
 export type { Authenticated, Session } from './session-tokens.js';
 export { loadJwtSecret } from './jwt-secret.js';
 
-/** How an agent proves who it is; the `key` is the identity quarantine sticks to. */
-export type AgentIdentity =
+/**
+ * Who an agent's token proves it is (the gate turns it into an `Admission`); the `key` is its
+ * identity, the one quarantine sticks to.
+ */
+export type AgentPrincipal =
   | { trust: 'credential'; key: string; credentialId: string; name: string }
   | { trust: 'user'; key: string; userId: string; login: string; session: Session }
   | { trust: 'guest' };
@@ -185,7 +190,7 @@ export class AuthService {
    * Who an agent is: an agent credential (`eat_…`), a signed-in user's JWT (a browser tab), or a
    * guest without a token when guests are allowed. Anything else is UNAUTHENTICATED.
    */
-  async agentOf(token: string | undefined): Promise<AgentIdentity> {
+  async agentOf(token: string | undefined): Promise<AgentPrincipal> {
     if (this.o.mode === 'open') return { trust: 'guest' };
     if (!token) {
       if (this.o.guestAgents) return { trust: 'guest' };

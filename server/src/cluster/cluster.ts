@@ -1,3 +1,7 @@
+/**
+ * Several orchestrators (REDIS_URL): leadership, the leader proxy, the agent and dashboard relays
+ * between gateways and the leader, Redis health.
+ */
 import { request as httpRequest, Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
@@ -13,7 +17,7 @@ import {
 } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
 import type { Principal } from '../auth/policy.js';
-import { sendError } from '../http/errors.js';
+import { sendError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { directRoute, type AgentLink, type AgentRoute } from '../realtime/agents-namespace.js';
 import {

@@ -1,3 +1,7 @@
+/**
+ * Fencing for several orchestrators: a store wrapper that refuses writes from a leader whose lease
+ * has expired.
+ */
 import type { Store } from '../store/store.js';
 
 /** The store methods the scheduler writes through. */

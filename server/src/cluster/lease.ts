@@ -1,3 +1,6 @@
+/**
+ * The leader lease in Redis: acquire, renew and release it, with an epoch that grows per leader.
+ */
 import type { Redis } from 'ioredis';
 
 /** Who holds the lease, as stored in Redis. */

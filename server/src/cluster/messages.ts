@@ -1,3 +1,6 @@
+/**
+ * The messages orchestrator instances send each other (`serverSideEmit`), as zod schemas.
+ */
 import { z } from 'zod';
 import {
   AgentHelloSchema,

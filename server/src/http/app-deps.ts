@@ -5,6 +5,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import type { AgentGate } from '../auth/agent-gate.js';
 import type { AuthService } from '../auth/service.js';
 import type { LimitStore } from '../auth/limits.js';
 import type { Config } from '../config.js';
@@ -20,8 +21,10 @@ export interface AppDeps {
   metrics: Metrics;
   log: Logger;
   bodyLimitBytes: number;
-  /** How course HTTP agents get task ids (see http/course-agents.ts). */
+  /** How course HTTP agents get task ids (see course/id-types.ts). */
   courseTaskId: 'auto' | 'number' | 'string';
+  /** Admits course agents (accounts mode); without it everyone pulls, as before accounts. */
+  gate?: AgentGate;
   webDir: string | undefined;
   /** Several orchestrators (REDIS_URL): this instance's place in the cluster. */
   cluster?: ClusterPort;

@@ -7,8 +7,9 @@ import express, { type Express } from 'express';
 import { proxyTrust } from '../auth/client-address.js';
 import { authorize } from '../auth/policy.js';
 import type { AppDeps } from './app-deps.js';
-import { CourseAgents } from './course-agents.js';
-import { errorHandler, sendError } from './errors.js';
+import { CourseAgents } from '../course/course-agents.js';
+import { courseRouter } from '../course/routes.js';
+import { errorHandler, sendError } from '../errors.js';
 import { openApiRouter } from './openapi.js';
 import { identify, principalOf } from './request-context.js';
 import { accountRoutes, meRoute, publicAccountRoutes } from './routes/accounts.js';
@@ -87,7 +88,9 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', api);
 
   // The course's standard agent protocol: pull a task, post its result.
-  app.use(new CourseAgents(scheduler.course, log, deps.courseTaskId).router(json));
+  app.use(
+    courseRouter(new CourseAgents(scheduler.course, log, deps.courseTaskId), deps.gate, json),
+  );
 
   app.use(webRoutes(deps.webDir));
   app.use((req, res) => sendError(res, 'NOT_FOUND', { method: req.method, path: req.path }));

@@ -1,7 +1,9 @@
 /**
  * The OpenAPI 3.1 document of the HTTP API, generated from the same zod schemas in `core` that
  * the handlers validate with and the dashboard parses with — never written by hand, so it cannot
- * drift from the code. OpenAPI 3.1 schemas are JSON Schema 2020-12, which is zod's default target.
+ * drift from the code.
+ *
+ * OpenAPI 3.1 schemas are JSON Schema 2020-12, which is zod's default target.
  * Response-side schemas are converted once into `components.schemas` (as zod's *output* type:
  * what the server sends); request bodies are converted inline as the *input* type (what a client
  * may send). Error responses list the registry codes each route can answer with, grouped by the

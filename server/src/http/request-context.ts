@@ -5,7 +5,6 @@
 import type { Request, RequestHandler } from 'express';
 import { ExpressionistError } from '@expressionist/core';
 import type { AuthService, Session } from '../auth/service.js';
-import { bareAddress } from '../auth/client-address.js';
 import { canSee, type Principal } from '../auth/policy.js';
 
 /** Who is calling, as the auth middleware found it. */
@@ -29,10 +28,6 @@ export function bearer(req: Request): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
   return match?.[1];
 }
-
-/** The client's address (behind a trusted proxy: the one it forwarded). */
-export const addressOf = (req: Request): string =>
-  bareAddress(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** Who is calling (an invalid, expired or forged token is 401, not anonymous). */
 export function identify(auth: AuthService): RequestHandler {

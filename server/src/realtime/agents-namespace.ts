@@ -1,3 +1,7 @@
+/**
+ * The `/agents` Socket.IO namespace: the agents' handshake, pushed tasks, results and
+ * disconnects, and the per-address socket cap.
+ */
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import {
@@ -12,13 +16,15 @@ import {
 import { actorOf, type AgentStanding } from '../scheduler/agent-lifecycle.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { guestRoom, type AgentGate } from './agent-gate.js';
-
+import type { AgentGate } from '../auth/agent-gate.js';
 import { HandshakeRefused, agentsNamespace, type IoServer } from './io.js';
+
+/** The Socket.IO room of an address's guest agents (counted across instances when clustered). */
+export const guestRoom = (address: string): string => `guests:${address}`;
 
 /**
  * The `/agents` namespace: agents introduce themselves in the handshake (validated) and prove who
- * they are with `auth.token` (see agent-gate.ts: a credential, a user's JWT, or none for a guest);
+ * they are with `auth.token` (see auth/agent-gate.ts: a credential, a user's JWT, or none for a guest);
  * a refused handshake is a `connect_error` carrying the reason. They receive pushed tasks and
  * settings, and send batched results. A socket disconnect — including one detected by
  * Socket.IO's ping/pong when the agent froze — hands its work back at once, and so does revoking
@@ -54,7 +60,7 @@ export function attachAgentNamespace(
       );
       return;
     }
-    const address = gate.addressOf(socket.request);
+    const address = gate.clientAddress(socket.request);
     gate.admitSocket(hello.data.token, address).then(
       (admission) => {
         // Refused here, as a connect_error the agent can print, rather than after connecting.
@@ -223,7 +229,7 @@ interface EngineConnection {
  */
 export function limitSocketsPerAddress(io: IoServer, gate: AgentGate, log: Logger): void {
   io.engine.on('connection', (raw: EngineConnection) => {
-    const address = gate.addressOf(raw.request);
+    const address = gate.clientAddress(raw.request);
     if (!gate.socketOpened(address)) {
       log.warn({ address }, 'too many sockets from one address; closed');
       raw.close();

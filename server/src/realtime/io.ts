@@ -1,3 +1,6 @@
+/**
+ * Typed Socket.IO server, namespaces and per-socket data (`/agents`, `/ui`, instance events).
+ */
 import type { Namespace, Server } from 'socket.io';
 import type {
   AgentHello,
@@ -8,7 +11,7 @@ import type {
 } from '@expressionist/core';
 import type { Principal } from '../auth/policy.js';
 import type { Session } from '../auth/service.js';
-import type { Admission } from './agent-gate.js';
+import type { Admission } from '../auth/agent-gate.js';
 
 /**
  * Events between orchestrator instances (several orchestrators, `serverSideEmit`): one event whose

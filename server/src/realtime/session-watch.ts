@@ -1,6 +1,8 @@
 /**
  * Sockets whose session ends are cut off: every `/ui` and `/agents` socket that signed in with a
- * user's token is watched until it disconnects. It is disconnected when its token expires (a timer
+ * user's token is watched until it disconnects.
+ *
+ * It is disconnected when its token expires (a timer
  * per socket), at once when this instance hears that its session ended (signed out, password
  * changed, account disabled or deleted — from here or, through the cluster, from another
  * instance), and by a sweep every `sweepMs` that re-checks every watched session against the

@@ -1,3 +1,7 @@
+/**
+ * Agent membership: joining, draining, leaving, lost, unresponsive, quarantined, revoked; every
+ * change hands the departing agent's work back.
+ */
 import type { Logger } from 'pino';
 import {
   ExpressionistError,

@@ -1,3 +1,7 @@
+/**
+ * Every agent the scheduler knows and each one's own state: window (slow start), strikes,
+ * cool-down, tasks held, quarantines.
+ */
 import type {
   AgentKind,
   AgentStatus,

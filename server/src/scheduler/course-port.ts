@@ -1,5 +1,8 @@
+/**
+ * The scheduler's port for the course protocol (course/): the narrow interface pulling agents work
+ * through, owned by the scheduler, and its implementation.
+ */
 import type { ExpressionistError, Task } from '@expressionist/core';
-import type { AgentGate } from '../realtime/agent-gate.js';
 import type { AgentLifecycle, AgentStanding } from './agent-lifecycle.js';
 import type { Agent } from './agent-registry.js';
 import type { ReadyRing } from './dispatcher.js';
@@ -7,11 +10,12 @@ import type { ExpressionRun } from './expression-run.js';
 import type { CourseTicket, Lease, LeaseTable } from './lease-table.js';
 import type { ResultPath } from './results.js';
 
-/** The narrow interface the course HTTP protocol works through (see http/course-agents.ts). */
+/**
+ * The narrow interface the course HTTP protocol (course/) works through. The scheduler owns it;
+ * the protocol registers its own rules through the last three methods.
+ */
 export interface CourseWork {
   readonly isAccepting: boolean;
-  /** Who may pull, and as whom (accounts mode); undefined: everyone, as before accounts. */
-  readonly gate: AgentGate | undefined;
   /** Whether any operation is waiting for an agent. */
   hasReady(): boolean;
   /** Joins/refreshes a pulling agent by its key ('crowded': see `AgentLifecycle.pulled`). */
@@ -86,21 +90,11 @@ export class CoursePort implements CourseWork {
   private excuse: ((lease: Lease, early: boolean) => boolean) | undefined;
   private sizes: (() => Record<string, number>) | undefined;
   private forgotten: ((key: string) => void) | undefined;
-  private admission: AgentGate | undefined;
 
   constructor(private readonly e: CourseEngine) {}
 
   get isAccepting(): boolean {
     return this.e.isOpen();
-  }
-
-  get gate(): AgentGate | undefined {
-    return this.admission;
-  }
-
-  /** Set by the composition root: course agents are admitted by `gate` from then on. */
-  admitWith(gate: AgentGate): void {
-    this.admission = gate;
   }
 
   hasReady(): boolean {

@@ -1,3 +1,7 @@
+/**
+ * Dispatch: the ready ring (fair across owners and expressions) and filling free agent slots, one
+ * message per agent per round.
+ */
 import type { Settings, Task } from '@expressionist/core';
 import type { Agent, AgentRegistry } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';

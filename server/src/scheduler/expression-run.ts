@@ -1,3 +1,7 @@
+/**
+ * One expression in flight: its operations' state machine (Waiting → Ready → Running → Storing →
+ * Done), the values they wait for, and its progress.
+ */
 import type { ErrorInfo, ExpressionStatus, Operand, Operator, PlanOp } from '@expressionist/core';
 import type { StoredExpression, StoredOpResult } from '../store/store.js';
 import type { PlanSource } from './plan-source.js';

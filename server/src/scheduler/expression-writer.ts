@@ -1,3 +1,6 @@
+/**
+ * Writes expression status changes to the store in order, merged per expression and retried.
+ */
 import type { Logger } from 'pino';
 import type { ExpressionPatch, Store } from '../store/store.js';
 

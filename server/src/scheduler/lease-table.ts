@@ -1,13 +1,15 @@
+/**
+ * Leases: every attempt in flight, its holder and deadline, fencing of results, the stalled checker.
+ */
 import type { Agent } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';
 
-/** The JSON type a course agent decodes task ids as. */
-export type CourseIdType = 'number' | 'string';
-
-/** How a course HTTP agent knows its task: the id, and the JSON type it was sent as. */
+/**
+ * How a pulling (course HTTP) agent knows its task: the id it was sent. How the id was spelled is
+ * the protocol's own business (course/id-types.ts).
+ */
 export interface CourseTicket {
   id: number;
-  idType: CourseIdType;
 }
 
 /** A leased attempt of one operation: who holds it, until when, and which attempt it is. */

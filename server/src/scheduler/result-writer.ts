@@ -1,3 +1,6 @@
+/**
+ * Writes operation results to the store in growing batches; a result counts once it is stored.
+ */
 import type { Logger } from 'pino';
 import type { Store, StoredOpResult } from '../store/store.js';
 

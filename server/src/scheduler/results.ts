@@ -1,3 +1,6 @@
+/**
+ * The result path: verify an agent's result by recomputing it, store it, then release its lease.
+ */
 import type { Logger } from 'pino';
 import { ExpressionistError, decimalEquals, execute, type TaskResult } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';

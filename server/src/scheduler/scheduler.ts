@@ -1,3 +1,7 @@
+/**
+ * The scheduler facade, the write path: submit, cancel, dispatch, results, expiries, settings; the
+ * read model is `views`.
+ */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {

@@ -1,3 +1,7 @@
+/**
+ * The scheduler's read model: expression and agent views, expected finish, throughput, "waiting for an
+ * agent".
+ */
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   EXPRESSION_PREFIX_CHARS,

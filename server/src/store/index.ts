@@ -1,3 +1,6 @@
+/**
+ * The store's public surface, and `createStore`: SQLite by default, MongoDB when MONGODB_URI is set.
+ */
 import { MongoStore } from './mongo-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';

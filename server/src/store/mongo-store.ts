@@ -1,3 +1,6 @@
+/**
+ * The MongoDB store adapter: single-document atomic writes only, so it runs on compatible servers.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoBulkWriteError, MongoClient, MongoServerError } from 'mongodb';
 import type { Collection, CommandStartedEvent, Db, Filter, WriteError } from 'mongodb';

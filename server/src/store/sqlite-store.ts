@@ -1,3 +1,6 @@
+/**
+ * The SQLite store adapter (the default, embedded): one file in the data directory.
+ */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';

@@ -1,3 +1,7 @@
+/**
+ * The `Store` interface every adapter implements, and the stored records (expressions, results,
+ * accounts, quarantines, settings).
+ */
 import {
   SettingsSchema,
   type AgentKind,

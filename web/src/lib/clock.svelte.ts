@@ -1,3 +1,4 @@
+/** The dashboard's shared ticking clock, for relative times and ETAs. */
 import { createSubscriber } from 'svelte/reactivity';
 
 /**

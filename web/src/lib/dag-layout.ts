@@ -1,6 +1,8 @@
 /**
  * Layered layout of an expression's operation DAG for SVG: literals on the bottom row, every
- * operation one row above its highest input, the root on top. Horizontal order is the in-order
+ * operation one row above its highest input, the root on top.
+ *
+ * Horizontal order is the in-order
  * walk of the expression (left operand before right), so the picture reads like the source:
  * leaves take consecutive slots and each operation sits centred over its inputs. A final sweep
  * per row pushes nodes apart, which only matters if the plan shares a sub-result (a true DAG).

@@ -12,8 +12,9 @@ import {
 } from '@expressionist/core';
 import type { AuthService } from '../../auth/service.js';
 import { authorize } from '../../auth/policy.js';
-import { describeIssue, sendError } from '../errors.js';
-import { addressOf, principalOf, sessionOf } from '../request-context.js';
+import { describeIssue, sendError } from '../../errors.js';
+import { requestAddress } from '../../auth/client-address.js';
+import { principalOf, sessionOf } from '../request-context.js';
 
 /** Accounts: public, and the bearer header (if any) is not looked at. */
 export function publicAccountRoutes(auth: AuthService, json: RequestHandler): Router {
@@ -25,13 +26,13 @@ export function publicAccountRoutes(auth: AuthService, json: RequestHandler): Ro
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, field ? { field } : {});
       return;
     }
-    res.json({ user: await auth.register(body.data, addressOf(req)) });
+    res.json({ user: await auth.register(body.data, requestAddress(req)) });
   });
   api.post('/login', json, async (req, res) => {
     // A malformed body is a failed sign-in like any other (no hint which rule it broke).
     const body = LoginBodySchema.safeParse(req.body);
     if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
-    res.json(await auth.login(body.data, addressOf(req)));
+    res.json(await auth.login(body.data, requestAddress(req)));
   });
   api.post('/setup', json, async (req, res) => {
     const body = SetupBodySchema.safeParse(req.body);

@@ -6,7 +6,7 @@ import { Router, type RequestHandler } from 'express';
 import { CreateCredentialBodySchema, ExpressionistError } from '@expressionist/core';
 import { agentViewer, authorize } from '../../auth/policy.js';
 import type { AppDeps } from '../app-deps.js';
-import { describeIssue, sendError } from '../errors.js';
+import { describeIssue, sendError } from '../../errors.js';
 import { principalOf } from '../request-context.js';
 
 export function agentRoutes(deps: AppDeps, json: RequestHandler): Router {

@@ -13,7 +13,7 @@ import { RateLimitedError, RateWindow, memoryLimits } from '../../auth/limits.js
 import { agentViewer, ownerOf, visibleOwner } from '../../auth/policy.js';
 import type { AppDeps } from '../app-deps.js';
 import { decodeCursor, decodeOpCursor, encodeCursor } from '../cursors.js';
-import { describeIssue, sendError } from '../errors.js';
+import { describeIssue, sendError } from '../../errors.js';
 import { principalOf, visibleTo } from '../request-context.js';
 
 /**

@@ -18,9 +18,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
-import type { AuthService, AgentIdentity, Session } from '../auth/service.js';
-import { RateWindow, memoryLimits, type LimitStore } from '../auth/limits.js';
-import { clientAddress, proxyTrust, type ProxyTrust } from '../auth/client-address.js';
+import type { AuthService, AgentPrincipal, Session } from './service.js';
+import { RateWindow, memoryLimits, type LimitStore } from './limits.js';
+import { clientAddress, proxyTrust, type ProxyTrust } from './client-address.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
 
@@ -40,7 +40,10 @@ export interface AgentGateOptions {
   limits?: LimitStore;
 }
 
-/** What an admitted agent is: its standing for the scheduler, and the credential it holds. */
+/**
+ * What the gate admits an agent as: its standing (what the scheduler holds it to), and what cuts
+ * it off (the credential it holds, or the session of a browser tab).
+ */
 export interface Admission {
   /** Undefined in open mode: the agent's own id is its identity, as before accounts. */
   standing: AgentStanding | undefined;
@@ -80,7 +83,7 @@ export class AgentGate {
   }
 
   /** The client address of a socket's request, by the same rule as Express's `req.ip`. */
-  addressOf(req: IncomingMessage): string {
+  clientAddress(req: IncomingMessage): string {
     return clientAddress(req, this.trust);
   }
 
@@ -116,8 +119,8 @@ export class AgentGate {
    */
   async admitSocket(token: string | undefined, address: string): Promise<Admission> {
     if (this.auth.mode === 'open') return { standing: undefined, credentialId: null };
-    const identity = await this.auth.agentOf(token);
-    if (identity.trust === 'guest') {
+    const principal = await this.auth.agentOf(token);
+    if (principal.trust === 'guest') {
       if ((await this.guestsOf(address)) >= GUEST_SOCKETS_PER_ADDRESS)
         throw ExpressionistError.of('RATE_LIMITED', {
           what: `guest agents from ${address} (at most ${GUEST_SOCKETS_PER_ADDRESS} at once)`,
@@ -130,7 +133,7 @@ export class AgentGate {
           seconds: wait,
         });
     }
-    return this.admission(identity, address);
+    return this.admit(principal, address);
   }
 
   /**
@@ -167,13 +170,10 @@ export class AgentGate {
    * (a user's JWT is not an agent token); no header is a guest when guests are allowed. Null in
    * open mode (X-Agent-Id names it, as before accounts). Throws UNAUTHENTICATED.
    */
-  async courseIdentity(
-    authorization: string | undefined,
-    address: string,
-  ): Promise<Admission | null> {
+  async admitCourse(authorization: string | undefined, address: string): Promise<Admission | null> {
     if (this.auth.mode === 'open') return null;
     if (authorization === undefined || authorization === '') {
-      if (this.auth.guestAgents) return this.admission({ trust: 'guest' }, address);
+      if (this.auth.guestAgents) return this.admit({ trust: 'guest' }, address);
       throw ExpressionistError.of('UNAUTHENTICATED', {
         reason: 'course agents need Authorization: Bearer <agent token> (GUEST_AGENTS=off).',
       });
@@ -185,7 +185,7 @@ export class AgentGate {
       throw ExpressionistError.of('UNAUTHENTICATED', {
         reason: 'send Authorization: Bearer <agent token> (an admin issues agent credentials).',
       });
-    return this.admission(await this.auth.agentOf(token), address);
+    return this.admit(await this.auth.agentOf(token), address);
   }
 
   /** Seconds a course guest at `address` must wait before pulling again (0: go ahead). */
@@ -197,18 +197,18 @@ export class AgentGate {
    * A guest's actor is its address (IPv6: its /64), shared by its socket and course agents, so
    * GUEST_MAX_SLOTS caps the address, whatever labels and connections it uses.
    */
-  private admission(identity: AgentIdentity, address: string): Admission {
-    switch (identity.trust) {
+  private admit(principal: AgentPrincipal, address: string): Admission {
+    switch (principal.trust) {
       case 'credential':
         return {
-          standing: { trust: 'credential', identity: identity.key },
-          credentialId: identity.credentialId,
+          standing: { trust: 'credential', identity: principal.key },
+          credentialId: principal.credentialId,
         };
       case 'user':
         return {
-          standing: { trust: 'user', identity: identity.key },
+          standing: { trust: 'user', identity: principal.key },
           credentialId: null,
-          session: identity.session,
+          session: principal.session,
         };
       case 'guest':
         return {
@@ -223,9 +223,6 @@ export class AgentGate {
     }
   }
 }
-
-/** The Socket.IO room of an address's guest agents (counted across instances when clustered). */
-export const guestRoom = (address: string): string => `guests:${address}`;
 
 function decrement(map: Map<string, number>, key: string): void {
   const left = (map.get(key) ?? 1) - 1;

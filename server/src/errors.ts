@@ -1,3 +1,7 @@
+/**
+ * The one HTTP error shape `{error: {code, message}}`: writing it, and mapping thrown errors to it
+ * (shared by the API, the course protocol and the cluster proxy).
+ */
 import type { ErrorRequestHandler, Response } from 'express';
 import {
   ERROR_CODES,
@@ -8,7 +12,7 @@ import {
 } from '@expressionist/core';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { RateLimitedError } from '../auth/limits.js';
+import { RateLimitedError } from './auth/limits.js';
 
 type Extra = { position?: number; field?: string };
 
