@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { passwordProblem } from './auth/passwords.js';
 import { parseTrustedProxies, trustedProxiesProblem } from './auth/client-address.js';
-import { leaderOrigin } from './cluster/lease.js';
+import { leaderOrigin } from './cluster/leader-lease.js';
 import {
   DEFAULT_PARSE_LIMITS,
   SETTINGS_FIELDS,

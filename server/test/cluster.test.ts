@@ -16,7 +16,7 @@ import {
   AGENT_PROTOCOL,
 } from '@expressionist/core';
 import { MongoStore } from '../src/store/mongo-store.js';
-import { STEPPED_DOWN_EXIT } from '../src/cluster/cluster.js';
+import { STEPPED_DOWN_EXIT } from '../src/cluster/leadership.js';
 import { Redis } from 'ioredis';
 import {
   clusterUnavailable,

@@ -16,7 +16,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { AGENT_PROTOCOL } from '@expressionist/core';
 import { clientAddress, proxyTrust } from '../src/auth/client-address.js';
 import { FailureThrottle, RateWindow, memoryLimits, redisLimits } from '../src/auth/limits.js';
-import { decodeLeader } from '../src/cluster/lease.js';
+import { decodeLeader } from '../src/cluster/leader-lease.js';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
 

@@ -1,7 +1,4 @@
-/**
- * Fencing for several orchestrators: a store wrapper that refuses writes from a leader whose lease
- * has expired.
- */
+/** The scheduler's store on an instance of several orchestrators: writes check the leader lease. */
 import type { Store } from '../store/store.js';
 
 /** The store methods the scheduler writes through. */
@@ -17,7 +14,7 @@ const WRITES: ReadonlySet<string> = new Set<keyof Store>([
 
 /**
  * The scheduler's store on an instance of several orchestrators: every write first runs `guard`,
- * which ends a leader whose lease has expired before the write leaves — so a leader that was
+ * which ends a leader whose leader lease has expired before the write leaves — so a leader that was
  * frozen (SIGSTOP) and wakes up after another took over writes nothing more. Reads pass through.
  */
 export function fencedStore(store: Store, guard: () => void): Store {

@@ -1,6 +1,4 @@
-/**
- * The messages orchestrator instances send each other (`serverSideEmit`), as zod schemas.
- */
+/** The messages orchestrator instances send each other (see bus.ts), as zod schemas. */
 import { z } from 'zod';
 import {
   AgentHelloSchema,

@@ -1,9 +1,10 @@
 /**
- * The leader lease in Redis: acquire, renew and release it, with an epoch that grows per leader.
+ * The leader lease: one Redis key naming the instance that leads, with an epoch that grows with
+ * every acquisition, taken and renewed by Lua scripts; and the leader URL a gateway may forward to.
  */
 import type { Redis } from 'ioredis';
 
-/** Who holds the lease, as stored in Redis. */
+/** Who holds the leader lease, as stored in Redis. */
 export interface LeaderInfo {
   instance: string;
   /** Base URL the gateways forward the API to. */
@@ -86,7 +87,7 @@ export class LeaderLease {
     readonly ttlMs: number,
   ) {}
 
-  /** The lease this process holds, or null. */
+  /** The leader lease this process holds, or null. */
   get info(): LeaderInfo | null {
     return this.held;
   }
@@ -96,7 +97,7 @@ export class LeaderLease {
     return this.held !== null && now < this.validUntil;
   }
 
-  /** Tries to take the lease; the new epoch when taken. */
+  /** Tries to take the leader lease; the new epoch when taken. */
   async acquire(): Promise<LeaderInfo | null> {
     const sentAt = performance.now();
     const prefix = `${this.self.instance}${SEP}${this.self.url}`;
@@ -109,7 +110,7 @@ export class LeaderLease {
     return this.held;
   }
 
-  /** Extends the lease; false when it was lost (expired and perhaps taken by another). */
+  /** Extends the leader lease; false when it was lost (expired and perhaps taken by another). */
   async renew(): Promise<boolean> {
     const held = this.held;
     if (!held) return false;
@@ -120,7 +121,7 @@ export class LeaderLease {
     return ok;
   }
 
-  /** Gives the lease up (graceful stop). */
+  /** Gives the leader lease up (graceful stop). */
   async release(): Promise<void> {
     const held = this.held;
     this.held = null;
