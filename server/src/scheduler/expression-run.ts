@@ -60,8 +60,8 @@ export class ExpressionRun {
   private readonly ready: ReadyHeap;
   private done = 0;
   private ended = false;
-  /** Bookkeeping of the dispatcher's ready ring (true while the run sits in it); nothing else. */
-  inRing = false;
+  /** Bookkeeping of the ready queue (true while the run sits in it); nothing else. */
+  inReadyQueue = false;
 
   /**
    * With `deferSetup`, the indexes (consumers, heights) are built later by `setUp` calls, a slice

@@ -21,10 +21,11 @@ import { AgentLifecycle } from './agent-lifecycle.js';
 import { CoursePort } from './course-port.js';
 import type { Actor } from './actor.js';
 import type { Agent, AgentChannel, StrikePolicy } from './agent-registry.js';
-import { Dispatcher, ReadyRing } from './dispatcher.js';
+import { Dispatcher } from './dispatcher.js';
 import { ExpressionRun, type RunEnd } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
 import { PlanPool } from './plan-pool.js';
+import { ReadyQueue } from './ready-queue.js';
 import { Intake, cacheableError, divZeroError, type SubmitOutcome } from './intake.js';
 import { LeaseTable, type CourseTicket, type Lease } from './lease-table.js';
 import { recoverUnfinished } from './recovery.js';
@@ -92,7 +93,7 @@ const PROBE_MARGIN_MS = 1000;
  * The orchestrator's write path and the one facade HTTP, realtime and main call. It owns every
  * unfinished expression and moves it forward: intake → ready queue → lease to an agent → verified
  * result stored → consumers released → finished. The parts live one concern per file — intake,
- * dispatcher (ready ring, fairness, prefetch), lease table (deadlines, fencing, stalled checker),
+ * ready queue (fairness), dispatcher (prefetch, loans), lease table (deadlines, fencing, stalled checker),
  * results (verify, store before release), recovery, agent lifecycle — and the read model is
  * `views`.
  */
@@ -109,7 +110,7 @@ export class Scheduler {
   private readonly unfinishedOps = new Map<string, number>();
   /** Finished runs kept briefly so live detail views can show their last state. */
   private readonly recent = new Map<string, ExpressionRun>();
-  private readonly ring = new ReadyRing();
+  private readonly queue = new ReadyQueue();
   private readonly leaseTable = new LeaseTable();
   private readonly dispatcher: Dispatcher;
   private readonly intake: Intake;
@@ -155,7 +156,7 @@ export class Scheduler {
       o.strikes,
       o.store,
     );
-    this.dispatcher = new Dispatcher(this.ring, this.agents.registry, {
+    this.dispatcher = new Dispatcher(this.queue, this.agents.registry, {
       settings: () => this.current,
       assign: (run, opId, agent, now, loan) => this.assign(run, opId, agent, now, null, loan).task,
       agentChanged: (agent) => this.agentChanged(agent),
@@ -168,7 +169,7 @@ export class Scheduler {
     });
     this.course = new CoursePort({
       isOpen: () => this.open,
-      ring: this.ring,
+      ring: this.queue,
       agents: this.agents,
       leases: this.leaseTable,
       results: this.results,
@@ -197,7 +198,7 @@ export class Scheduler {
       throughput: this.throughput,
       settings: () => this.current,
       runOf: (id) => this.runs.get(id) ?? this.recent.get(id),
-      readyCount: () => this.ring.readyCount,
+      readyCount: () => this.queue.readyCount,
       leasesInFlight: () => this.leaseTable.size,
       replan: async (source) => (await planner.compile(source, UNLIMITED)).plan,
     });
@@ -357,7 +358,7 @@ export class Scheduler {
       }
     }
     run.markReady(opId);
-    this.ring.enqueue(run);
+    this.queue.enqueue(run);
     return true;
   }
 
