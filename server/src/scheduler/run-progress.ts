@@ -9,7 +9,7 @@ import { divZeroError } from './intake.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 import type { ReadyQueue } from './ready-queue.js';
 import type { RunFinisher } from './run-finisher.js';
-import type { Throughput } from './views.js';
+import type { Throughput } from './throughput.js';
 
 /** What run progress works with. */
 export interface ProgressParts {

@@ -33,7 +33,8 @@ import { RECENT_RUNS, RunTable } from './run-table.js';
 import type { SchedulerListener, SchedulerOptions } from './scheduler-options.js';
 import { SettingsKeeper } from './settings-keeper.js';
 import { SETUP_SLICE_OPS, setUpInSlices } from './sliced-setup.js';
-import { SchedulerViews, Throughput, UNLIMITED, type Viewer } from './views.js';
+import { Throughput } from './throughput.js';
+import { SchedulerViews, UNLIMITED, type Viewer } from './views.js';
 
 export type { SubmitOutcome } from './intake.js';
 export type { SchedulerListener, SchedulerOptions } from './scheduler-options.js';
