@@ -7,7 +7,8 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import { AgentRegistry, type Agent, type AgentChannel } from './agent-registry.js';
+import type { Agent, AgentChannel } from './agent.js';
+import { AgentRegistry } from './agent-registry.js';
 import type { StrikePolicy } from './actor.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 

@@ -3,7 +3,8 @@
  * and loans beyond an agent's window.
  */
 import type { Settings, Task } from '@expressionist/core';
-import type { Agent, AgentRegistry } from './agent-registry.js';
+import type { Agent } from './agent.js';
+import type { AgentRegistry } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';
 import type { ReadyQueue } from './ready-queue.js';
 

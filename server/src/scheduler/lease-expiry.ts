@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Actor } from './actor.js';
 import type { AgentLifecycle } from './agent-lifecycle.js';
-import type { Agent } from './agent-registry.js';
+import type { Agent } from './agent.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 
 /** What the lease expiry works with. */

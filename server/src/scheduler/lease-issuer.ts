@@ -5,7 +5,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { durationOf, type Settings, type Task } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
-import type { Agent } from './agent-registry.js';
+import type { Agent } from './agent.js';
 import type { ExpressionRun } from './expression-run.js';
 import type { ExpressionWriter } from './expression-writer.js';
 import type { CourseTicket, Lease, LeaseTable } from './lease-table.js';

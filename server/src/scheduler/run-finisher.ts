@@ -6,7 +6,7 @@ import { ExpressionistError, errorInfo, type ExpressionView } from '@expressioni
 import type { Metrics } from '../metrics.js';
 import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
-import type { Agent } from './agent-registry.js';
+import type { Agent } from './agent.js';
 import type { ExpressionRun, RunEnd } from './expression-run.js';
 import type { ExpressionWriter } from './expression-writer.js';
 import { cacheableError } from './intake.js';

@@ -13,7 +13,7 @@ import {
 } from '@expressionist/core';
 import { AgentLifecycle } from './agent-lifecycle.js';
 import { CoursePort } from './course-port.js';
-import type { Agent, AgentChannel } from './agent-registry.js';
+import type { Agent, AgentChannel } from './agent.js';
 import { Dispatcher } from './dispatcher.js';
 import { ExpressionRun } from './expression-run.js';
 import { ExpressionWriter } from './expression-writer.js';
