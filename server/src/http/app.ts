@@ -429,7 +429,7 @@ export function createApp(deps: AppDeps): Express {
     res.json({ settings: await scheduler.updateSettings(patch.data) });
   });
   api.get('/agents', (req, res) => {
-    res.json({ agents: scheduler.agentViews(agentViewer(principalOf(req))) });
+    res.json({ agents: scheduler.views.agentViews(agentViewer(principalOf(req))) });
   });
   api.post('/agents/:id/release', async (req, res) => {
     authorize(principalOf(req), 'manage-agents');

@@ -214,7 +214,7 @@ export class UiHub implements SchedulerListener {
       );
       this.nsp.to(socketId).emit('snapshot', {
         expressions,
-        agents: this.scheduler.agentViews(agentViewer(principal)),
+        agents: this.scheduler.views.agentViews(agentViewer(principal)),
         settings: this.scheduler.getSettings(),
         stats: this.scheduler.stats(),
       });
@@ -292,16 +292,16 @@ export class UiHub implements SchedulerListener {
       common.agents = [];
       shared.agents = [];
       for (const id of this.agents) {
-        const full = this.scheduler.agentView(id);
+        const full = this.scheduler.views.agentView(id);
         if (!full) continue;
         common.agents.push(full);
         if (!users) continue;
-        shared.agents.push(this.scheduler.agentView(id, '')!);
+        shared.agents.push(this.scheduler.views.agentView(id, '')!);
         const user = views.userOfAgent(id);
         if (user !== null) {
           let mine = own.get(user);
           if (!mine) own.set(user, (mine = []));
-          mine.push(this.scheduler.agentView(id, user)!);
+          mine.push(this.scheduler.views.agentView(id, user)!);
         }
       }
       this.agents.clear();

@@ -4,7 +4,6 @@
  */
 import {
   ExpressionistError,
-  type AgentView,
   type ExpressionView,
   type Settings,
   type SettingsPatch,
@@ -34,7 +33,7 @@ import type { SchedulerListener, SchedulerOptions } from './scheduler-options.js
 import { SettingsKeeper } from './settings-keeper.js';
 import { SETUP_SLICE_OPS, setUpInSlices } from './sliced-setup.js';
 import { Throughput } from './throughput.js';
-import { SchedulerViews, UNLIMITED, type Viewer } from './views.js';
+import { SchedulerViews, UNLIMITED } from './views.js';
 
 export type { SubmitOutcome } from './intake.js';
 export type { SchedulerListener, SchedulerOptions } from './scheduler-options.js';
@@ -348,16 +347,9 @@ export class Scheduler {
     return this.settings.update(patch);
   }
 
-  // ------------------------------------------------------------------ read shortcuts
+  // ------------------------------------------------------------------ stats
 
-  agentViews(viewer: Viewer = null): AgentView[] {
-    return this.views.agentViews(viewer);
-  }
-
-  agentView(id: string, viewer: Viewer = null): AgentView | null {
-    return this.views.agentView(id, viewer);
-  }
-
+  /** The read model's stats, refreshing the ready-queue gauge (`/metrics` reads it). */
   stats(): StatsView {
     const stats = this.views.stats();
     this.o.metrics.readyQueue.set(stats.readyQueue);
