@@ -153,11 +153,7 @@ export class SchedulerViews {
     return 'no_agent';
   }
 
-  /**
-   * Operations `from`, `from + 1`, … (at most `limit`) of an expression, live or rebuilt from the
-   * store; null when there is no such expression or the caller may not see it (see
-   * `OperationViews.page`).
-   */
+  /** A page of an expression's operations, or null for none to see (see `OperationViews.page`). */
   operationsPage(
     id: string,
     from: number,
