@@ -56,13 +56,17 @@ describe('agent-node CLI', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const agent = spawnAgent(`${dead},${orch.url}`, { name: 'rotator', id: 'rotator-1' });
     processes.push(agent);
-    const view = await waitFor(() => orch.scheduler.agentView('rotator-1'), 15_000, 'rotator');
+    const view = await waitFor(
+      () => orch.scheduler.views.agentView('rotator-1'),
+      15_000,
+      'rotator',
+    );
     expect(view.status).toBe('active');
     expect(agent.output()).toContain(dead);
     // Gone before the next tests, which count on their own agent getting the work.
     await killAll([agent]);
     await waitFor(
-      () => orch.scheduler.agentView('rotator-1')?.status !== 'active',
+      () => orch.scheduler.views.agentView('rotator-1')?.status !== 'active',
       10_000,
       'rotator gone',
     );
@@ -74,21 +78,21 @@ describe('agent-node CLI', () => {
     const agent = spawnAgent(orch.url, { concurrency: 3, name: 'drainer', id: 'drainer-1' });
     processes.push(agent);
     const view = await waitFor(
-      () => orch.scheduler.agentView('drainer-1'),
+      () => orch.scheduler.views.agentView('drainer-1'),
       10_000,
       'agent to join',
     );
     expect(view).toMatchObject({ name: 'drainer', kind: 'node', concurrency: 3, status: 'active' });
     const id = await client.submit('6*7');
     await waitFor(
-      () => orch.scheduler.agentView('drainer-1')?.running.length === 1,
+      () => orch.scheduler.views.agentView('drainer-1')?.running.length === 1,
       10_000,
       'task running',
     );
     agent.child.kill('SIGTERM');
     // Draining: it finishes the running multiplication instead of dropping it.
     await waitFor(
-      () => orch.scheduler.agentView('drainer-1')?.status === 'draining',
+      () => orch.scheduler.views.agentView('drainer-1')?.status === 'draining',
       5000,
       'draining status',
     );
@@ -106,16 +110,16 @@ describe('agent-node CLI', () => {
     await client.settings({ additionMs: 5000 });
     const agent = spawnAgent(orch.url, { concurrency: 1, id: 'impatient-1' });
     processes.push(agent);
-    await waitFor(() => orch.scheduler.agentView('impatient-1'), 10_000, 'agent to join');
+    await waitFor(() => orch.scheduler.views.agentView('impatient-1'), 10_000, 'agent to join');
     const id = await client.submit('40+2');
     await waitFor(
-      () => orch.scheduler.agentView('impatient-1')?.running.length === 1,
+      () => orch.scheduler.views.agentView('impatient-1')?.running.length === 1,
       10_000,
       'task running',
     );
     agent.child.kill('SIGTERM');
     await waitFor(
-      () => orch.scheduler.agentView('impatient-1')?.status === 'draining',
+      () => orch.scheduler.views.agentView('impatient-1')?.status === 'draining',
       5000,
       'draining',
     );
@@ -149,14 +153,14 @@ describe('agent-node CLI', () => {
     const agent = spawnAgent(first.url, { concurrency: 1, id: 'comeback-1' });
     processes.push(agent);
     await waitFor(
-      () => first.scheduler.agentView('comeback-1')?.status === 'active',
+      () => first.scheduler.views.agentView('comeback-1')?.status === 'active',
       10_000,
       'joined',
     );
     await first.stop();
     const second = await startOrchestrator(config);
     await waitFor(
-      () => second.scheduler.agentView('comeback-1')?.status === 'active',
+      () => second.scheduler.views.agentView('comeback-1')?.status === 'active',
       15_000,
       'rejoined',
     );

@@ -38,12 +38,12 @@ describe('agent-node with tokens', () => {
     const agent = spawnAgent(orch.url, { id: 'cli-cred', token });
     processes.push(agent);
     const view = await waitFor(
-      () => orch.scheduler.agentView('cli-cred')?.status === 'active',
+      () => orch.scheduler.views.agentView('cli-cred')?.status === 'active',
       10_000,
       'the agent to join',
     );
     expect(view).toBe(true);
-    expect(orch.scheduler.agentView('cli-cred')?.trust).toBe('credential');
+    expect(orch.scheduler.views.agentView('cli-cred')?.trust).toBe('credential');
     await orch.auth.revokeCredential(credential.id);
     const code = await agent.exited;
     expect(code).toBe(4);
@@ -65,7 +65,7 @@ describe('agent-node with tokens', () => {
     );
     processes.push(flagged);
     await waitFor(
-      () => orch.scheduler.agentView('cli-flag')?.status === 'active',
+      () => orch.scheduler.views.agentView('cli-flag')?.status === 'active',
       10_000,
       'the flagged agent to join',
     );
@@ -87,7 +87,7 @@ describe('agent-node refused for a taken id', () => {
     // backoff it would wait forever.
     const holder = await manualAgent(guests.url, 'shared-id');
     await waitFor(
-      () => guests.scheduler.agentView('shared-id')?.status === 'active',
+      () => guests.scheduler.views.agentView('shared-id')?.status === 'active',
       5000,
       'the first guest to join',
     );
@@ -100,10 +100,10 @@ describe('agent-node refused for a taken id', () => {
     );
     holder.socket.close();
     await waitFor(
-      () => guests.scheduler.agentView('shared-id')?.name === 'second',
+      () => guests.scheduler.views.agentView('shared-id')?.name === 'second',
       15_000,
       'the second one to join once the id is free',
     );
-    expect(guests.scheduler.agentView('shared-id')?.status).toBe('active');
+    expect(guests.scheduler.views.agentView('shared-id')?.status).toBe('active');
   });
 });

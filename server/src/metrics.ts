@@ -49,7 +49,7 @@ export class Metrics {
   });
   readonly readyQueue = new Gauge({
     name: 'expressionist_ready_queue_depth',
-    help: 'Operations ready and waiting for a worker slot',
+    help: 'Operations in the ready queue, waiting for a worker slot',
     registers: [this.registry],
   });
   readonly leasesExpired = new Counter({

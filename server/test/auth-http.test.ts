@@ -368,7 +368,11 @@ describe('agent credentials', () => {
     );
     const agent = await manualAgent(orch.url, 'kick-me', 1, token);
     try {
-      await waitFor(() => orch.scheduler.agentView('kick-me')?.status === 'active', 5000, 'join');
+      await waitFor(
+        () => orch.scheduler.views.agentView('kick-me')?.status === 'active',
+        5000,
+        'join',
+      );
       const disconnected = new Promise<void>((resolve) =>
         agent.socket.once('disconnect', () => resolve()),
       );
@@ -376,7 +380,7 @@ describe('agent credentials', () => {
       const res = await call('POST', '/api/v1/agents/kick-me/kick', admin);
       expect(res.status, res.text).toBe(200);
       await disconnected;
-      expect(orch.scheduler.agentView('kick-me')?.status).toBe('lost');
+      expect(orch.scheduler.views.agentView('kick-me')?.status).toBe('lost');
     } finally {
       agent.socket.close();
     }

@@ -42,7 +42,7 @@ describe('the result cache', () => {
     } finally {
       agent.socket.close();
       await waitFor(
-        () => orch.scheduler.agentView('cache-regression-agent')?.status !== 'active',
+        () => orch.scheduler.views.agentView('cache-regression-agent')?.status !== 'active',
         5000,
         'agent gone',
       );

@@ -408,7 +408,7 @@ describe.skipIf(!GO)('course agents written in Go', () => {
         bound,
       );
       const posted = pair.map((a) => a.output().split(' accepted').length - 1);
-      const views = target.scheduler.agentViews();
+      const views = target.scheduler.views.agentViews();
       const summary = `int alone ${Math.round(alone.int)} ms, string alone ${Math.round(alone.string)} ms; side by side ${Math.round(run.ms)} ms (bound ${Math.round(bound)} ms); int posted ${posted[0]}, string posted ${posted[1]}; ${views.length} guests`;
       console.log(`course agents side by side (${mode}): ${summary}`);
       const context = [

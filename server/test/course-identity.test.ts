@@ -337,7 +337,7 @@ describe('an agent that reports an error for every task', () => {
     const id = await client.submit('6*7');
     // Alone it gets the retries (nobody else could take them): three strikes, then its cool-down.
     await waitFor(
-      () => orch!.scheduler.agentView('failing')?.status === 'unresponsive',
+      () => orch!.scheduler.views.agentView('failing')?.status === 'unresponsive',
       10_000,
       'the failing agent to be unresponsive',
     );

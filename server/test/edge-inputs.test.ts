@@ -268,7 +268,7 @@ describe('big inputs: the loop holds', () => {
     const small = await client.submit('6*7');
     expect((await client.finished(small, 10_000)).value).toBe('42');
     expect(lost()).toBe(false);
-    expect(orch.scheduler.agentView('steady')?.status).toBe('active');
+    expect(orch.scheduler.views.agentView('steady')?.status).toBe('active');
     expect(rounds).toBeGreaterThan(1);
   }, 120_000);
 });

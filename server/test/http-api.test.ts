@@ -244,6 +244,6 @@ describe('service endpoints', () => {
       expect(err.message).toContain(`speaks agent protocol ${AGENT_PROTOCOL}`);
       expect(err.data).toMatchObject({ code: 'AGENT_PROTOCOL_MISMATCH' });
     }
-    expect(orch.scheduler.agentView('old-agent')).toBeNull();
+    expect(orch.scheduler.views.agentView('old-agent')).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The real orchestrator in-process, on port 0 with a temp embedded store: tests reach into it
- * (`orch.scheduler.agentView(id)`, `stats()`) as well as talking to it over HTTP and sockets.
+ * (`orch.scheduler.views.agentView(id)`, `stats()`) as well as talking to it over HTTP and sockets.
  *
  * Why this one helper is here and not in @expressionist/testkit: it imports the server, and the
  * server tests import `../src/...` (vitest runs the TypeScript sources, no build needed). If the

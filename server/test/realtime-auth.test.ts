@@ -157,9 +157,9 @@ describe('accounts mode with GUEST_AGENTS=off', () => {
     await agent(orch.url, 'cred-agent', 1, token);
     const alice = await user(orch, 'alice');
     await agent(orch.url, 'tab-agent', 1, alice.token);
-    await waitFor(() => orch.scheduler.agentView('tab-agent'), 5000, 'tab agent');
-    expect(orch.scheduler.agentView('cred-agent')?.trust).toBe('credential');
-    expect(orch.scheduler.agentView('tab-agent')?.trust).toBe('user');
+    await waitFor(() => orch.scheduler.views.agentView('tab-agent'), 5000, 'tab agent');
+    expect(orch.scheduler.views.agentView('cred-agent')?.trust).toBe('credential');
+    expect(orch.scheduler.views.agentView('tab-agent')?.trust).toBe('user');
   });
 
   it('course protocol: only an agent credential, never a JWT or nothing', async () => {
@@ -177,7 +177,7 @@ describe('accounts mode with GUEST_AGENTS=off', () => {
       headers: { authorization: `Bearer ${token}`, 'x-agent-id': 'ignored-name' },
     });
     expect(got.status).toBe(200);
-    const view = orch.scheduler.agentView(`http-cred-${credential.id}`);
+    const view = orch.scheduler.views.agentView(`http-cred-${credential.id}`);
     expect(view).toMatchObject({ kind: 'http', trust: 'credential' });
     const task = (got.json as { task: { id: number } }).task;
     const posted = await request(orch.url, 'POST', '/internal/task', {
@@ -270,7 +270,7 @@ describe('accounts mode with guests', () => {
     ]);
     expect(outcome).toBe('cut');
     expect(victim.socket.connected).toBe(false);
-    expect(orch.scheduler.agentView('rev-victim')?.status).toBe('lost');
+    expect(orch.scheduler.views.agentView('rev-victim')?.status).toBe('lost');
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: String(123 * 456) });
     expect(honest.tasks.map((t) => t.taskId)).toContain(victim.tasks[0]!.taskId);
     // And it cannot come back.
@@ -281,13 +281,16 @@ describe('accounts mode with guests', () => {
 
   it('a guest holds at most GUEST_MAX_SLOTS tasks; its wrong result is refused, it is not quarantined', async () => {
     const guest = await agent(orch.url, 'guest-1', 8);
-    await waitFor(() => orch.scheduler.agentView('guest-1'), 5000, 'guest to join');
-    expect(orch.scheduler.agentView('guest-1')).toMatchObject({ trust: 'guest', concurrency: 2 });
+    await waitFor(() => orch.scheduler.views.agentView('guest-1'), 5000, 'guest to join');
+    expect(orch.scheduler.views.agentView('guest-1')).toMatchObject({
+      trust: 'guest',
+      concurrency: 2,
+    });
     const id = await submit(orch, '(1+2)*(3+4)*(5+6)*(7+8)*(9+10)', bob.id);
     await waitFor(() => guest.tasks.length >= 2, 5000, 'guest tasks');
     await sleep(300);
     expect(guest.tasks).toHaveLength(2);
-    expect(orch.scheduler.agentView('guest-1')!.running.length).toBeLessThanOrEqual(2);
+    expect(orch.scheduler.views.agentView('guest-1')!.running.length).toBeLessThanOrEqual(2);
     // A trusted agent joins and takes the rest of the ready work.
     const { token } = await orch.auth.issueCredential('finisher');
     const finisher = await agent(orch.url, 'guest-finisher', 4, token);
@@ -303,7 +306,7 @@ describe('accounts mode with guests', () => {
     await sleep(300);
     expect(guest.quarantined).toEqual([]);
     expect(guest.socket.connected).toBe(true);
-    expect(orch.scheduler.agentView('guest-1')?.status).toBe('active');
+    expect(orch.scheduler.views.agentView('guest-1')?.status).toBe('active');
     // Another agent gets the refused operation (the answer stays exact).
     await waitFor(
       () => finisher.tasks.some((t) => t.taskId === wrong.taskId),
@@ -325,8 +328,12 @@ describe('accounts mode with guests', () => {
     await waitFor(() => first.tasks.length === 1, 5000, 'a task');
     // A second process with the same credential joins beside it; neither replaces the other.
     const second = await agent(orch.url, 'q-second', 1, shared.token);
-    await waitFor(() => orch.scheduler.agentView('q-second')?.status === 'active', 5000, 'second');
-    expect(orch.scheduler.agentView('q-first')?.status).toBe('active');
+    await waitFor(
+      () => orch.scheduler.views.agentView('q-second')?.status === 'active',
+      5000,
+      'second',
+    );
+    expect(orch.scheduler.views.agentView('q-first')?.status).toBe('active');
     // Nobody else may take over an id a credential holds.
     expect((await agentRefusal(orch.url, 'q-first')).message).toMatch(
       /held by another agent identity/,
@@ -339,17 +346,17 @@ describe('accounts mode with guests', () => {
       5000,
       'both',
     );
-    expect(orch.scheduler.agentView('q-first')?.status).toBe('quarantined');
-    expect(orch.scheduler.agentView('q-second')?.status).toBe('quarantined');
+    expect(orch.scheduler.views.agentView('q-first')?.status).toBe('quarantined');
+    expect(orch.scheduler.views.agentView('q-second')?.status).toBe('quarantined');
     const third = await agent(orch.url, 'q-third', 1, shared.token);
     await waitFor(() => third.quarantined.length > 0, 5000, 'a newcomer to be refused');
-    expect(orch.scheduler.agentView('q-third')).toBeNull();
+    expect(orch.scheduler.views.agentView('q-third')).toBeNull();
 
     expect(await orch.scheduler.agents.release('q-second')).toBe(true);
     const back = await agent(orch.url, 'q-back', 1, shared.token);
     answerHonestly(back);
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '78' });
-    expect(orch.scheduler.agentView('q-back')?.status).toBe('active');
+    expect(orch.scheduler.views.agentView('q-back')?.status).toBe('active');
     expect(back.quarantined).toEqual([]);
   });
 
@@ -374,13 +381,13 @@ describe('accounts mode with guests', () => {
     const second = await pull();
     const third = await pull();
     expect([first.status, second.status, third.status]).toEqual([200, 200, 404]);
-    const view = orch.scheduler.agentView('http-guest-labelled@127.0.0.1');
+    const view = orch.scheduler.views.agentView('http-guest-labelled@127.0.0.1');
     expect(view).toMatchObject({ trust: 'guest', concurrency: 2 });
     const task = (first.json as Leased).task;
     const wrong = await post(task.id, -1);
     expect(wrong.status).toBe(422);
     expect(wrong.text).toMatch(/goes to another agent/);
-    expect(orch.scheduler.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
+    expect(orch.scheduler.views.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
     const { token } = await orch.auth.issueCredential('course-finisher');
     const finisher = await agent(orch.url, 'course-finisher', 4, token);
     answerHonestly(finisher);
@@ -457,7 +464,7 @@ describe('message size', () => {
     a.socket.emit('results', batch(10_000, 60));
     await sleep(500);
     expect(a.socket.connected).toBe(true);
-    expect(orch.scheduler.agentView('big-batch')?.status).toBe('active');
+    expect(orch.scheduler.views.agentView('big-batch')?.status).toBe('active');
     const closed = new Promise<void>((resolve) => a.socket.once('disconnect', () => resolve()));
     a.socket.emit('results', batch(10_000, 500));
     await closed;

@@ -38,7 +38,8 @@ afterEach(async () => {
   for (const s of sockets.splice(0)) s.socket.close();
   await client.settings({ additionMs: 0, subtractionMs: 0, multiplicationMs: 0, divisionMs: 0 });
   await waitFor(
-    () => orch.scheduler.agentViews().every((a) => a.kind === 'http' || a.status !== 'active'),
+    () =>
+      orch.scheduler.views.agentViews().every((a) => a.kind === 'http' || a.status !== 'active'),
     10_000,
     'agents gone',
   );
@@ -46,12 +47,13 @@ afterEach(async () => {
 afterAll(async () => orch.close());
 
 async function agents(count: number, concurrency: number): Promise<void> {
-  const before = orch.scheduler.agentViews().filter((a) => a.status === 'active').length;
+  const before = orch.scheduler.views.agentViews().filter((a) => a.status === 'active').length;
   for (let i = 0; i < count; i += 1)
     processes.push(spawnAgent(orch.url, { concurrency, name: `t-${i}` }));
   await waitFor(
     () =>
-      orch.scheduler.agentViews().filter((a) => a.status === 'active').length === before + count,
+      orch.scheduler.views.agentViews().filter((a) => a.status === 'active').length ===
+      before + count,
     15_000,
     'agents to join',
   );
@@ -96,7 +98,9 @@ describe('with real agent processes', () => {
     await agents(2, 4);
     // Slow start: a new agent earns its slots with accepted results (two at first, +1 each), so
     // the agents prove themselves on instant work before the measured expression.
-    while (!orch.scheduler.agentViews().every((a) => a.status !== 'active' || a.window === 4)) {
+    while (
+      !orch.scheduler.views.agentViews().every((a) => a.status !== 'active' || a.window === 4)
+    ) {
       await Promise.all(
         Array.from({ length: 4 }, (_, i) =>
           client.submit(`${i}+1+2+3+4+5+6+7+8`).then((id) => client.finished(id)),
@@ -180,7 +184,7 @@ describe('with real agent processes', () => {
     await agents(1, 1);
     const id = await client.submit('6*7');
     const victim = await waitFor(
-      () => orch.scheduler.agentViews().find((a) => a.running.length > 0),
+      () => orch.scheduler.views.agentViews().find((a) => a.running.length > 0),
       10_000,
       'task running',
     );
@@ -199,7 +203,7 @@ describe('with real agent processes', () => {
     expect(rerun.reassigned).toBe(1);
     const view = await client.finished(id);
     expect(view.value).toBe('42');
-    expect(orch.scheduler.agentView(victim.id)?.status).toBe('lost');
+    expect(orch.scheduler.views.agentView(victim.id)?.status).toBe('lost');
   });
 
   it('detects a frozen (SIGSTOPped) agent by heartbeat and requeues its work', async () => {
@@ -207,7 +211,7 @@ describe('with real agent processes', () => {
     await agents(1, 1);
     const id = await client.submit('8*9');
     const victim = await waitFor(
-      () => orch.scheduler.agentViews().find((a) => a.running.length > 0),
+      () => orch.scheduler.views.agentViews().find((a) => a.running.length > 0),
       10_000,
       'task running',
     );
@@ -215,7 +219,7 @@ describe('with real agent processes', () => {
     await agents(1, 1);
     proc.child.kill('SIGSTOP');
     await waitFor(
-      () => orch.scheduler.agentView(victim.id)?.status === 'lost',
+      () => orch.scheduler.views.agentView(victim.id)?.status === 'lost',
       10_000,
       'frozen agent detected',
     );
@@ -265,7 +269,7 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     await waitFor(() => liar.tasks.length === 2, 5000, 'tasks to liar');
     liar.socket.emit('results', [{ taskId: liar.tasks[0]!.taskId, attempt: 1, value: '999' }]);
     await waitFor(() => liar.quarantined.length === 1, 5000, 'quarantine message');
-    expect(orch.scheduler.agentView('liar-agent')?.status).toBe('quarantined');
+    expect(orch.scheduler.views.agentView('liar-agent')?.status).toBe('quarantined');
     // It cannot come back under the same id.
     const again = await manual('liar-agent').catch(() => null);
     if (again) await waitFor(() => again.quarantined.length === 1, 5000, 'rejected reconnect');
@@ -298,7 +302,7 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     const id = await client.submit('1+1');
     // Alone, it gets the retries (nobody else could take them) until its strikes cool it down.
     await waitFor(
-      () => orch.scheduler.agentView('error-agent')?.status === 'unresponsive',
+      () => orch.scheduler.views.agentView('error-agent')?.status === 'unresponsive',
       10_000,
       'the error-reporting agent to be unresponsive',
     );

@@ -114,7 +114,11 @@ async function dashboard(token: string): Promise<UiSocket> {
 async function tabAgent(id: string, token: string): Promise<ManualAgent> {
   const agent = await manualAgent(orch.url, id, 1, token);
   open.push(agent.socket);
-  await waitFor(() => orch.scheduler.agentView(id)?.status === 'active', 5000, `${id} joined`);
+  await waitFor(
+    () => orch.scheduler.views.agentView(id)?.status === 'active',
+    5000,
+    `${id} joined`,
+  );
   return agent;
 }
 
@@ -243,7 +247,11 @@ describe('sessions end', () => {
     expect(out.json).toEqual({ ok: true });
     expect(await uiCut).toBe('io server disconnect');
     expect(await agentCut).toBe('io server disconnect');
-    await waitFor(() => orch.scheduler.agentView('dora-tab')?.status === 'lost', 5000, 'tab lost');
+    await waitFor(
+      () => orch.scheduler.views.agentView('dora-tab')?.status === 'lost',
+      5000,
+      'tab lost',
+    );
     const after = await call('GET', '/api/v1/expressions', dora.token);
     expect([after.status, codeOf(after)]).toEqual([401, 'UNAUTHENTICATED']);
     expect((await call('POST', '/api/v1/logout', dora.token)).status).toBe(401);
@@ -320,7 +328,7 @@ describe('sessions end', () => {
     expect(disabled.status, disabled.text).toBe(200);
     expect(UserReplySchema.parse(disabled.json).user).toMatchObject({ disabled: true });
     expect(await Promise.all(cuts)).toEqual(['io server disconnect', 'io server disconnect']);
-    expect(orch.scheduler.agentView('gus-tab')?.status).toBe('lost');
+    expect(orch.scheduler.views.agentView('gus-tab')?.status).toBe('lost');
     const expr = await call('GET', `/api/v1/expressions/${exprId}`, admin);
     expect(z.object({ expression: z.object({ status: z.string() }) }).parse(expr.json)).toEqual({
       expression: expect.objectContaining({ status: 'canceled' }),
@@ -404,7 +412,11 @@ describe('sessions end', () => {
     const cuts = [cutOff(ui), cutOff(agent.socket)];
     expect(ui.connected && agent.socket.connected).toBe(true);
     expect(await Promise.all(cuts)).toEqual(['io server disconnect', 'io server disconnect']);
-    await waitFor(() => orch.scheduler.agentView('kim-tab')?.status === 'lost', 5000, 'tab lost');
+    await waitFor(
+      () => orch.scheduler.views.agentView('kim-tab')?.status === 'lost',
+      5000,
+      'tab lost',
+    );
     // The unexpired token of the same session still works.
     expect((await call('GET', '/api/v1/expressions', kim.token)).status).toBe(200);
   });

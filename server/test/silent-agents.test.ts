@@ -55,7 +55,11 @@ async function start(env: Record<string, string>): Promise<TestOrchestrator> {
 async function manual(id: string, concurrency: number): Promise<ManualAgent> {
   const agent = await manualAgent(orch!.url, id, concurrency);
   sockets.push(agent);
-  await waitFor(() => orch!.scheduler.agentView(id)?.status === 'active', 5000, `${id} to join`);
+  await waitFor(
+    () => orch!.scheduler.views.agentView(id)?.status === 'active',
+    5000,
+    `${id} to join`,
+  );
   return agent;
 }
 
@@ -64,7 +68,7 @@ async function agentProcess(id: string, concurrency: number): Promise<AgentProce
   const proc = spawnAgent(orch!.url, { id, concurrency, name: id, logLevel: 'warn' });
   processes.push(proc);
   await waitFor(
-    () => orch!.scheduler.agentView(id)?.status === 'active',
+    () => orch!.scheduler.views.agentView(id)?.status === 'active',
     15_000,
     `agent process ${id} to join`,
   );
@@ -154,7 +158,7 @@ describe('a silent socket agent', () => {
     answerHonestly(honest);
     await expectAllExact(ids, sources);
     expect(silent.tasks.length).toBe(received);
-    expect(orch!.scheduler.agentView('silent-alone')?.status).toBe('unresponsive');
+    expect(orch!.scheduler.views.agentView('silent-alone')?.status).toBe('unresponsive');
   });
 
   it('beside an honest agent process: values exact, and no new work during its cool-down', async () => {
@@ -220,7 +224,7 @@ describe('a silent socket agent', () => {
     let lowestWindow = Number.POSITIVE_INFINITY;
     const statuses = new Set<string>();
     const sampler = setInterval(() => {
-      const view = orch?.scheduler.agentView('half-agent');
+      const view = orch?.scheduler.views.agentView('half-agent');
       if (!view) return;
       lowestWindow = Math.min(lowestWindow, view.window);
       statuses.add(view.status);
@@ -375,7 +379,7 @@ describe('a frozen agent', () => {
     const frozen = await agentProcess('frozen-proc', 1);
     const id = await client.submit('8*9');
     await waitFor(
-      () => (orch!.scheduler.agentView('frozen-proc')?.running.length ?? 0) > 0,
+      () => (orch!.scheduler.views.agentView('frozen-proc')?.running.length ?? 0) > 0,
       10_000,
       'the frozen agent to run the task',
     );
@@ -386,7 +390,7 @@ describe('a frozen agent', () => {
     expect(view.value).toBe('72');
     const lost = await waitFor(
       () => {
-        const a = orch!.scheduler.agentView('frozen-proc');
+        const a = orch!.scheduler.views.agentView('frozen-proc');
         return a && a.status !== 'active' ? a : null;
       },
       5000,

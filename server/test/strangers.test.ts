@@ -81,7 +81,7 @@ async function agent(
   const a = await manualAgent(current().url, id, concurrency, token);
   open.push(a.socket);
   await waitFor(
-    () => current().scheduler.agentView(id)?.status === 'active',
+    () => current().scheduler.views.agentView(id)?.status === 'active',
     5000,
     `${id} to be active`,
   );
@@ -174,7 +174,7 @@ async function finishedAs(token: string, id: string, timeoutMs = 30_000): Promis
 async function unresponsive(id: string, timeoutMs = 10_000): Promise<void> {
   await waitFor(
     () => {
-      const status = current().scheduler.agentView(id)?.status;
+      const status = current().scheduler.views.agentView(id)?.status;
       if (status !== 'unresponsive') throw new Error(`${id} is ${status ?? 'not listed'}`);
       return true;
     },
@@ -219,7 +219,7 @@ describe('strangers cannot spoil the work of others', () => {
     const liars: (ManualAgent & { id: string })[] = [];
     for (let i = 0; i < 4; i += 1) liars.push(await agent(`guest-liar-${i}`, 4));
     for (let i = 0; i < 4; i += 1) liars.push(await agent(`tab-liar-${i}`, 4, accounts.attacker));
-    expect(liars.map((l) => current().scheduler.agentView(l.id)?.trust)).toEqual([
+    expect(liars.map((l) => current().scheduler.views.agentView(l.id)?.trust)).toEqual([
       ...Array<string>(4).fill('guest'),
       ...Array<string>(4).fill('user'),
     ]);
@@ -234,7 +234,7 @@ describe('strangers cannot spoil the work of others', () => {
         const views = await Promise.all(ids.map((id) => viewAs(accounts.victim, id)));
         const over = views.filter((v) => v.status === 'error' || v.status === 'canceled');
         if (over.length > 0) return over;
-        const standing = liars.map((l) => current().scheduler.agentView(l.id)?.status);
+        const standing = liars.map((l) => current().scheduler.views.agentView(l.id)?.status);
         if (standing.some((status) => status !== 'unresponsive'))
           throw new Error(`liars are ${standing.join(', ')}`);
         return [];
@@ -258,7 +258,7 @@ describe('strangers cannot spoil the work of others', () => {
       });
     }
     for (const liar of liars)
-      expect(current().scheduler.agentView(liar.id)?.status, liar.id).toBe('unresponsive');
+      expect(current().scheduler.views.agentView(liar.id)?.status, liar.id).toBe('unresponsive');
   });
 
   it('guests returning wrong values are charged per identity: one operation reaches one guest', async () => {
@@ -270,7 +270,7 @@ describe('strangers cannot spoil the work of others', () => {
     answerHonestly(honest);
     const guests: (ManualAgent & { id: string })[] = [];
     for (let i = 0; i < 4; i += 1) guests.push(await agent(`guest-wrong-${i}`, 4));
-    expect(guests.map((g) => current().scheduler.agentView(g.id)?.trust)).toEqual(
+    expect(guests.map((g) => current().scheduler.views.agentView(g.id)?.trust)).toEqual(
       Array<string>(4).fill('guest'),
     );
     for (const guest of guests) answerWith(guest, wrong);
@@ -307,16 +307,16 @@ describe('strangers cannot spoil the work of others', () => {
     const accounts = await startAccounts(FAST);
     const token = await credential(accounts.admin, 'lab');
     const first = await agent('lab-1', 2, token);
-    expect(current().scheduler.agentView('lab-1')?.trust).toBe('credential');
+    expect(current().scheduler.views.agentView('lab-1')?.trust).toBe('credential');
     first.socket.close();
     await waitFor(
-      () => current().scheduler.agentView('lab-1')?.status === 'lost',
+      () => current().scheduler.views.agentView('lab-1')?.status === 'lost',
       5000,
       'lab-1 to be lost',
     );
 
     expect(await handshake('lab-1')).toMatch(/^refused: /);
-    expect(current().scheduler.agentView('lab-1')).toMatchObject({
+    expect(current().scheduler.views.agentView('lab-1')).toMatchObject({
       status: 'lost',
       trust: 'credential',
     });
@@ -324,7 +324,7 @@ describe('strangers cannot spoil the work of others', () => {
     // The owner, with the same credential, takes its id back and gets work.
     const back = await agent('lab-1', 2, token);
     answerHonestly(back);
-    expect(current().scheduler.agentView('lab-1')).toMatchObject({
+    expect(current().scheduler.views.agentView('lab-1')).toMatchObject({
       status: 'active',
       trust: 'credential',
     });
@@ -360,7 +360,10 @@ describe('strangers cannot spoil the work of others', () => {
     expect(requeued.attempt).toBeGreaterThan(held.attempt);
     answerHonestly(s2);
     expect(await finishedAs(accounts.victim, id)).toMatchObject({ status: 'done', value: '5' });
-    expect(current().scheduler.agentView('w')).toMatchObject({ status: 'active', completed: 1 });
+    expect(current().scheduler.views.agentView('w')).toMatchObject({
+      status: 'active',
+      completed: 1,
+    });
   });
 });
 
@@ -443,7 +446,7 @@ describe('a fresh agent', () => {
     await waitFor(
       () => {
         const distinct = new Set(silent.tasks.map((t) => t.taskId)).size;
-        const running = current().scheduler.agentView('eight')?.running.length ?? 0;
+        const running = current().scheduler.views.agentView('eight')?.running.length ?? 0;
         if (distinct < 8 || running < 8)
           throw new Error(`received ${distinct} distinct tasks, holds ${running}`);
         return true;

@@ -169,16 +169,16 @@ export class UiHub implements SchedulerListener {
       common.agents = [];
       shared.agents = [];
       for (const id of this.agents) {
-        const full = this.scheduler.agentView(id);
+        const full = this.scheduler.views.agentView(id);
         if (!full) continue;
         common.agents.push(full);
         if (!users) continue;
-        shared.agents.push(this.scheduler.agentView(id, '')!);
+        shared.agents.push(this.scheduler.views.agentView(id, '')!);
         const user = views.userOfAgent(id);
         if (user !== null) {
           let mine = own.get(user);
           if (!mine) own.set(user, (mine = []));
-          mine.push(this.scheduler.agentView(id, user)!);
+          mine.push(this.scheduler.views.agentView(id, user)!);
         }
       }
       this.agents.clear();

@@ -23,7 +23,7 @@ export async function snapshotFor(scheduler: Scheduler, principal: Principal): P
   );
   return {
     expressions,
-    agents: scheduler.agentViews(agentViewer(principal)),
+    agents: scheduler.views.agentViews(agentViewer(principal)),
     settings: scheduler.getSettings(),
     stats: scheduler.stats(),
   };

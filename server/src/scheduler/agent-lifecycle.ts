@@ -1,6 +1,6 @@
 /**
- * Agent membership: joining, draining, leaving, lost, unresponsive, quarantined, revoked; every
- * change hands the departing agent's work back.
+ * The agent lifecycle: agents joining, draining, leaving and being lost — every change of an
+ * agent's membership, with the work of a departing agent handed back at once.
  */
 import type { Logger } from 'pino';
 import {
@@ -11,7 +11,10 @@ import {
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import { AgentRegistry, type Agent, type AgentChannel } from './agent-registry.js';
+import type { Agent, AgentChannel } from './agent.js';
+import { AgentRegistry } from './agent-registry.js';
+import { AgentSanctions } from './agent-sanctions.js';
+import { GUEST_AGENTS_PER_ACTOR, GuestRoom } from './guest-room.js';
 import type { StrikePolicy } from './actor.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 
@@ -26,12 +29,6 @@ export interface LifecycleHooks {
   agentChanged(id: string): void;
   agentRemoved(id: string): void;
 }
-
-/**
- * Agents one guest actor (an address) may have listed at once, connected or lost: a classroom
- * behind one NAT fits, a swarm of fresh ids does not grow the list (see `makeRoom`).
- */
-export const GUEST_AGENTS_PER_ACTOR = 64;
 
 /**
  * Who an agent is, as the gate that admitted it worked out: how far it is trusted, the identity
@@ -61,6 +58,8 @@ export function actorOf(agentId: string, standing: AgentStanding | undefined): s
  */
 export class AgentLifecycle {
   readonly registry = new AgentRegistry();
+  private readonly sanctions: AgentSanctions;
+  private readonly guests: GuestRoom;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -69,9 +68,26 @@ export class AgentLifecycle {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly httpAgentTimeoutMs: number,
-    private readonly policy: StrikePolicy,
+    policy: StrikePolicy,
     private readonly store: Store,
-  ) {}
+  ) {
+    this.sanctions = new AgentSanctions({
+      registry: this.registry,
+      leases,
+      store,
+      log,
+      metrics,
+      policy,
+      hooks,
+      lose: (agent, status, reason) => this.lose(agent, status, reason),
+      changed: (agent, membership) => this.changed(agent, membership),
+    });
+    this.guests = new GuestRoom({
+      registry: this.registry,
+      lose: (agent, status, reason) => this.lose(agent, status, reason),
+      agentRemoved: (id) => hooks.agentRemoved(id),
+    });
+  }
 
   /**
    * Lists the quarantines recorded before this start (they stay refused) and starts the
@@ -101,7 +117,7 @@ export class AgentLifecycle {
     const refusal = this.refusal(hello.agentId, identity, actor);
     if (refusal) throw refusal;
     const existing = this.registry.get(hello.agentId);
-    if (identity === null && !this.makeRoom(actor, existing))
+    if (identity === null && !this.guests.makeRoom(actor, existing))
       throw ExpressionistError.of('RATE_LIMITED', {
         what: `guest agents of ${actor} (at most ${GUEST_AGENTS_PER_ACTOR} listed)`,
         seconds: 60,
@@ -169,7 +185,7 @@ export class AgentLifecycle {
   /**
    * A pulling course HTTP agent made a request: joins it when new or lost. 'crowded' when it is
    * a new guest and its actor (its address) already has `GUEST_AGENTS_PER_ACTOR` agents none of
-   * which could be forgotten (see `makeRoom`).
+   * which could be forgotten (see `GuestRoom.makeRoom`).
    */
   pulled(
     key: string,
@@ -181,7 +197,7 @@ export class AgentLifecycle {
     let agent = this.registry.get(key);
     if (agent?.status === 'quarantined') return 'quarantined';
     if (!agent || agent.status === 'lost') {
-      if (standing.identity === null && !this.makeRoom(actorOf(key, standing), agent))
+      if (standing.identity === null && !this.guests.makeRoom(actorOf(key, standing), agent))
         return 'crowded';
       agent = this.registry.join({
         actor: actorOf(key, standing),
@@ -213,33 +229,6 @@ export class AgentLifecycle {
     return agent && agent.channel === channel ? agent : undefined;
   }
 
-  /**
-   * Makes room for one more agent of the guest actor `key` (`reviving`: the entry about to be
-   * replaced, which does not count): past GUEST_AGENTS_PER_ACTOR listed agents it forgets the
-   * actor's lost ones, oldest first, then idle pulling ones, least recently seen first. False
-   * when every one of them holds work. A swarm of fresh ids from one address so leaves at most
-   * that many entries, and an honest guest coming back always finds room.
-   */
-  makeRoom(key: string, reviving?: Agent): boolean {
-    const actor = this.registry.actor(key);
-    if (!actor) return true;
-    const members = this.registry.ofActor(actor).filter((a) => a !== reviving);
-    let excess = members.length + 1 - GUEST_AGENTS_PER_ACTOR;
-    if (excess <= 0) return true;
-    const rank = (a: Agent): number => (a.status === 'lost' ? 0 : 1);
-    const spare = members
-      .filter((a) => a.status === 'lost' || (a.kind === 'http' && a.inFlight === 0))
-      .sort((x, y) => rank(x) - rank(y) || x.lastSeenAt - y.lastSeenAt);
-    for (const agent of spare) {
-      if (excess <= 0) break;
-      if (agent.status !== 'lost') this.lose(agent, 'lost', 'replaced by a newer guest agent');
-      this.registry.remove(agent.id);
-      this.hooks.agentRemoved(agent.id);
-      excess -= 1;
-    }
-    return excess <= 0;
-  }
-
   /** The socket of `channel` closed. Ignored when the agent has since reconnected elsewhere. */
   disconnect(agentId: string, channel: AgentChannel, reason: string): void {
     const agent = this.holder(agentId, channel);
@@ -265,128 +254,29 @@ export class AgentLifecycle {
     this.changed(agent, false);
   }
 
-  /**
-   * Cuts an agent off for a wrong result, and with it every agent holding the same identity (one
-   * credential may run many processes): their work goes back to the queue, and the identity is
-   * refused until an admin releases it. The quarantine is stored under the identity, so it holds
-   * across restarts. A guest has no identity to hold to account: it is only disconnected (callers
-   * refuse a guest's wrong result instead of quarantining it).
-   */
-  async quarantine(agent: Agent, reason: string): Promise<void> {
-    if (agent.status === 'quarantined') return;
-    const identity = agent.identity;
-    if (identity === null) {
-      const channel = agent.channel;
-      this.lose(agent, 'lost', reason);
-      channel?.close(reason);
-      return;
-    }
-    this.registry.markQuarantined(identity, reason);
-    const holders = this.registry.withIdentity(identity);
-    for (const holder of holders) {
-      if (holder.status === 'quarantined') continue;
-      const channel = holder.channel;
-      this.lose(holder, 'quarantined', reason);
-      channel?.quarantine(reason);
-    }
-    const record = {
-      agentId: identity,
-      name: agent.name,
-      kind: agent.kind,
-      reason,
-      at: Date.now(),
-    };
-    try {
-      await this.store.saveQuarantine(record);
-    } catch (err) {
-      this.log.warn(
-        { err, agent: agent.id, identity },
-        'storing a quarantine failed; it holds until restart',
-      );
-    }
+  /** Cuts off every agent of `agent`'s identity for a wrong result (see `AgentSanctions`). */
+  quarantine(agent: Agent, reason: string): Promise<void> {
+    return this.sanctions.quarantine(agent, reason);
   }
 
-  /**
-   * Lifts a quarantine, named by a quarantined agent's id or by the identity itself (what a
-   * restored quarantine is listed as): every agent listed under that identity is forgotten, so
-   * they may join again. False if there was none.
-   */
-  async release(agentId: string): Promise<boolean> {
-    const named = this.registry.get(agentId);
-    const identity = named?.identity ?? agentId;
-    const stored = await this.store.deleteQuarantine(identity);
-    const marked = this.registry.unmarkQuarantined(identity);
-    const listed = this.registry.withIdentity(identity).filter((a) => a.status === 'quarantined');
-    if (named?.status === 'quarantined' && !listed.includes(named)) listed.push(named);
-    for (const agent of listed) {
-      this.registry.remove(agent.id);
-      this.hooks.agentRemoved(agent.id);
-    }
-    if (listed.length === 0 && !marked) return stored;
-    this.log.info({ agent: agentId, identity, agents: listed.length }, 'quarantine released');
-    return true;
+  /** Lifts a quarantine; false if there was none (see `AgentSanctions`). */
+  release(agentId: string): Promise<boolean> {
+    return this.sanctions.release(agentId);
   }
 
-  /**
-   * An admin kicks a connected agent: it is cut off and its work reassigned at once. It may
-   * reconnect (to keep it out, revoke its credential or quarantine it). False when it is not
-   * connected.
-   */
+  /** An admin kicks a connected agent; false when it is not connected (see `AgentSanctions`). */
   kick(agentId: string): boolean {
-    const agent = this.registry.get(agentId);
-    if (!agent || agent.status === 'lost' || agent.status === 'quarantined') return false;
-    const channel = agent.channel;
-    this.lose(agent, 'lost', 'kicked by an admin');
-    channel?.close('kicked by an admin');
-    return true;
+    return this.sanctions.kick(agentId);
   }
 
-  /**
-   * The credential behind `identity` was revoked: every agent holding it is cut off now and its
-   * work reassigned at once. Returns how many were connected.
-   */
+  /** Cuts off the agents of a revoked credential; returns how many (see `AgentSanctions`). */
   revoke(identity: string, reason: string): number {
-    let cut = 0;
-    for (const agent of this.registry.withIdentity(identity)) {
-      if (agent.status === 'lost' || agent.status === 'quarantined') continue;
-      const channel = agent.channel;
-      this.lose(agent, 'lost', reason);
-      channel?.close(reason);
-      cut += 1;
-    }
-    return cut;
+    return this.sanctions.revoke(identity, reason);
   }
 
-  /**
-   * Tasks of `agent` expired unanswered, or it failed them (an error report the orchestrator
-   * could not reproduce, a guest's wrong value), at one moment; `sentAt` says when each was
-   * handed out. The strikes go to its actor; when that makes the actor unresponsive, every agent
-   * of it has its work taken back at once (no strike on the operations) and gets nothing until
-   * the cool-down ends.
-   */
+  /** Charges strikes for tasks failed or expired at one moment (see `AgentSanctions`). */
   strike(agent: Agent, now: number, sentAt: readonly number[]): void {
-    const strikes = agent.strike(now, sentAt);
-    if (strikes === 0) return;
-    this.metrics.agentStrikes.inc({ kind: agent.kind }, strikes);
-    const actor = agent.actor;
-    if (!actor.charge(strikes, now, this.policy)) {
-      this.changed(agent, false);
-      return;
-    }
-    let requeued = 0;
-    for (const member of this.registry.ofActor(actor)) {
-      if (!member.coolDown()) continue;
-      const leases = this.leases.ofAgent(member);
-      if (leases.length > 0) member.channel?.revoke(leases.map((l) => l.taskId));
-      for (const lease of leases) this.hooks.requeue(lease, 'agent_unresponsive', false, actor.key);
-      requeued += leases.length;
-      this.changed(member, true);
-    }
-    this.log.warn(
-      { agent: agent.id, name: agent.name, actor: actor.key, reason: actor.reason, requeued },
-      'agent unresponsive',
-    );
-    this.hooks.capacityChanged();
+    this.sanctions.strike(agent, now, sentAt);
   }
 
   /** Shortens the retention of gone agents after a settings change. */

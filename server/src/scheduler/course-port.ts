@@ -5,7 +5,7 @@
 import type { ExpressionistError, Task } from '@expressionist/core';
 import type { AgentLifecycle, AgentStanding } from './agent-lifecycle.js';
 import type { Agent } from './agent-registry.js';
-import type { ReadyRing } from './dispatcher.js';
+import type { ReadyQueue } from './ready-queue.js';
 import type { ExpressionRun } from './expression-run.js';
 import type { CourseTicket, Lease, LeaseTable } from './lease-table.js';
 import type { ResultPath } from './results.js';
@@ -60,7 +60,7 @@ export interface CourseWork {
 /** The parts of the write path the course protocol reaches. */
 export interface CourseEngine {
   isOpen(): boolean;
-  ring: ReadyRing;
+  queue: ReadyQueue;
   agents: AgentLifecycle;
   leases: LeaseTable;
   results: ResultPath;
@@ -83,7 +83,7 @@ export interface CourseEngine {
 
 /**
  * The scheduler as pulling course agents see it: lease the next operation, settle a posted
- * result. Pull and push share the ready ring, the lease table and verification; only the way a
+ * result. Pull and push share the ready queue, the lease table and verification; only the way a
  * task travels differs.
  */
 export class CoursePort implements CourseWork {
@@ -98,7 +98,7 @@ export class CoursePort implements CourseWork {
   }
 
   hasReady(): boolean {
-    return !this.e.ring.isEmpty;
+    return !this.e.queue.isEmpty;
   }
 
   pulled(
@@ -119,13 +119,13 @@ export class CoursePort implements CourseWork {
     ticket: CourseTicket,
     now: number,
   ): { lease: Lease; task: Task } | undefined {
-    if (!this.e.isOpen() || this.e.ring.isEmpty) return undefined;
+    if (!this.e.isOpen() || this.e.queue.isEmpty) return undefined;
     const registry = this.e.agents.registry;
     // Beyond its window only when no socket agent of another actor could take the work now
     // (a window never idles a slot); such a loan goes elsewhere once it is overdue.
     const loan = !agent.canPull();
     if (loan && (!agent.canPullBeyond() || registry.otherCanTake(agent.actor))) return undefined;
-    const next = this.e.ring.takeFor(agent.actor.key, (avoid) => registry.someoneElse(avoid));
+    const next = this.e.queue.takeFor(agent.actor.key, (avoid) => registry.someoneElse(avoid));
     return next && this.e.assign(next.run, next.opId, agent, now, ticket, loan);
   }
 

@@ -1,10 +1,13 @@
 /**
- * One expression in flight: its operations' state machine (Waiting → Ready → Running → Storing →
- * Done), the values they wait for, and its progress.
+ * One unfinished expression's live scheduling state and its operation state machine, the only
+ * place an operation changes state (its data structures: slots, consumer-index, ready-heap).
  */
 import type { ErrorInfo, ExpressionStatus, Operand, Operator, PlanOp } from '@expressionist/core';
 import type { StoredExpression, StoredOpResult } from '../store/store.js';
+import { ConsumerIndex } from './consumer-index.js';
 import type { PlanSource } from './plan-source.js';
+import { ReadyHeap } from './ready-heap.js';
+import { Slots } from './slots.js';
 
 /** Internal per-operation state; `storing` = verified result waiting for its store write. */
 export const OpState = {
@@ -17,39 +20,6 @@ export const OpState = {
   Canceled: 6,
 } as const;
 export type OpState = (typeof OpState)[keyof typeof OpState];
-
-const EMPTY = new Int32Array(0);
-const CHUNK_BITS = 10;
-const CHUNK = 1 << CHUNK_BITS;
-
-/**
- * One optional value per op, in chunks of 1,024 made on first write. `new Array(n)` of a
- * 500,000-op run costs ~15 ms of one event-loop turn (per array); a small run gets one chunk of
- * its own size.
- */
-class Slots<T> {
-  private readonly chunks: (T | undefined)[][];
-
-  constructor(private readonly size: number) {
-    this.chunks = new Array<(T | undefined)[]>((size + CHUNK - 1) >> CHUNK_BITS);
-  }
-
-  get(i: number): T | undefined {
-    return this.chunks[i >> CHUNK_BITS]?.[i & (CHUNK - 1)];
-  }
-
-  set(i: number, value: T | undefined): void {
-    const c = i >> CHUNK_BITS;
-    const chunk = (this.chunks[c] ??= new Array<T | undefined>(
-      Math.min(CHUNK, this.size - (c << CHUNK_BITS)),
-    ));
-    chunk[i & (CHUNK - 1)] = value;
-  }
-}
-
-/** Passes of `ExpressionRun.setUp`, in order. */
-const SetupPass = { Count: 0, Offsets: 1, Place: 2, Complete: 3 } as const;
-type SetupPass = (typeof SetupPass)[keyof typeof SetupPass];
 
 /** How an expression ends. `cacheable` errors (division by zero) are answered from the cache. */
 export type RunEnd =
@@ -75,15 +45,8 @@ export class ExpressionRun {
   readonly total: number;
   private readonly state: Uint8Array;
   private readonly values: Slots<string>;
-  /** Number of op inputs not yet known, per op. */
-  private readonly pendingInputs: Int32Array;
-  /**
-   * Consumers of each op, compressed: those of op i are `consumerList[consumerStart[i] ..
-   * consumerStart[i + 1])`. Two flat arrays instead of an array per op: a 500,000-op run
-   * allocates no small objects here.
-   */
-  private readonly consumerStart: Int32Array;
-  private consumerList: Int32Array = EMPTY;
+  /** Consumers, inputs not yet known and heights of the ops (see consumer-index.ts). */
+  private readonly index: ConsumerIndex;
   private readonly attempts: Int32Array;
   /** Attempts that counted against the operation (failures that say something about it). */
   private readonly failures: Int32Array;
@@ -93,21 +56,12 @@ export class ExpressionRun {
   private readonly avoided: Slots<string[]>;
   private readonly startedAt: Float64Array;
   private readonly finishedAt: Float64Array;
-  /**
-   * Ready op ids as a binary max-heap on `height` (the longest chain of ops from it to the root),
-   * ties to the lower id: the classic critical-path-first list-scheduling order, so the ops that
-   * hold up the most work start first. Entries that stopped being ready are skipped lazily.
-   */
-  private readonly ready: number[] = [];
-  /** Ops on the longest path from each op to the root, counting itself. */
-  private readonly height: Int32Array;
-  /** Setup (see `setUp`): which pass, and the next op id of that pass. */
-  private setupPass: SetupPass = SetupPass.Count;
-  private setupNext = 0;
+  /** Ready op ids, critical path first (see ready-heap.ts). */
+  private readonly ready: ReadyHeap;
   private done = 0;
   private ended = false;
-  /** Bookkeeping of the dispatcher's ready ring (true while the run sits in it); nothing else. */
-  inRing = false;
+  /** Bookkeeping of the ready queue (true while the run sits in it); nothing else. */
+  inReadyQueue = false;
 
   /**
    * With `deferSetup`, the indexes (consumers, heights) are built later by `setUp` calls, a slice
@@ -122,8 +76,7 @@ export class ExpressionRun {
     this.total = n;
     this.state = new Uint8Array(n);
     this.values = new Slots(n);
-    this.pendingInputs = new Int32Array(n);
-    this.consumerStart = new Int32Array(n + 1);
+    this.index = new ConsumerIndex(plan);
     this.attempts = new Int32Array(n);
     this.failures = new Int32Array(n);
     this.reassigned = new Int32Array(n);
@@ -131,84 +84,21 @@ export class ExpressionRun {
     this.avoided = new Slots(n);
     this.startedAt = new Float64Array(n);
     this.finishedAt = new Float64Array(n);
-    this.height = new Int32Array(n);
+    this.ready = new ReadyHeap(this.index.height);
     if (!deferSetup) this.setUp(Infinity);
   }
 
   /** Whether the indexes are complete (always, unless the setup was deferred). */
   get isSetUp(): boolean {
-    return this.setupPass === SetupPass.Complete;
+    return this.index.isComplete;
   }
 
   /**
-   * Builds the indexes for about `budget` ops (each pass is one walk over the ops); returns
-   * whether they are complete. Passes: count each op's op inputs (and each op's consumers), sum
-   * the consumer counts into offsets, then backwards (ids are topological, inputs first, so
-   * consumers come before their inputs) place each op among its inputs' consumers and push its
-   * height down to them.
+   * Builds the indexes for about `budget` ops (see `ConsumerIndex.build`); returns whether they
+   * are complete.
    */
   setUp(budget: number): boolean {
-    const n = this.total;
-    const plan = this.plan;
-    const start = this.consumerStart;
-    let left = budget;
-    while (left > 0 && this.setupPass !== SetupPass.Complete) {
-      const from = this.setupNext;
-      if (this.setupPass === SetupPass.Count) {
-        const to = Math.min(n, from + left);
-        for (let id = from; id < to; id += 1) {
-          const a = plan.input(id, 0);
-          const b = plan.input(id, 1);
-          if (a >= 0) start[a]! += 1;
-          if (b >= 0) start[b]! += 1;
-          this.pendingInputs[id] = (a >= 0 ? 1 : 0) + (b >= 0 ? 1 : 0);
-        }
-        left -= to - from;
-        this.setupNext = to;
-        if (to === n) this.nextPass(SetupPass.Offsets, 0);
-      } else if (this.setupPass === SetupPass.Offsets) {
-        // Running sums: start[i] becomes the end of op i's consumers; the place pass moves it
-        // back to their start.
-        const to = Math.min(n, from + left);
-        let sum = from === 0 ? 0 : start[from - 1]!;
-        for (let id = from; id < to; id += 1) start[id] = sum += start[id]!;
-        left -= to - from;
-        this.setupNext = to;
-        if (to === n) {
-          start[n] = sum;
-          this.consumerList = new Int32Array(sum);
-          this.nextPass(SetupPass.Place, n - 1);
-        }
-      } else {
-        const to = Math.max(-1, from - left);
-        const list = this.consumerList;
-        const height = this.height;
-        for (let id = from; id > to; id -= 1) {
-          // Its consumers, all placed already, pushed theirs: 0 means it has none (the root).
-          if (height[id] === 0) height[id] = 1;
-          const own = height[id]! + 1;
-          const a = plan.input(id, 0);
-          const b = plan.input(id, 1);
-          if (a >= 0) {
-            list[(start[a]! -= 1)] = id;
-            if (height[a]! < own) height[a] = own;
-          }
-          if (b >= 0) {
-            list[(start[b]! -= 1)] = id;
-            if (height[b]! < own) height[b] = own;
-          }
-        }
-        left -= from - to;
-        this.setupNext = to;
-        if (to === -1) this.nextPass(SetupPass.Complete, 0);
-      }
-    }
-    return this.setupPass === SetupPass.Complete;
-  }
-
-  private nextPass(pass: SetupPass, next: number): void {
-    this.setupPass = pass;
-    this.setupNext = next;
+    return this.index.build(budget);
   }
 
   get id(): string {
@@ -293,61 +183,28 @@ export class ExpressionRun {
 
   /** Whether op `id` can run: inputs all known, not yet started or done. */
   isComputable(id: number): boolean {
-    return this.state[id] === OpState.Waiting && this.pendingInputs[id] === 0;
+    return this.state[id] === OpState.Waiting && this.index.pendingInputs[id] === 0;
   }
 
   /** Waiting/Running → Ready: queues the op in critical-path order. */
   markReady(opId: number): void {
     this.state[opId] = OpState.Ready;
-    const heap = this.ready;
-    let index = heap.push(opId) - 1;
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!this.before(opId, heap[parent]!)) break;
-      heap[index] = heap[parent]!;
-      index = parent;
-    }
-    heap[index] = opId;
+    this.ready.push(opId);
   }
 
   /** Next ready op (critical path first), skipping entries that stopped being ready. */
   takeReady(): number | undefined {
-    const heap = this.ready;
-    while (heap.length > 0) {
-      const top = heap[0]!;
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        let index = 0;
-        for (;;) {
-          const left = 2 * index + 1;
-          if (left >= heap.length) break;
-          const right = left + 1;
-          const child =
-            right < heap.length && this.before(heap[right]!, heap[left]!) ? right : left;
-          if (!this.before(heap[child]!, last)) break;
-          heap[index] = heap[child]!;
-          index = child;
-        }
-        heap[index] = last;
-      }
+    for (let top = this.ready.pop(); top !== undefined; top = this.ready.pop())
       if (this.state[top] === OpState.Ready) return top;
-    }
     return undefined;
   }
 
-  /** Heap order: higher first, then lower id (source order) first. */
-  private before(x: number, y: number): boolean {
-    const hx = this.height[x]!;
-    const hy = this.height[y]!;
-    return hx !== hy ? hx > hy : x < y;
-  }
-
   get hasReady(): boolean {
-    return this.ready.length > 0;
+    return this.ready.size > 0;
   }
 
   get readyCount(): number {
-    return this.ready.length;
+    return this.ready.size;
   }
 
   /**
@@ -399,14 +256,7 @@ export class ExpressionRun {
     this.finishedAt[opId] = now;
     if (this.avoided.get(opId) !== undefined) this.avoided.set(opId, undefined);
     this.done += 1;
-    const released: number[] = [];
-    const list = this.consumerList;
-    for (let i = this.consumerStart[opId]!; i < this.consumerStart[opId + 1]!; i += 1) {
-      const consumer = list[i]!;
-      this.pendingInputs[consumer]! -= 1;
-      if (this.pendingInputs[consumer] === 0) released.push(consumer);
-    }
-    return released;
+    return this.index.release(opId);
   }
 
   /**

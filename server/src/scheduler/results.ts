@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { ExpressionistError, decimalEquals, execute, type TaskResult } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
-import type { Agent } from './agent-registry.js';
+import type { Agent } from './agent.js';
 import type { LeaseTable, Lease } from './lease-table.js';
 import type { ResultWriter } from './result-writer.js';
 

@@ -13,7 +13,7 @@ export function agentRoutes(deps: AppDeps, json: RequestHandler): Router {
   const { scheduler, log, auth } = deps;
   const api = Router();
   api.get('/agents', (req, res) => {
-    res.json({ agents: scheduler.agentViews(agentViewer(principalOf(req))) });
+    res.json({ agents: scheduler.views.agentViews(agentViewer(principalOf(req))) });
   });
   api.post('/agents/:id/release', async (req, res) => {
     authorize(principalOf(req), 'manage-agents');
