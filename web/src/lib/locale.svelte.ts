@@ -1,5 +1,14 @@
 /** The current language, persisted in localStorage, and locale-aware formatting helpers. */
-import { translate, toLocale, type Locale, type MessageKey, type MessageParams } from './i18n';
+import {
+  translate,
+  translateError,
+  toLocale,
+  type English,
+  type Locale,
+  type MessageKey,
+  type ParamArgs,
+  type ReportedError,
+} from './i18n';
 import { formatDuration as formatDurationWith } from './format';
 
 const STORAGE_KEY = 'expressionist.locale';
@@ -34,8 +43,13 @@ class LocaleState {
 export const locale = new LocaleState();
 
 /** Translates `key` in the current locale (reactive when read in a template). */
-export function t(key: MessageKey, params?: MessageParams): string {
-  return translate(locale.current, key, params);
+export function t<K extends MessageKey>(key: K, ...params: ParamArgs<English<K>>): string {
+  return translate(locale.current, key, ...params);
+}
+
+/** A server error in the current locale (reactive when read in a template). */
+export function tError(error: ReportedError): string {
+  return translateError(locale.current, error);
 }
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
