@@ -35,7 +35,7 @@ import {
   type LiveModel,
   type Sample,
 } from './merge';
-import { ApiError, getExpression, getOperations, listExpressions } from './api';
+import { getExpression, getOperations, listExpressions } from './api';
 import { session } from './session.svelte';
 
 /** The `data` of a refused handshake: the error code (see server/src/realtime/io.ts). */
@@ -102,7 +102,8 @@ class LiveStore implements LiveModel {
   throughput = $state.raw<Sample[]>([]);
 
   paging = $state<'idle' | 'loading' | 'done' | 'error'>('idle');
-  pagingError = $state<string | null>(null);
+  /** Why the last page failed (shown through `errorText`, in the current language). */
+  pagingError = $state.raw<unknown>(null);
   #cursor: string | null = null;
 
   #socket: Socket<ServerToUiEvents, UiToServerEvents> | null = null;
@@ -365,8 +366,7 @@ class LiveStore implements LiveModel {
       this.paging = 'idle';
     } catch (err) {
       this.paging = 'error';
-      this.pagingError =
-        err instanceof ApiError || err instanceof Error ? err.message : String(err);
+      this.pagingError = err;
     }
     return added;
   }

@@ -40,7 +40,6 @@ export const en = {
   'auth.registering': 'Creating the account…',
   'auth.haveAccount': 'Already have an account?',
   'auth.toLogin': 'Sign in',
-  'auth.loginFailed': 'Wrong login or password.',
   'auth.loginTaken': 'This login is taken; choose another.',
   'auth.loginInvalid': 'Use 3–64 letters, digits, . _ or -.',
   'auth.passwordInvalid': 'Use 8 to 256 characters.',
@@ -295,7 +294,6 @@ export const en = {
   'account.change': 'Change the password',
   'account.changing': 'Changing…',
   'account.changed': 'Password changed; your other sessions have ended.',
-  'account.wrongCurrent': 'The current password is wrong.',
   'account.signOutTitle': 'Sign out',
   'account.signOutLead':
     'Ends this session on the server too: this token stops working at once, wherever it was copied.',

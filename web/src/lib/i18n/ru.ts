@@ -39,7 +39,6 @@ export const ru = defineMessages<typeof en>()({
   'auth.registering': 'Создаём аккаунт…',
   'auth.haveAccount': 'Уже есть аккаунт?',
   'auth.toLogin': 'Войдите',
-  'auth.loginFailed': 'Неверный логин или пароль.',
   'auth.loginTaken': 'Этот логин занят — выберите другой.',
   'auth.loginInvalid': 'От 3 до 64 символов: буквы, цифры, . _ или -.',
   'auth.passwordInvalid': 'От 8 до 256 символов.',
@@ -295,7 +294,6 @@ export const ru = defineMessages<typeof en>()({
   'account.change': 'Сменить пароль',
   'account.changing': 'Меняем…',
   'account.changed': 'Пароль изменён; другие ваши сеансы завершены.',
-  'account.wrongCurrent': 'Текущий пароль неверен.',
   'account.signOutTitle': 'Выход',
   'account.signOutLead':
     'Завершает этот сеанс и на сервере: этот токен сразу перестаёт работать, куда бы его ни скопировали.',
