@@ -78,8 +78,7 @@ describe('i18n tables', () => {
     translate('en', 'agent.summary');
     // @ts-expect-error -- there is no such key
     translate('en', 'agent.nope');
-    const base = { a: 'A {x}', b: 'B' } as const;
-    const define = defineMessages<typeof base>();
+    const define = defineMessages<{ a: 'A {x}'; b: 'B' }>();
     expect(define({ a: 'а {x}', b: 'б' })).toEqual({ a: 'а {x}', b: 'б' });
     // @ts-expect-error -- the placeholder differs from the original's
     define({ a: 'а {y}', b: 'б' });

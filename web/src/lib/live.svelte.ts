@@ -69,13 +69,16 @@ export class ExpressionWatch {
   beyondWindow = $state(0);
   /** The whole source text when the live views carry only its prefix (fetched once). */
   source = $state.raw<string | null>(null);
-  #ids = new Set<number>();
+  // A private index, replaced whole and never read by a template: no reactivity wanted.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  #ids: ReadonlySet<number> = new Set<number>();
 
   constructor(readonly id: string) {}
 
   /** Sets the operation list (ids ascending) that the graph is laid out from. */
   setStructure(operations: readonly OperationView[]): void {
     this.structure = operations.slice().sort((a, b) => a.id - b.id);
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see #ids
     this.#ids = new Set(this.structure.map((op) => op.id));
   }
 
