@@ -1,6 +1,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+import svelte from 'eslint-plugin-svelte';
+import svelteConfig from './web/svelte.config.js';
 
 export default tseslint.config(
   {
@@ -11,7 +13,6 @@ export default tseslint.config(
       '**/.svelte-kit/**',
       'data/**',
       'artifacts/**',
-      'web/**/*.svelte',
     ],
   },
   js.configs.recommended,
@@ -23,6 +24,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
+  },
+  ...svelte.configs.recommended,
+  {
+    // Components: the svelte parser, with typescript-eslint's for `<script lang="ts">`. Names are
+    // checked by svelte-check (TypeScript), so `no-undef` would only repeat it without the types.
+    files: ['web/**/*.svelte', 'web/**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: {
+        parser: tseslint.parser,
+        extraFileExtensions: ['.svelte'],
+        svelteConfig,
+      },
+    },
+    rules: { 'no-undef': 'off' },
   },
   {
     // Imports point one way in the server: http, realtime, cluster, course and auth may use the

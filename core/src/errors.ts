@@ -5,7 +5,9 @@
  * expression, over a socket — carries one of these codes. `status` is the HTTP status used when
  * the error is the answer to a request; `message` is the template call sites fill in with
  * `{name}` parameters (`errorInfo('EXPRESSION_NOT_FOUND', { id })`), so the wording of an error
- * lives here once. `retry` says whether an operation that failed with this code may succeed on
+ * lives here once. A `{column}` parameter is given the 0-based position (what `position` carries)
+ * and printed counted from 1, as editors count: `2 * (3 + )` fails "at column 10", `position` 9.
+ * `retry` says whether an operation that failed with this code may succeed on
  * another attempt (agents report codes; a deterministic failure is never retried). The README's
  * error table is checked against this registry by a test.
  */
@@ -131,19 +133,25 @@ export type ErrorParams<C extends ErrorCode> = Record<
   string | number
 >;
 
-/** Fills in the message template of `code`. */
+/** How a parameter is printed: a 0-based `column` counted from 1, anything else as it is. */
+function printed(name: string, value: string | number): string {
+  return name === 'column' && typeof value === 'number' ? String(value + 1) : String(value);
+}
+
+/** Fills in the message template of `code` (a numeric `column` is printed 1-based). */
 export function errorMessage<C extends ErrorCode>(code: C, params: ErrorParams<C>): string {
   const values = params as Record<string, string | number>;
-  return ERROR_CODES[code].message.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in values ? String(values[name]) : whole,
-  );
+  return ERROR_CODES[code].message.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = values[name];
+    return value === undefined ? whole : printed(name, value);
+  });
 }
 
 /** Plain, serializable error description used in HTTP bodies and on expressions. */
 export interface ErrorInfo {
   code: ErrorCode;
   message: string;
-  /** 0-based column in the expression source, when the error has one. */
+  /** 0-based offset in the expression source, when the error has one (messages print it + 1). */
   position?: number;
 }
 

@@ -546,7 +546,7 @@ export function evaluatePlan(p: Plan): string {
     if (op.op === '/') {
       const at = findZeroDivisor(op, valueOf);
       if (at !== undefined) {
-        throw new ExpressionistError('EXPR_DIV_ZERO', `Division by zero at column ${at}`, at);
+        throw new ExpressionistError('EXPR_DIV_ZERO', `Division by zero at column ${at + 1}`, at);
       }
     }
     values[op.id] = execute(op.op, valueOf(op.a), valueOf(op.b));

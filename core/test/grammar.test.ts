@@ -136,19 +136,26 @@ describe('grammar: errors carry code and column', () => {
     ['.', 'EXPR_BAD_NUMBER', 0],
     ['2*.', 'EXPR_BAD_NUMBER', 2],
   ];
-  it.each(cases)('%j → %s at column %i', (source, code, column) => {
+  it.each(cases)('%j → %s at position %i', (source, code, position) => {
     const e = parseError(source);
     expect(e.code).toBe(code);
-    expect(e.position).toBe(column);
-    if (code !== 'EXPR_EMPTY') expect(e.message).toContain(`column ${column}`);
+    expect(e.position).toBe(position);
+    // Messages count columns from 1, as editors do; `position` stays 0-based.
+    if (code !== 'EXPR_EMPTY') expect(e.message).toContain(`column ${position + 1}`);
+  });
+
+  it('counts message columns from 1: the 10th character is column 10, position 9', () => {
+    const e = parseError('2 * (3 + )');
+    expect(e.position).toBe(9);
+    expect(e.message).toBe("Unexpected ')' at column 10: expected a number, '(' or a sign");
   });
 
   it('explains what was expected', () => {
     expect(parseError('2**3').message).toBe(
-      "Unexpected '*' at column 2: expected a number, '(' or a sign",
+      "Unexpected '*' at column 3: expected a number, '(' or a sign",
     );
-    expect(parseError('2 $ 3').message).toBe("Unexpected character '$' at column 2");
-    expect(parseError('2 +\u00a03').message).toBe('Unexpected character U+00A0 at column 3');
+    expect(parseError('2 $ 3').message).toBe("Unexpected character '$' at column 3");
+    expect(parseError('2 +\u00a03').message).toBe('Unexpected character U+00A0 at column 4');
   });
 
   it('EXPR_EMPTY says so', () => {

@@ -33,7 +33,7 @@ describe('the result cache', () => {
         cached: true,
         error: { code: 'EXPR_DIV_ZERO', position: 5 },
       });
-      expect(repeat.error?.message).toContain('column 5');
+      expect(repeat.error?.message).toContain('column 6');
       // With several divisions, the same one (the second) is named.
       const slow = await client.finished(await client.submit('1/4/(3-3)'));
       expect(slow.error).toMatchObject({ code: 'EXPR_DIV_ZERO', position: 3 });

@@ -169,7 +169,7 @@ describe('with real agent processes', () => {
     expect(view.status).toBe('error');
     expect(view.error?.code).toBe('EXPR_RESULT_TOO_LARGE');
     expect(view.error?.position).toBe(60_001);
-    expect(view.error?.message).toContain('column 60001');
+    expect(view.error?.message).toContain('column 60002');
     const [op] = await client.operations(id);
     expect(op?.attempt).toBe(1);
     expect(op?.reassigned).toBe(0);

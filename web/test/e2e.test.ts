@@ -228,7 +228,15 @@ suite('dashboard and browser agent in Chromium', () => {
       // The server reports the 0-based column of the `)`; the caret sits right under it.
       expect(await error.locator('.caret').getAttribute('data-column')).toBe('9');
       expect(await error.locator('.caret').textContent()).toBe(`${' '.repeat(9)}^`);
-      expect(await error.textContent()).toMatch(/\)/);
+      // The message counts columns from 1 and follows the chosen language (translated by code).
+      expect(await error.locator('.message').textContent()).toContain(
+        "Unexpected ')' at column 10",
+      );
+      await page.locator('button[lang=ru]').click();
+      await expect
+        .poll(() => error.locator('.message').textContent())
+        .toContain("Неожиданный ')' в столбце 10: ожидалось число");
+      await page.locator('button[lang=en]').click();
       expect(await page.getByTestId('expression-input').getAttribute('aria-invalid')).toBe('true');
 
       const editor = await openDashboard(context, `${base}/settings`);

@@ -33,7 +33,7 @@ export function safeNext(next: string | null | undefined): string {
 }
 
 /** `/login?next=<where the visitor was>` (just `/login` when they were on the home page). */
-export function loginHref(from: string): string {
+export function loginHref(from: string): '/login' | `/login?next=${string}` {
   const next = safeNext(from);
   return next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`;
 }

@@ -55,3 +55,8 @@ export function operatorSymbol(op: '+' | '-' | '*' | '/'): string {
       return '÷';
   }
 }
+
+/** Whether two instants (epoch ms) fall on the same day in the local time zone. */
+export function sameLocalDay(a: number, b: number): boolean {
+  return new Date(a).toDateString() === new Date(b).toDateString();
+}

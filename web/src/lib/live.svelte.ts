@@ -35,7 +35,7 @@ import {
   type LiveModel,
   type Sample,
 } from './merge';
-import { ApiError, getExpression, getOperations, listExpressions } from './api';
+import { getExpression, getOperations, listExpressions } from './api';
 import { session } from './session.svelte';
 
 /** The `data` of a refused handshake: the error code (see server/src/realtime/io.ts). */
@@ -69,13 +69,16 @@ export class ExpressionWatch {
   beyondWindow = $state(0);
   /** The whole source text when the live views carry only its prefix (fetched once). */
   source = $state.raw<string | null>(null);
-  #ids = new Set<number>();
+  // A private index, replaced whole and never read by a template: no reactivity wanted.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  #ids: ReadonlySet<number> = new Set<number>();
 
   constructor(readonly id: string) {}
 
   /** Sets the operation list (ids ascending) that the graph is laid out from. */
   setStructure(operations: readonly OperationView[]): void {
     this.structure = operations.slice().sort((a, b) => a.id - b.id);
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see #ids
     this.#ids = new Set(this.structure.map((op) => op.id));
   }
 
@@ -102,7 +105,8 @@ class LiveStore implements LiveModel {
   throughput = $state.raw<Sample[]>([]);
 
   paging = $state<'idle' | 'loading' | 'done' | 'error'>('idle');
-  pagingError = $state<string | null>(null);
+  /** Why the last page failed (shown through `errorText`, in the current language). */
+  pagingError = $state.raw<unknown>(null);
   #cursor: string | null = null;
 
   #socket: Socket<ServerToUiEvents, UiToServerEvents> | null = null;
@@ -365,8 +369,7 @@ class LiveStore implements LiveModel {
       this.paging = 'idle';
     } catch (err) {
       this.paging = 'error';
-      this.pagingError =
-        err instanceof ApiError || err instanceof Error ? err.message : String(err);
+      this.pagingError = err;
     }
     return added;
   }

@@ -1,6 +1,15 @@
 /** The current language, persisted in localStorage, and locale-aware formatting helpers. */
-import { translate, toLocale, type Locale, type MessageKey, type MessageParams } from './i18n';
-import { formatDuration as formatDurationWith } from './format';
+import {
+  translate,
+  translateError,
+  toLocale,
+  type English,
+  type Locale,
+  type MessageKey,
+  type ParamArgs,
+  type ReportedError,
+} from './i18n';
+import { formatDuration as formatDurationWith, sameLocalDay } from './format';
 
 const STORAGE_KEY = 'expressionist.locale';
 
@@ -34,8 +43,13 @@ class LocaleState {
 export const locale = new LocaleState();
 
 /** Translates `key` in the current locale (reactive when read in a template). */
-export function t(key: MessageKey, params?: MessageParams): string {
-  return translate(locale.current, key, params);
+export function t<K extends MessageKey>(key: K, ...params: ParamArgs<English<K>>): string {
+  return translate(locale.current, key, ...params);
+}
+
+/** A server error in the current locale (reactive when read in a template). */
+export function tError(error: ReportedError): string {
+  return translateError(locale.current, error);
 }
 
 const timeFormats = new Map<string, Intl.DateTimeFormat>();
@@ -55,9 +69,9 @@ function cached<T>(cache: Map<string, T>, key: string, make: () => T): T {
 /** `14:03:27` today, `12 Mar, 14:03:27` on other days. */
 export function formatTime(iso: string | null, now = Date.now()): string {
   if (!iso) return '—';
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return '—';
-  const sameDay = new Date(now).toDateString() === date.toDateString();
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return '—';
+  const sameDay = sameLocalDay(at, now);
   const l = locale.current;
   const format = sameDay
     ? cached(timeFormats, l, () => new Intl.DateTimeFormat(l, { timeStyle: 'medium' }))
@@ -73,7 +87,7 @@ export function formatTime(iso: string | null, now = Date.now()): string {
             second: '2-digit',
           }),
       );
-  return format.format(date);
+  return format.format(at);
 }
 
 /** `5 seconds ago`, `in 2 minutes`, `now` — in the current language. */

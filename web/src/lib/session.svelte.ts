@@ -13,6 +13,7 @@
  * `exp`, and at once on any UNAUTHENTICATED answer.
  */
 import { goto } from '$app/navigation';
+import { resolve } from '$app/paths';
 import { z } from 'zod';
 import type { LoginReply, MeReply, UserView } from '@expressionist/core';
 import { getMe, logout, useAuth } from './api';
@@ -153,7 +154,8 @@ class Session {
     if (this.me?.mode === 'open') return;
     this.signOut();
     const here = `${location.pathname}${location.search}`;
-    if (!isPublicPath(location.pathname)) void goto(loginHref(here), { replaceState: true });
+    if (!isPublicPath(location.pathname))
+      void goto(resolve(loginHref(here)), { replaceState: true });
   }
 
   #setToken(token: string | null): void {
