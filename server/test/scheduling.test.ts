@@ -5,6 +5,7 @@ import {
   api,
   killAll,
   manualAgent,
+  metricValue,
   spawnAgent,
   waitFor,
   type AgentProcess,
@@ -240,8 +241,12 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     await waitFor(() => fast.tasks.length === 1, 6000, 'reassignment after lease expiry');
     const second = fast.tasks[0]!;
     expect(second).toMatchObject({ taskId: first.taskId, attempt: 2 });
+    const stale = () =>
+      metricValue(orch.url, 'expressionist_operations_rejected_total', { reason: 'stale' });
+    const staleBefore = await stale();
     slow.socket.emit('results', [{ taskId: first.taskId, attempt: 1, value: '42' }]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The scheduler's own fencing refuses it (counted as stale); the expression goes on.
+    await waitFor(async () => (await stale()) === staleBefore + 1, 5000, 'the late result refused');
     expect((await client.expression(id)).status).not.toBe('done');
     fast.socket.emit('results', [{ taskId: second.taskId, attempt: 2, value: '42' }]);
     const view = await client.finished(id);
@@ -251,9 +256,10 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     const stored = await orch.store.getOpResults(id);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ agentId: 'fast-agent', attempt: 2 });
-    // A duplicate of the accepted result changes nothing.
+    // A duplicate of the accepted result is refused by the scheduler itself (stale: its lease is
+    // gone), before the store's unique key would have to.
     fast.socket.emit('results', [{ taskId: second.taskId, attempt: 2, value: '42' }]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await stale()) === staleBefore + 2, 5000, 'the duplicate refused');
     expect(await orch.store.getOpResults(id)).toHaveLength(1);
     slow.socket.close();
     fast.socket.close();
