@@ -5,6 +5,12 @@
  */
 export { Api, api, FINAL_STATUSES, type ApiReply } from './api.js';
 export { killEverything, tempDir } from './cleanup.js';
+export {
+  CourseClient,
+  floatResult,
+  type CourseClientOptions,
+  type CourseReply,
+} from './course-client.js';
 export { request, type HttpAnswer, type RequestOptions } from './http.js';
 export { metricValue } from './metrics.js';
 export { freePort } from './net.js';
