@@ -18,9 +18,11 @@ import {
 } from '@expressionist/core';
 import {
   answerHonestly,
+  CourseClient,
+  floatResult,
   manualAgent,
-  request,
   waitFor,
+  type CourseClientOptions,
   type ManualAgent,
 } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
@@ -86,6 +88,13 @@ function refusalOf(socket: { once: UiSocket['once'] }): Promise<Refusal> {
       resolve({ message: err.message, code: err.data?.code }),
     );
   });
+}
+
+/** A course client closed after the test. */
+function course(url: string, options: CourseClientOptions = {}): CourseClient {
+  const client = new CourseClient(url, options);
+  open.push(client);
+  return client;
 }
 
 async function agent(url: string, id: string, concurrency = 1, token?: string) {
@@ -163,27 +172,15 @@ describe('accounts mode with GUEST_AGENTS=off', () => {
 
   it('course protocol: only an agent credential, never a JWT or nothing', async () => {
     const alice = await user(orch, 'alice2');
-    const none = await request(orch.url, 'GET', '/internal/task');
-    expect(none.status).toBe(401);
-    expect(none.json).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
-    const jwt = await request(orch.url, 'GET', '/internal/task', {
-      headers: { authorization: `Bearer ${alice.token}` },
-    });
-    expect(jwt.status).toBe(401);
+    expect(await course(orch.url).pull()).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect((await course(orch.url, { token: alice.token }).pull()).status).toBe(401);
     const { credential, token } = await orch.auth.issueCredential('course-rack');
     const id = await submit(orch, '6*7');
-    const got = await request(orch.url, 'GET', '/internal/task', {
-      headers: { authorization: `Bearer ${token}`, 'x-agent-id': 'ignored-name' },
-    });
-    expect(got.status).toBe(200);
+    const rack = course(orch.url, { token, agentId: 'ignored-name' });
+    const task = await rack.nextTask();
     const view = orch.scheduler.agentView(`http-cred-${credential.id}`);
     expect(view).toMatchObject({ kind: 'http', trust: 'credential' });
-    const task = (got.json as { task: { id: number } }).task;
-    const posted = await request(orch.url, 'POST', '/internal/task', {
-      headers: { authorization: `Bearer ${token}` },
-      json: { id: task.id, result: 42 },
-    });
-    expect(posted.status).toBe(200);
+    expect(await rack.post(task.id, 42)).toEqual({ status: 200 });
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '42' });
   });
 });
@@ -370,39 +367,28 @@ describe('accounts mode with guests', () => {
 
   it('course guests: X-Agent-Id is only a label; capped at GUEST_MAX_SLOTS; a wrong result is refused', async () => {
     const id = await submit(orch, '(1+1)*(2+2)*(3+3)*(4+4)*(5+5)*(6+6)', bob.id);
-    type Leased = { task: { id: number; arg1: number; arg2: number; operation: string } };
-    const pull = () =>
-      request(orch.url, 'GET', '/internal/task', { headers: { 'x-agent-id': 'labelled' } });
-    const post = (taskId: number, result: number) =>
-      request(orch.url, 'POST', '/internal/task', {
-        headers: { 'x-agent-id': 'labelled' },
-        json: { id: taskId, result },
-      });
-    const exact = (t: Leased['task']): number =>
-      t.operation === '*' ? t.arg1 * t.arg2 : t.arg1 + t.arg2;
+    const labelled = course(orch.url, { agentId: 'labelled' });
     // Until it has posted a result it may not decode our ids: one task at a time.
-    const probe = await pull();
+    const probe = await labelled.pull();
     expect(probe.status).toBe(200);
-    expect((await pull()).status).toBe(404);
-    const proof = (probe.json as Leased).task;
-    expect((await post(proof.id, exact(proof))).status).toBe(200);
+    expect((await labelled.pull()).status).toBe(404);
+    expect((await labelled.post(probe.task!.id, floatResult(probe.task!))).status).toBe(200);
     // A second accepted result widens its window to 4, past the cap.
-    const another = (await pull()).json as Leased;
-    expect((await post(another.task.id, exact(another.task))).status).toBe(200);
+    const another = await labelled.nextTask();
+    expect((await labelled.post(another.id, floatResult(another))).status).toBe(200);
     // It holds at most GUEST_MAX_SLOTS (3) at once.
-    const pulls = [await pull(), await pull(), await pull(), await pull()];
+    const pulls = [];
+    for (let i = 0; i < 4; i += 1) pulls.push(await labelled.pull());
     expect(pulls.map((p) => p.status)).toEqual([200, 200, 200, 404]);
     const view = orch.scheduler.agentView('http-guest-labelled@127.0.0.1');
     expect(view).toMatchObject({ trust: 'guest', concurrency: 3, window: 4 });
-    const [first, ...held] = pulls.slice(0, 3).map((p) => (p.json as Leased).task);
-    const wrong = await post(first!.id, -1);
-    expect(wrong.status).toBe(422);
-    expect(wrong.text).toMatch(/goes to another agent/);
+    const [first, ...held] = pulls.slice(0, 3).flatMap((p) => (p.task ? [p.task] : []));
+    expect(await labelled.post(first!.id, -1)).toEqual({ status: 422, code: 'TASK_RESULT_WRONG' });
     expect(orch.scheduler.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
     const { token } = await orch.auth.issueCredential('course-finisher');
     const finisher = await agent(orch.url, 'course-finisher', 4, token);
     answerHonestly(finisher);
-    for (const task of held) await post(task.id, exact(task));
+    for (const task of held) await labelled.post(task.id, floatResult(task));
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '46080' });
   });
 

@@ -25,6 +25,7 @@ import {
 import {
   answerHonestly,
   api,
+  CourseClient,
   manualAgent,
   request,
   waitFor,
@@ -380,21 +381,8 @@ describe('strangers cannot grow what the orchestrator keeps', () => {
     const pool = new http.Agent({ keepAlive: true, maxSockets: 20 });
     open.push({ close: () => pool.destroy() });
     const statuses = new Map<number, number>();
-    const pull = (i: number): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const req = http.request(
-          `${current().url}/internal/task`,
-          { method: 'GET', agent: pool, headers: { 'x-agent-id': `flood-${i}` }, timeout: 10_000 },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-            res.on('error', reject);
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('GET /internal/task timed out')));
-        req.on('error', reject);
-        req.end();
-      });
+    const pull = async (i: number): Promise<number> =>
+      (await new CourseClient(current().url, { agentId: `flood-${i}`, pool }).pull()).status;
     let next = 0;
     const worker = async (): Promise<void> => {
       for (let i = next++; i < 10_000; i = next++) {

@@ -73,12 +73,18 @@ export class CourseClient {
     return this.send('POST', body);
   }
 
-  /** Pulls and posts the float result of every task until `done()` says to stop. */
-  async work(done: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<CourseTask[]> {
+  /**
+   * Pulls and posts the float result of every task (asking again shortly when there is none)
+   * until `done(tasks so far)` says to stop; resolves with the tasks it computed.
+   */
+  async work(
+    done: (tasks: readonly CourseTask[]) => boolean | Promise<boolean>,
+    timeoutMs = 30_000,
+  ): Promise<CourseTask[]> {
     const tasks: CourseTask[] = [];
     await waitFor(
       async () => {
-        if (await done()) return true;
+        if (await done(tasks)) return true;
         const reply = await this.pull();
         if (reply.task) {
           tasks.push(reply.task);
