@@ -307,7 +307,7 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     try {
       const tasks = await agent.work(
         async (so) => so.length >= 3 || (await view(id)).status === 'done',
-        60_000,
+        40_000,
       );
       computed = tasks.length;
     } finally {
