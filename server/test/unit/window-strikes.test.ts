@@ -164,6 +164,27 @@ describe('strikes and the cool-down', () => {
     expect(a.status).toBe('active');
   });
 
+  it('an agent answering every other task is throttled, never cooled down (8 slots)', () => {
+    // Was an end-to-end test with real lease lengths (silent-agents, 8 slots); the 2-slot one
+    // stays there. Round by round: it is sent its window, answers half at once, the rest expire.
+    const a = lifecycle.registry.join(socketAgentInit('half', { concurrency: 8 }));
+    const windows: number[] = [];
+    let t = Date.now();
+    for (let round = 0; round < 20; round += 1) {
+      const sent = windowOf(a) * 2;
+      const sentAt: number[] = [];
+      for (let i = 0; i < sent; i += 1)
+        if (i % 2 === 0) a.credit();
+        else sentAt.push(t);
+      t += 350;
+      lifecycle.strike(a, t, sentAt);
+      windows.push(windowOf(a));
+      expect(a.status).toBe('active');
+    }
+    expect(Math.min(...windows)).toBeLessThan(8);
+    expect(a.strikes).toBe(1);
+  });
+
   it('a fresh agent whose first tasks all expire is struck once per task', () => {
     const a = lifecycle.registry.join(socketAgentInit('a'));
     const now = Date.now();
