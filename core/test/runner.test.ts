@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TaskRunner, type Task, type TaskResult } from '../src/index.js';
 
 const task = (
@@ -17,17 +17,37 @@ const task = (
   durationMs,
 });
 
-function collect(): { runner: TaskRunner; batches: TaskResult[][]; invalid: string[] } {
+function collect(): {
+  runner: TaskRunner;
+  batches: TaskResult[][];
+  invalid: string[];
+  /** Resolves with the next batch sent. */
+  nextBatch: () => Promise<TaskResult[]>;
+} {
   const batches: TaskResult[][] = [];
   const invalid: string[] = [];
+  let waiting: ((batch: TaskResult[]) => void)[] = [];
   const runner = new TaskRunner({
-    send: (r) => batches.push(r),
+    send: (r) => {
+      batches.push(r);
+      const resolve = waiting;
+      waiting = [];
+      for (const w of resolve) w(r);
+    },
     onInvalid: (reason) => invalid.push(reason),
   });
-  return { runner, batches, invalid };
+  const nextBatch = (): Promise<TaskResult[]> =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+    });
+  return { runner, batches, invalid, nextBatch };
 }
 
 describe('TaskRunner (the execution path of every agent)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('computes tasks exactly and sends results finishing together as one batch', async () => {
     const { runner, batches } = collect();
     runner.accept([
@@ -47,14 +67,16 @@ describe('TaskRunner (the execution path of every agent)', () => {
   });
 
   it('waits durationMs before answering', async () => {
-    const { runner, batches } = collect();
-    const started = Date.now();
+    vi.useFakeTimers();
+    const { runner, batches, nextBatch } = collect();
     runner.accept([task('e:0', '-', '5', '7', 60)]);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(batches).toHaveLength(0);
-    await runner.idle();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
-    expect(batches[0]).toEqual([{ taskId: 'e:0', attempt: 1, value: '-2' }]);
+    await vi.advanceTimersByTimeAsync(59);
+    expect(runner.completed).toBe(0);
+    const batch = nextBatch();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runner.completed).toBe(1);
+    expect(await batch).toEqual([{ taskId: 'e:0', attempt: 1, value: '-2' }]);
+    expect(batches).toHaveLength(1);
   });
 
   it('turns a division by zero into an error result, not a throw', async () => {
@@ -65,26 +87,32 @@ describe('TaskRunner (the execution path of every agent)', () => {
   });
 
   it('drops revoked tasks and abandons everything on stop', async () => {
-    const { runner, batches } = collect();
+    vi.useFakeTimers();
+    const { runner, nextBatch } = collect();
     runner.accept([task('e:0', '+', '1', '1', 30), task('e:1', '+', '2', '2', 30)]);
     runner.revoke(['e:0', 'unknown']);
     expect(runner.running).toBe(1);
-    await runner.idle();
-    expect(batches.flat().map((r) => r.taskId)).toEqual(['e:1']);
+    const batch = nextBatch();
+    await vi.runAllTimersAsync();
+    expect((await batch).map((r) => r.taskId)).toEqual(['e:1']);
     runner.accept([task('e:2', '+', '3', '3', 30)]);
     runner.stop();
     expect(runner.running).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(batches.flat().map((r) => r.taskId)).toEqual(['e:1']);
+    // Every timer it had set runs out: the stopped task never completes.
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(1);
   });
 
   it('a new attempt of the same task replaces the old one', async () => {
-    const { runner, batches } = collect();
+    vi.useFakeTimers();
+    const { runner, nextBatch } = collect();
+    const batch = nextBatch();
     runner.accept([task('e:0', '+', '1', '1', 40, 1)]);
     runner.accept([task('e:0', '+', '1', '1', 0, 2)]);
-    await runner.idle();
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(batches.flat()).toEqual([{ taskId: 'e:0', attempt: 2, value: '2' }]);
+    expect(await batch).toEqual([{ taskId: 'e:0', attempt: 2, value: '2' }]);
+    // Past the old attempt's 40 ms: it never completes.
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(1);
   });
 
   it('rejects malformed task messages without throwing', () => {

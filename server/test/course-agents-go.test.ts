@@ -117,6 +117,7 @@ async function runCorpus(url: string, beforeAgents?: () => void): Promise<Outcom
   do {
     views = await Promise.all(ids.map((id) => client.expression(id)));
     if (views.every(final)) break;
+    // Polled (not waitFor: an unfinished run is returned as it stands, for one readable diff).
     await new Promise((resolve) => setTimeout(resolve, 100));
   } while (Date.now() < deadline);
   return views.map((v) => ({
@@ -289,6 +290,7 @@ describe.skipIf(!GO)('course agents written in Go', () => {
       for (let i = 1; streaming; i += 1) {
         const source = `${i}*${i + 1}+${i + 2}`;
         submitted.push({ id: await client.submit(source), source });
+        // The pace of the stream (the load's shape), not a synchronization.
         await sleep(100);
       }
     })();

@@ -3,11 +3,8 @@
 // orchestrator process until an admin releases them, and the last attempt of a failing operation.
 // Everything runs against real orchestrators (in-process, or real processes where a restart is
 // the point) and real HTTP keep-alive connections; nothing of ours is mocked.
-import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  CourseTaskSchema,
-  ErrorBodySchema,
   ReleaseReplySchema,
   compile,
   evaluatePlan,
@@ -18,6 +15,8 @@ import {
 import {
   answerHonestly,
   api,
+  CourseClient,
+  floatResult,
   freePort,
   killAll,
   manualAgent,
@@ -29,105 +28,6 @@ import {
 } from '@expressionist/testkit';
 import { MongoStore } from '../src/store/mongo-store.js';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
-
-// ---------------------------------------------------------------- a course client
-
-interface CourseReply {
-  status: number;
-  /** The task of a 200 to `GET /internal/task`. */
-  task?: CourseTask;
-  /** The error code of a failed request. */
-  code?: string;
-}
-
-/**
- * A course agent driven by hand: one keep-alive connection (so a guest stays one lease chain),
- * optionally named with `X-Agent-Id`. Replies are checked with core's schemas.
- */
-class CourseClient {
-  private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-  constructor(
-    private readonly base: string,
-    readonly agentId?: string,
-  ) {}
-
-  /** `GET /internal/task`. */
-  async pull(): Promise<CourseReply> {
-    return this.send('GET');
-  }
-
-  /** `POST /internal/task` with `{id, result}`. */
-  async post(id: number | string, result: number | string): Promise<CourseReply> {
-    return this.send('POST', JSON.stringify({ id, result }));
-  }
-
-  /** Pulls until a task comes (work may need a moment to be planned or requeued). */
-  async nextTask(timeoutMs = 15_000): Promise<CourseTask> {
-    const reply = await waitFor(
-      async () => {
-        const r = await this.pull();
-        if (r.status !== 200 && r.code !== 'TASK_NOT_FOUND')
-          throw new Error(`GET /internal/task → ${r.status} ${r.code ?? ''}`);
-        return r.task ? r : null;
-      },
-      timeoutMs,
-      `a task for ${this.agentId ?? 'a guest'}`,
-      50,
-    );
-    return reply.task!;
-  }
-
-  close(): void {
-    this.pool.destroy();
-  }
-
-  private send(method: 'GET' | 'POST', body?: string): Promise<CourseReply> {
-    const headers: Record<string, string> = {};
-    if (this.agentId !== undefined) headers['x-agent-id'] = this.agentId;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        `${this.base}/internal/task`,
-        { method, headers, agent: this.pool, timeout: 10_000 },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            const json: unknown = text ? JSON.parse(text) : null;
-            if (status === 200 && method === 'GET') {
-              resolve({ status, task: CourseTaskSchema.parse((json as { task: unknown }).task) });
-            } else if (status === 200) {
-              resolve({ status });
-            } else {
-              resolve({ status, code: ErrorBodySchema.parse(json).error.code });
-            }
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} /internal/task timed out`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-}
-
-/** What a course agent computes: float64 arithmetic on the JSON operands, as the Go agents do. */
-function floatResult(task: CourseTask): number {
-  switch (task.operation) {
-    case '+':
-      return task.arg1 + task.arg2;
-    case '-':
-      return task.arg1 - task.arg2;
-    case '*':
-      return task.arg1 * task.arg2;
-    case '/':
-      return task.arg1 / task.arg2;
-  }
-}
 
 const exact = (source: string): string => evaluatePlan(compile(source).plan);
 const courseId = (task: CourseTask): number => Number(task.id);
@@ -156,22 +56,11 @@ async function workUntilFinished(
   id: string,
   timeoutMs = 30_000,
 ): Promise<number[]> {
-  const ids: number[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const finished = async (): Promise<boolean> => {
     const view = await api(base).expression(id);
-    if (view.status !== 'pending' && view.status !== 'in_progress') return ids;
-    const reply = await client.pull();
-    if (reply.task) {
-      ids.push(courseId(reply.task));
-      const posted = await client.post(reply.task.id, floatResult(reply.task));
-      expect(posted.status, `posting task ${reply.task.id}`).toBe(200);
-    } else {
-      expect(reply.code).toBe('TASK_NOT_FOUND');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`expression ${id} did not finish in ${timeoutMs} ms`);
+    return view.status !== 'pending' && view.status !== 'in_progress';
+  };
+  return (await client.work(finished, timeoutMs)).map(courseId);
 }
 
 const clients: CourseClient[] = [];
@@ -180,7 +69,7 @@ const processes: OrchestratorProcess[] = [];
 let orch: TestOrchestrator | undefined;
 
 function course(base: string, agentId?: string): CourseClient {
-  const client = new CourseClient(base, agentId);
+  const client = new CourseClient(base, agentId === undefined ? {} : { agentId });
   clients.push(client);
   return client;
 }

@@ -18,10 +18,22 @@ describe('POST /api/v1/calculate', () => {
     const res = await client.call('POST', '/api/v1/calculate', { expression: '2+2*2' });
     expect(res.status).toBe(201);
     expect(typeof res.body.id).toBe('string');
-    const view = await client.expression(res.body.id as string);
+    const id = res.body.id as string;
+    const view = await client.expression(id);
     expect(view.expression).toBe('2+2*2');
-    expect(view.status).toBe('pending');
+    // No agent is connected: it is pending because nobody can take its work, and says so.
+    expect(view).toMatchObject({ status: 'pending', waiting: 'no_agent' });
     expect(view.progress).toEqual({ done: 0, total: 2 });
+    // An agent joins: the same expression starts and ends with its exact value.
+    const agent = await manualAgent(orch.url, 'first-agent', 1);
+    answerHonestly(agent);
+    expect(await client.finished(id)).toMatchObject({ status: 'done', value: '6' });
+    agent.socket.close();
+    await waitFor(
+      () => orch.scheduler.views.agentView('first-agent')?.status === 'lost',
+      5000,
+      'the agent to leave',
+    );
   });
 
   it('answers a parse error with 422, the code and the column', async () => {

@@ -90,6 +90,8 @@ describe('PlanPool', () => {
     });
   }
 
+  if (process.platform !== 'linux')
+    console.log('plan-pool: the thread-priority test skipped: it reads /proc (Linux only)');
   it.runIf(process.platform === 'linux')(
     'plans at a lower priority than the event loop (Linux: a nice value per thread)',
     async () => {

@@ -18,10 +18,11 @@ import {
 } from '@expressionist/core';
 import {
   answerHonestly,
+  CourseClient,
+  floatResult,
   manualAgent,
-  request,
-  sleep,
   waitFor,
+  type CourseClientOptions,
   type ManualAgent,
 } from '@expressionist/testkit';
 import { startTestOrchestrator, type TestOrchestrator } from './in-process.js';
@@ -87,6 +88,13 @@ function refusalOf(socket: { once: UiSocket['once'] }): Promise<Refusal> {
       resolve({ message: err.message, code: err.data?.code }),
     );
   });
+}
+
+/** A course client closed after the test. */
+function course(url: string, options: CourseClientOptions = {}): CourseClient {
+  const client = new CourseClient(url, options);
+  open.push(client);
+  return client;
 }
 
 async function agent(url: string, id: string, concurrency = 1, token?: string) {
@@ -164,27 +172,15 @@ describe('accounts mode with GUEST_AGENTS=off', () => {
 
   it('course protocol: only an agent credential, never a JWT or nothing', async () => {
     const alice = await user(orch, 'alice2');
-    const none = await request(orch.url, 'GET', '/internal/task');
-    expect(none.status).toBe(401);
-    expect(none.json).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
-    const jwt = await request(orch.url, 'GET', '/internal/task', {
-      headers: { authorization: `Bearer ${alice.token}` },
-    });
-    expect(jwt.status).toBe(401);
+    expect(await course(orch.url).pull()).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect((await course(orch.url, { token: alice.token }).pull()).status).toBe(401);
     const { credential, token } = await orch.auth.issueCredential('course-rack');
     const id = await submit(orch, '6*7');
-    const got = await request(orch.url, 'GET', '/internal/task', {
-      headers: { authorization: `Bearer ${token}`, 'x-agent-id': 'ignored-name' },
-    });
-    expect(got.status).toBe(200);
+    const rack = course(orch.url, { token, agentId: 'ignored-name' });
+    const task = await rack.nextTask();
     const view = orch.scheduler.views.agentView(`http-cred-${credential.id}`);
     expect(view).toMatchObject({ kind: 'http', trust: 'credential' });
-    const task = (got.json as { task: { id: number } }).task;
-    const posted = await request(orch.url, 'POST', '/internal/task', {
-      headers: { authorization: `Bearer ${token}` },
-      json: { id: task.id, result: 42 },
-    });
-    expect(posted.status).toBe(200);
+    expect(await rack.post(task.id, 42)).toEqual({ status: 200 });
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '42' });
   });
 });
@@ -195,7 +191,9 @@ describe('accounts mode with guests', () => {
   let bob: { id: string; token: string };
   let admin: string;
   beforeAll(async () => {
-    orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_MAX_SLOTS: '2', ...ADMIN });
+    // 3: neither a fresh agent's window (2 tasks, 4 with prefetch) nor a course agent's after one
+    // result (3, then 4 after two), so only the cap can stop a guest there.
+    orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_MAX_SLOTS: '3', ...ADMIN });
     alice = await user(orch, 'alice');
     bob = await user(orch, 'bob');
     admin = (await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin')).token;
@@ -231,10 +229,24 @@ describe('accounts mode with guests', () => {
       new Set(d.deltas.flatMap((delta) => delta.expressions?.map((e) => e.id) ?? []));
     await waitFor(() => seen(adminUi).has(bobNew) && seen(aliceUi).has(aliceNew), 5000, 'deltas');
     await waitFor(() => seen(bobUi).has(bobNew), 5000, "bob's deltas");
-    await sleep(250); // a last flush
-    expect([...seen(aliceUi)].sort()).toEqual([aliceOld, aliceNew].sort());
-    expect([...seen(bobUi)].sort()).toEqual([bobOld, bobNew].sort());
-    expect(seen(adminUi)).toEqual(new Set([aliceOld, bobOld, aliceNew, bobNew]));
+    // A last expression each, after everything else: once a dashboard has seen its owner's done,
+    // every earlier change has reached it too (deltas go out in order), so nothing more can leak.
+    const aliceLast = await submit(orch, '5*100', alice.id);
+    const bobLast = await submit(orch, '6*100', bob.id);
+    const seenDone = (d: Dashboard, id: string): boolean =>
+      d.deltas.some((delta) => delta.expressions?.some((e) => e.id === id && e.status === 'done'));
+    await waitFor(() => seenDone(aliceUi, aliceLast), 5000, "alice's last delta");
+    await waitFor(() => seenDone(bobUi, bobLast), 5000, "bob's last delta");
+    await waitFor(
+      () => seenDone(adminUi, aliceLast) && seenDone(adminUi, bobLast),
+      5000,
+      "the admin's last deltas",
+    );
+    expect([...seen(aliceUi)].sort()).toEqual([aliceOld, aliceNew, aliceLast].sort());
+    expect([...seen(bobUi)].sort()).toEqual([bobOld, bobNew, bobLast].sort());
+    expect(seen(adminUi)).toEqual(
+      new Set([aliceOld, bobOld, aliceNew, bobNew, aliceLast, bobLast]),
+    );
     // Operation deltas only for the expression alice subscribed to; agents for everyone.
     const opsFor = new Set(
       aliceUi.deltas.flatMap((d) => d.operations?.map((o) => o.expressionId) ?? []),
@@ -263,12 +275,9 @@ describe('accounts mode with guests', () => {
       victim.socket.once('disconnect', () => resolve()),
     );
     await orch.auth.revokeCredential(revoked.credential.id);
-    // No timing asserts: it is cut off by the time a 1,000 ms + 500 ms wait ends.
-    const outcome = await Promise.race([
-      disconnected.then(() => 'cut'),
-      sleep(1500).then(() => 'late'),
-    ]);
-    expect(outcome).toBe('cut');
+    // The time is what is under test: cut off within 1 s (+ 500 ms of slack for a busy machine).
+    await waitFor(() => victim.socket.disconnected, 1500, 'the revoked agent to be cut off');
+    await disconnected;
     expect(victim.socket.connected).toBe(false);
     expect(orch.scheduler.views.agentView('rev-victim')?.status).toBe('lost');
     expect(await finished(orch, id)).toMatchObject({ status: 'done', value: String(123 * 456) });
@@ -284,17 +293,19 @@ describe('accounts mode with guests', () => {
     await waitFor(() => orch.scheduler.views.agentView('guest-1'), 5000, 'guest to join');
     expect(orch.scheduler.views.agentView('guest-1')).toMatchObject({
       trust: 'guest',
-      concurrency: 2,
+      concurrency: 3,
     });
-    const id = await submit(orch, '(1+2)*(3+4)*(5+6)*(7+8)*(9+10)', bob.id);
-    await waitFor(() => guest.tasks.length >= 2, 5000, 'guest tasks');
-    await sleep(300);
-    expect(guest.tasks).toHaveLength(2);
-    expect(orch.scheduler.views.agentView('guest-1')!.running.length).toBeLessThanOrEqual(2);
-    // A trusted agent joins and takes the rest of the ready work.
+    // Eight operations ready at once: without the cap the guest would take 4 within its window
+    // and borrow the rest.
+    const id = await submit(orch, '(1+2)*(3+4)*(5+6)*(7+8)*(9+10)*(11+12)*(13+14)*(15+16)', bob.id);
+    await waitFor(() => guest.tasks.length >= 3, 5000, 'guest tasks');
+    // A trusted agent joins and takes the rest of the ready work: the dispatcher has run with
+    // the guest at its cap, and the guest got nothing more.
     const { token } = await orch.auth.issueCredential('finisher');
     const finisher = await agent(orch.url, 'guest-finisher', 4, token);
-    await waitFor(() => finisher.tasks.length >= 3, 5000, 'the rest to go to the finisher');
+    await waitFor(() => finisher.tasks.length >= 5, 5000, 'the rest to go to the finisher');
+    expect(guest.tasks).toHaveLength(3);
+    expect(orch.scheduler.views.agentView('guest-1')!.running).toHaveLength(3);
     const [wrong, right] = guest.tasks as [
       ManualAgent['tasks'][number],
       ManualAgent['tasks'][number],
@@ -303,21 +314,26 @@ describe('accounts mode with guests', () => {
       { taskId: wrong.taskId, attempt: wrong.attempt, value: '999999' },
       { taskId: right.taskId, attempt: right.attempt, value: execute(right.op, right.a, right.b) },
     ]);
-    await sleep(300);
-    expect(guest.quarantined).toEqual([]);
-    expect(guest.socket.connected).toBe(true);
-    expect(orch.scheduler.views.agentView('guest-1')?.status).toBe('active');
-    // Another agent gets the refused operation (the answer stays exact).
+    // Another agent gets the refused operation once it has room (the answer stays exact), and
+    // the guest's right answer is taken: the batch was handled, and the guest not quarantined.
+    answerHonestly(finisher);
     await waitFor(
       () => finisher.tasks.some((t) => t.taskId === wrong.taskId),
       5000,
       'the refused operation to go to another agent',
     );
-    answerHonestly(finisher);
+    await waitFor(
+      () => orch.scheduler.views.agentView('guest-1')?.completed === 1,
+      5000,
+      'right one',
+    );
+    expect(guest.quarantined).toEqual([]);
+    expect(guest.socket.connected).toBe(true);
+    expect(orch.scheduler.views.agentView('guest-1')?.status).toBe('active');
     answerHonestly(guest);
     expect(await finished(orch, id)).toMatchObject({
       status: 'done',
-      value: String(3 * 7 * 11 * 15 * 19),
+      value: String(3 * 7 * 11 * 15 * 19 * 23 * 27 * 31),
     });
   });
 
@@ -361,40 +377,30 @@ describe('accounts mode with guests', () => {
   });
 
   it('course guests: X-Agent-Id is only a label; capped at GUEST_MAX_SLOTS; a wrong result is refused', async () => {
-    const id = await submit(orch, '(1+1)*(2+2)*(3+3)', bob.id);
-    type Leased = { task: { id: number; arg1: number; arg2: number; operation: string } };
-    const pull = () =>
-      request(orch.url, 'GET', '/internal/task', { headers: { 'x-agent-id': 'labelled' } });
-    const post = (taskId: number, result: number) =>
-      request(orch.url, 'POST', '/internal/task', {
-        headers: { 'x-agent-id': 'labelled' },
-        json: { id: taskId, result },
-      });
+    const id = await submit(orch, '(1+1)*(2+2)*(3+3)*(4+4)*(5+5)*(6+6)', bob.id);
+    const labelled = course(orch.url, { agentId: 'labelled' });
     // Until it has posted a result it may not decode our ids: one task at a time.
-    const probe = await pull();
+    const probe = await labelled.pull();
     expect(probe.status).toBe(200);
-    expect((await pull()).status).toBe(404);
-    const proof = (probe.json as Leased).task;
-    expect((await post(proof.id, proof.arg1 + proof.arg2)).status).toBe(200);
-    // Proven, it holds at most GUEST_MAX_SLOTS (2) at once.
-    const first = await pull();
-    const second = await pull();
-    const third = await pull();
-    expect([first.status, second.status, third.status]).toEqual([200, 200, 404]);
+    expect((await labelled.pull()).status).toBe(404);
+    expect((await labelled.post(probe.task!.id, floatResult(probe.task!))).status).toBe(200);
+    // A second accepted result widens its window to 4, past the cap.
+    const another = await labelled.nextTask();
+    expect((await labelled.post(another.id, floatResult(another))).status).toBe(200);
+    // It holds at most GUEST_MAX_SLOTS (3) at once.
+    const pulls = [];
+    for (let i = 0; i < 4; i += 1) pulls.push(await labelled.pull());
+    expect(pulls.map((p) => p.status)).toEqual([200, 200, 200, 404]);
     const view = orch.scheduler.views.agentView('http-guest-labelled@127.0.0.1');
-    expect(view).toMatchObject({ trust: 'guest', concurrency: 2 });
-    const task = (first.json as Leased).task;
-    const wrong = await post(task.id, -1);
-    expect(wrong.status).toBe(422);
-    expect(wrong.text).toMatch(/goes to another agent/);
+    expect(view).toMatchObject({ trust: 'guest', concurrency: 3, window: 4 });
+    const [first, ...held] = pulls.slice(0, 3).flatMap((p) => (p.task ? [p.task] : []));
+    expect(await labelled.post(first!.id, -1)).toEqual({ status: 422, code: 'TASK_RESULT_WRONG' });
     expect(orch.scheduler.views.agentView('http-guest-labelled@127.0.0.1')?.status).toBe('active');
     const { token } = await orch.auth.issueCredential('course-finisher');
     const finisher = await agent(orch.url, 'course-finisher', 4, token);
     answerHonestly(finisher);
-    const held = (second.json as Leased).task;
-    const exact = held.operation === '*' ? held.arg1 * held.arg2 : held.arg1 + held.arg2;
-    await post(held.id, exact);
-    expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '48' });
+    for (const task of held) await labelled.post(task.id, floatResult(task));
+    expect(await finished(orch, id)).toMatchObject({ status: 'done', value: '46080' });
   });
 
   it('course guests: rate-limited per address with Retry-After', async () => {
@@ -440,8 +446,8 @@ describe('per-address socket cap', () => {
     await expect(manualAgent(orch.url, 'cap-3')).rejects.toThrow();
     await expect(dashboard(orch.url)).rejects.toThrow();
     a.socket.close();
-    await sleep(200);
-    await agent(orch.url, 'cap-4');
+    // Its slot frees once the server has seen the close.
+    await waitFor(() => agent(orch.url, 'cap-4'), 5000, 'a slot freed by the closed socket');
   });
 });
 
@@ -462,9 +468,14 @@ describe('message size', () => {
       }));
     // The largest legit message (stale results here, so they are ignored), with 60-digit values.
     a.socket.emit('results', batch(10_000, 60));
-    await sleep(500);
+    // Messages are handled in order: once the drain after it is, the batch was taken.
+    a.socket.emit('drain');
+    await waitFor(
+      () => orch.scheduler.views.agentView('big-batch')?.status === 'draining',
+      5000,
+      'the batch and the drain after it to be handled',
+    );
     expect(a.socket.connected).toBe(true);
-    expect(orch.scheduler.views.agentView('big-batch')?.status).toBe('active');
     const closed = new Promise<void>((resolve) => a.socket.once('disconnect', () => resolve()));
     a.socket.emit('results', batch(10_000, 500));
     await closed;

@@ -3,8 +3,10 @@ import { compile, evaluatePlan, makespanLowerBound } from '@expressionist/core';
 import {
   answerHonestly,
   api,
+  CourseClient,
   killAll,
   manualAgent,
+  metricValue,
   spawnAgent,
   waitFor,
   type AgentProcess,
@@ -244,8 +246,12 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     await waitFor(() => fast.tasks.length === 1, 6000, 'reassignment after lease expiry');
     const second = fast.tasks[0]!;
     expect(second).toMatchObject({ taskId: first.taskId, attempt: 2 });
+    const stale = () =>
+      metricValue(orch.url, 'expressionist_operations_rejected_total', { reason: 'stale' });
+    const staleBefore = await stale();
     slow.socket.emit('results', [{ taskId: first.taskId, attempt: 1, value: '42' }]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The scheduler's own fencing refuses it (counted as stale); the expression goes on.
+    await waitFor(async () => (await stale()) === staleBefore + 1, 5000, 'the late result refused');
     expect((await client.expression(id)).status).not.toBe('done');
     fast.socket.emit('results', [{ taskId: second.taskId, attempt: 2, value: '42' }]);
     const view = await client.finished(id);
@@ -255,9 +261,10 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
     const stored = await orch.store.getOpResults(id);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ agentId: 'fast-agent', attempt: 2 });
-    // A duplicate of the accepted result changes nothing.
+    // A duplicate of the accepted result is refused by the scheduler itself (stale: its lease is
+    // gone), before the store's unique key would have to.
     fast.socket.emit('results', [{ taskId: second.taskId, attempt: 2, value: '42' }]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await stale()) === staleBefore + 2, 5000, 'the duplicate refused');
     expect(await orch.store.getOpResults(id)).toHaveLength(1);
     slow.socket.close();
     fast.socket.close();
@@ -320,36 +327,32 @@ describe('fencing, verification and leases (hand-driven agents)', () => {
 });
 
 describe('course HTTP agent protocol', () => {
+  const courses: CourseClient[] = [];
+  const course = (agentId?: string): CourseClient => {
+    const c = new CourseClient(orch.url, agentId === undefined ? {} : { agentId });
+    courses.push(c);
+    return c;
+  };
+  afterEach(() => {
+    for (const c of courses.splice(0)) c.close();
+  });
+
   it('serves tasks as JSON numbers and accepts float64 results', async () => {
-    const none = await client.call('GET', '/internal/task');
-    expect(none.status).toBe(404);
+    const guest = course();
+    expect(await guest.pull()).toEqual({ status: 404, code: 'TASK_NOT_FOUND' });
     const id = await client.submit('0.1 + 0.7');
-    const got = await client.call('GET', '/internal/task');
+    const got = await guest.pull();
     expect(got.status).toBe(200);
-    const task = got.body.task as {
-      id: number;
-      arg1: number;
-      arg2: number;
-      operation: string;
-      operation_time: number;
-    };
+    const task = got.task!;
     expect(task).toMatchObject({ arg1: 0.1, arg2: 0.7, operation: '+', operation_time: 0 });
     expect(typeof task.id).toBe('number');
-    expect((await client.call('POST', '/internal/task', { id: task.id })).status).toBe(422);
-    expect((await client.call('POST', '/internal/task', { id: 999999, result: 1 })).status).toBe(
-      404,
-    );
+    expect((await guest.postBody({ id: task.id })).status).toBe(422);
+    expect((await guest.post(999999, 1)).status).toBe(404);
     // float64 gives 0.7999999999999999: within rounding of the exact 0.8, recorded exactly.
-    const posted = await client.call('POST', '/internal/task', {
-      id: String(task.id),
-      result: 0.1 + 0.7,
-    });
-    expect(posted.status).toBe(200);
+    expect(await guest.post(String(task.id), 0.1 + 0.7)).toEqual({ status: 200 });
     const view = await client.finished(id);
     expect(view.value).toBe('0.8');
-    expect((await client.call('POST', '/internal/task', { id: task.id, result: 0.8 })).status).toBe(
-      404,
-    );
+    expect((await guest.post(task.id, 0.8)).status).toBe(404);
     const agentsList = (await client.call('GET', '/api/v1/agents')).body.agents as {
       kind: string;
       completed: number;
@@ -359,30 +362,14 @@ describe('course HTTP agent protocol', () => {
 
   it('quarantines an HTTP agent that posts a wrong result', async () => {
     const id = await client.submit('2*21');
-    const headers = { 'content-type': 'application/json', 'x-agent-id': 'go-liar' };
-    const got = (await (await fetch(`${orch.url}/internal/task`, { headers })).json()) as {
-      task: { id: number };
-    };
-    const wrong = await fetch(`${orch.url}/internal/task`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ id: got.task.id, result: 41 }),
-    });
-    expect(wrong.status).toBe(422);
-    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe(
-      'TASK_RESULT_WRONG',
-    );
+    const liar = course('go-liar');
+    const got = await liar.nextTask();
+    expect(await liar.post(got.id, 41)).toEqual({ status: 422, code: 'TASK_RESULT_WRONG' });
     // A quarantined agent is refused work with its own code, not a result error.
-    const refused = await fetch(`${orch.url}/internal/task`, { headers });
-    expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
-      'AGENT_QUARANTINED',
-    );
-    const honest = await client.call('GET', '/internal/task');
-    const task = honest.body.task as { id: number };
-    expect((await client.call('POST', '/internal/task', { id: task.id, result: 42 })).status).toBe(
-      200,
-    );
+    expect(await liar.pull()).toEqual({ status: 403, code: 'AGENT_QUARANTINED' });
+    const honest = course();
+    const task = await honest.nextTask();
+    expect(await honest.post(task.id, 42)).toEqual({ status: 200 });
     expect((await client.finished(id)).value).toBe('42');
   });
 });

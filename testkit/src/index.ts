@@ -5,7 +5,14 @@
  */
 export { Api, api, FINAL_STATUSES, type ApiReply } from './api.js';
 export { killEverything, tempDir } from './cleanup.js';
+export {
+  CourseClient,
+  floatResult,
+  type CourseClientOptions,
+  type CourseReply,
+} from './course-client.js';
 export { request, type HttpAnswer, type RequestOptions } from './http.js';
+export { metricValue } from './metrics.js';
 export { freePort } from './net.js';
 export { AGENT_CLI, ROOT, SERVER_CLI } from './paths.js';
 export {

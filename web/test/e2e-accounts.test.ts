@@ -99,6 +99,11 @@ async function expressionsAs(base: string, token: string): Promise<string[]> {
   return ExpressionPageSchema.parse(await res.json()).expressions.map((e) => e.expression);
 }
 
+if (!hasBrowser)
+  console.log(
+    'browser e2e (accounts) skipped: install chromium (apt-get install -y chromium) to enable',
+  );
+
 describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
   const data = tempDir('expressionist-web-accounts-');
   let orchestrator: OrchestratorProcess | undefined;

@@ -94,8 +94,8 @@ suite('dashboard and browser agent in Chromium', () => {
 
       const row = page.locator('[data-testid=expression-row]', { hasText: '(2+3)*4 - 10/4' });
       await row.waitFor();
-      // No agent anywhere: nothing can start.
-      await page.waitForTimeout(500);
+      // No agent anywhere: nothing can start, and the row says it waits for an agent.
+      await row.getByTestId('expr-waiting').waitFor();
       expect(await row.getAttribute('data-status')).toBe('pending');
 
       await becomeAgent(page, 2);
