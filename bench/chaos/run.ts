@@ -23,6 +23,8 @@ import {
 } from '@expressionist/core';
 import { MongoClient } from 'mongodb';
 import {
+  decodeCompact,
+  expandResults,
   MongoStore,
   SqliteStore,
   type Store,
@@ -446,7 +448,8 @@ function coreOutcome(plan: Plan): { value: string } | { position: number | undef
 }
 
 /**
- * Every op result document of a MongoDB run, read in one query and grouped by expression.
+ * Every op result of a MongoDB run — the rows, and the compact records of finished expressions —
+ * read in two queries and grouped by expression.
  * (FerretDB answers each `getOpResults` with a collection scan, ~0.1 s apiece; one scan serves
  * them all.) `getOpResults` is still compared with the raw documents for a sample of ids.
  */
@@ -473,6 +476,15 @@ export async function mongoOpResults(
       list.push(row);
       byExpression.set(row.expressionId, list);
     }
+    // A finished expression keeps its results as one compact record instead of rows (reads
+    // prefer the record; a late row beside it is ignored).
+    const compacted = await client
+      .db(dbName)
+      .collection<{ _id: string; results?: string }>('expressions')
+      .find({ results: { $exists: true } }, { projection: { results: 1 } })
+      .toArray();
+    for (const { _id, results } of compacted)
+      if (results !== undefined) byExpression.set(_id, expandResults(_id, decodeCompact(results)));
   } finally {
     await client.close();
   }

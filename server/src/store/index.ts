@@ -16,6 +16,7 @@ export type {
 export { MongoStore, redactMongoUri } from './mongo-store.js';
 export type { MongoStoreOptions } from './mongo-store.js';
 export { SqliteStore, SQLITE_FILE_NAME } from './sqlite-store.js';
+export { decodeCompact, expandResults } from './compact-results.js';
 
 export interface StoreConfig {
   /** When set, the MongoDB store is used; otherwise the embedded SQLite store. */
