@@ -4,7 +4,7 @@
  * finished expression instead of one row per operation (recovery never reads them).
  */
 import { z } from 'zod';
-import type { StoredOpResult } from './store.js';
+import type { StoredOpResult } from './records.js';
 
 /**
  * Expressions of more operations keep their rows: a compact record is read whole for every page

@@ -3,7 +3,7 @@
  * store.ts (including where a long expression's text is kept).
  */
 import type { ExpressionStatus, ErrorInfo } from '@expressionist/core';
-import type { StoredCredential, StoredExpression, StoredOpResult, StoredUser } from './store.js';
+import type { StoredCredential, StoredExpression, StoredOpResult, StoredUser } from './records.js';
 
 /**
  * Expressions at least this long keep their source (and normalized form) in `expression_texts`,
