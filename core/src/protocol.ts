@@ -392,7 +392,21 @@ export const OperationsReplySchema = z.object({
 export const DeletedReplySchema = z.object({ deleted: z.number().int().nonnegative() });
 export type DeletedReply = z.infer<typeof DeletedReplySchema>;
 export const SettingsReplySchema = z.object({ settings: SettingsSchema });
-export const AgentsReplySchema = z.object({ agents: z.array(AgentViewSchema) });
+export const AgentsReplySchema = z.object({
+  agents: z.array(AgentViewSchema),
+  /** The `cursor` of the next page; null on the last. */
+  nextCursor: z.string().nullable(),
+});
+/** Agents in one page of `GET /api/v1/agents`, at most and by default. */
+export const MAX_AGENTS_PAGE = 1000;
+/** `GET /api/v1/agents`: agents in the order they joined, one page at a time. */
+export const AgentListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_AGENTS_PAGE).default(MAX_AGENTS_PAGE),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'not a cursor returned by this API')
+    .optional(),
+});
 /** `POST /api/v1/agents/{id}/release`: the id whose quarantine was lifted. */
 export const ReleaseReplySchema = z.object({ released: z.string() });
 

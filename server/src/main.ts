@@ -14,6 +14,7 @@ import { createLeadership } from './boot/leadership.js';
 import { connectClusterRedis } from './boot/redis.js';
 import { shutdownInOrder } from './boot/shutdown.js';
 import { attachSocketServer, closeSocketServer, createSocketServer } from './boot/socket-server.js';
+import { startStallMonitor } from './boot/stalls.js';
 import { takeOver } from './boot/takeover.js';
 import { Cluster } from './cluster/cluster.js';
 import { fencedStore } from './cluster/fenced-store.js';
@@ -64,6 +65,8 @@ export async function startOrchestrator(
   await store.init();
   const settings = { ...config.initialSettings, ...(await store.getSettings()) };
   const metrics = new Metrics();
+  // The orchestrator's own stalls, never charged to an agent (heartbeats, leases, HTTP agents).
+  const stalls = startStallMonitor(metrics, log);
   const cache = new ResultCache(config.cacheMaxEntries, config.cacheTtlSeconds);
   const planner = createPlanPool(config);
   const addresses = new Addresses(config);
@@ -94,6 +97,7 @@ export async function startOrchestrator(
     settings,
     planner,
     setupSliceOps: options.setupSliceOps,
+    clock: stalls,
   });
   const subscribes = { store: limits, perMinute: config.auth.subscribesPerMinute };
   const hub = new UiHub(io, scheduler, auth, log, undefined, subscribes);
@@ -129,7 +133,10 @@ export async function startOrchestrator(
     ...(cluster ? { cluster } : {}),
   });
   const http = createHttpServer(app);
-  attachSocketServer(io, http, gate, log, cluster !== null);
+  attachSocketServer(io, http, gate, log, cluster !== null, {
+    timeoutMs: config.heartbeatTimeoutMs,
+    clock: stalls,
+  });
   attachAgentNamespace(io, scheduler, gate, log, cluster ?? undefined);
   const cutOffs = cutOffsOnRevocation(auth, scheduler, log);
   const sessionWatch = new SessionWatch(io, auth, log);
@@ -152,6 +159,7 @@ export async function startOrchestrator(
     () => cache.close(),
     () => store.close(),
     () => redis?.close(),
+    () => stalls.stop(),
   ]);
   return {
     url: url(),

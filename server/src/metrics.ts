@@ -76,6 +76,22 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly agentsLost = new Counter({
+    name: 'expressionist_agents_lost_total',
+    help: 'Agents lost (socket closed or silent past the heartbeat timeout; not a drained leave), by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly eventLoopStalls = new Counter({
+    name: 'expressionist_event_loop_stalls_total',
+    help: 'Times the orchestrator event loop stood still (a tick over 200 ms late): no agent is judged for that time',
+    registers: [this.registry],
+  });
+  readonly eventLoopLongestStall = new Gauge({
+    name: 'expressionist_event_loop_longest_stall_seconds',
+    help: 'Longest event-loop stall since the orchestrator started',
+    registers: [this.registry],
+  });
   readonly opLatency = new Histogram({
     name: 'expressionist_operation_latency_seconds',
     help: 'From dispatch of an attempt to its verified result',

@@ -193,6 +193,43 @@ describe('settings', () => {
   });
 });
 
+describe('GET /api/v1/agents', () => {
+  it('answers one page at a time in join order; nextCursor continues, null on the last', async () => {
+    const ids = [1, 2, 3, 4, 5].map((i) => `page-agent-${i}`);
+    const agents = [];
+    for (const id of ids) agents.push(await manualAgent(orch.url, id));
+    const listed = (agents: { id: string }[]): string[] =>
+      agents.map((a) => a.id).filter((id) => id.startsWith('page-agent-'));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.agentsPage({ limit: 2, ...(cursor ? { cursor } : {}) });
+      expect(page.agents.length).toBeLessThanOrEqual(2);
+      seen.push(...listed(page.agents));
+      cursor = page.nextCursor ?? undefined;
+      pages += 1;
+    } while (cursor !== undefined);
+    expect(seen).toEqual(ids);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    // Without a limit: the first page of the default size (1000), which holds them all here.
+    const whole = await client.call('GET', '/api/v1/agents');
+    expect(whole.body.nextCursor).toBeNull();
+    expect(listed(whole.body.agents as { id: string }[])).toEqual(ids);
+    for (const query of ['limit=0', 'limit=1001', 'cursor=abc']) {
+      const bad = await client.call('GET', `/api/v1/agents?${query}`);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error?.code).toBe('QUERY_INVALID');
+    }
+    for (const a of agents) a.socket.close();
+    await waitFor(
+      () => ids.every((id) => orch.scheduler.views.agentView(id)?.status === 'lost'),
+      5000,
+      'the agents to leave',
+    );
+  });
+});
+
 describe('service endpoints', () => {
   it('reports health and readiness', async () => {
     expect((await client.call('GET', '/healthz')).status).toBe(200);

@@ -27,7 +27,7 @@ const OperationsReplySchema = z.object({
   operations: z.unknown(),
   nextCursor: z.string().nullable(),
 });
-const AgentsReplySchema = z.object({ agents: z.unknown() });
+const AgentsReplySchema = z.object({ agents: z.unknown(), nextCursor: z.string().nullable() });
 const SettingsReplySchema = z.object({ settings: SettingsSchema });
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['done', 'error', 'canceled']);
@@ -125,12 +125,31 @@ export class Api {
     await this.ok('POST', `/api/v1/expressions/${encodeURIComponent(id)}/cancel`);
   }
 
+  /** Every agent listed, page after page of `GET /api/v1/agents`. */
   async agents(): Promise<AgentView[]> {
-    const reply = await this.ok('GET', '/api/v1/agents');
-    return checkedView<AgentView[]>(
-      z.array(AgentViewSchema),
-      AgentsReplySchema.parse(reply).agents,
-    );
+    const all: AgentView[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.agentsPage(cursor === null ? {} : { cursor });
+      all.push(...page.agents);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
+  }
+
+  /** One page of `GET /api/v1/agents`. */
+  async agentsPage(
+    query: { limit?: number; cursor?: string } = {},
+  ): Promise<{ agents: AgentView[]; nextCursor: string | null }> {
+    const params = new URLSearchParams();
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor !== undefined) params.set('cursor', query.cursor);
+    const qs = params.size > 0 ? `?${params.toString()}` : '';
+    const reply = AgentsReplySchema.parse(await this.ok('GET', `/api/v1/agents${qs}`));
+    return {
+      agents: checkedView<AgentView[]>(z.array(AgentViewSchema), reply.agents),
+      nextCursor: reply.nextCursor,
+    };
   }
 
   /** `GET /api/v1/settings`. */

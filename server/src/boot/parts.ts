@@ -47,7 +47,7 @@ export function createScheduler(
   config: Config,
   parts: Pick<
     SchedulerOptions,
-    'store' | 'cache' | 'log' | 'metrics' | 'settings' | 'planner' | 'setupSliceOps'
+    'store' | 'cache' | 'log' | 'metrics' | 'settings' | 'planner' | 'setupSliceOps' | 'clock'
   >,
 ): Scheduler {
   return new Scheduler({

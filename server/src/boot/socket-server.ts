@@ -11,10 +11,20 @@ import type { AgentGate } from '../auth/agent-gate.js';
 import { guestRoom } from '../realtime/agents-namespace.js';
 import { limitSocketsPerAddress } from '../realtime/agents-namespace.js';
 import { agentsNamespace, type IoServer } from '../realtime/io.js';
+import { judgeHeartbeats } from '../realtime/heartbeat-judge.js';
+import type { RunningClock } from '../scheduler/stall-monitor.js';
 import type { ClusterRedis } from './redis.js';
 
 /** Largest Socket.IO message a client may send (see the `maxHttpBufferSize` comment). */
 export const MAX_SOCKET_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long a stall of the orchestrator (a long collection, SIGSTOP) may last before either side
+ * gives up on a connection: engine.io's own ping timeout is HEARTBEAT_TIMEOUT_MS plus this, and it
+ * is what clients wait for a ping before they reconnect. Agents are judged by the heartbeat judge
+ * (HEARTBEAT_TIMEOUT_MS of the orchestrator's running time), not by that timer.
+ */
+export const ORCHESTRATOR_STALL_TOLERANCE_MS = 15_000;
 
 export function createSocketServer(
   config: Pick<Config, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'auth'>,
@@ -23,10 +33,11 @@ export function createSocketServer(
 ): IoServer {
   const corsOrigins = config.auth.corsOrigins;
   return new Server({
-    // Heartbeats: a frozen agent (socket open, process stopped) is dropped within
-    // pingInterval + pingTimeout, after which its tasks are requeued.
+    // Heartbeats: a frozen agent (socket open, process stopped) is dropped by the heartbeat judge
+    // within HEARTBEAT_INTERVAL_MS + HEARTBEAT_TIMEOUT_MS of running time, after which its tasks
+    // are requeued; engine.io's own timeout is only the backstop (see the tolerance above).
     pingInterval: config.heartbeatIntervalMs,
-    pingTimeout: config.heartbeatTimeoutMs,
+    pingTimeout: config.heartbeatTimeoutMs + ORCHESTRATOR_STALL_TOLERANCE_MS,
     // The biggest message a client sends is a results batch: at most 10,000 results of ~100 bytes
     // with short values (about 1 MB); an agent's runner sends at most 2 × 256 at once. 4 MiB
     // leaves room for long exact values; anything bigger closes that one connection.
@@ -47,8 +58,9 @@ export function createSocketServer(
 }
 
 /**
- * Attaches `io` to the HTTP server and caps open sockets per address from then on; with several
- * orchestrators, guest agents per address are counted on every instance (the address's room).
+ * Attaches `io` to the HTTP server, judges heartbeats against the orchestrator's running time
+ * (`clock`) and caps open sockets per address from then on; with several orchestrators, guest
+ * agents per address are counted on every instance (the address's room).
  */
 export function attachSocketServer(
   io: IoServer,
@@ -56,8 +68,10 @@ export function attachSocketServer(
   gate: AgentGate,
   log: Logger,
   clustered: boolean,
+  heartbeat: { timeoutMs: number; clock: RunningClock },
 ): void {
   io.attach(http);
+  judgeHeartbeats(io, heartbeat.timeoutMs, heartbeat.clock);
   limitSocketsPerAddress(io, gate, log);
   if (clustered)
     gate.countGuestsWith(

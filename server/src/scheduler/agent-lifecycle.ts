@@ -17,6 +17,7 @@ import { AgentSanctions } from './agent-sanctions.js';
 import { GUEST_AGENTS_PER_ACTOR, GuestRoom } from './guest-room.js';
 import type { StrikePolicy } from './actor.js';
 import type { Lease, LeaseTable } from './lease-table.js';
+import { NO_STALLS, type RunningClock } from './stall-monitor.js';
 
 /** What the agent lifecycle needs from the write path. */
 export interface LifecycleHooks {
@@ -70,6 +71,7 @@ export class AgentLifecycle {
     private readonly httpAgentTimeoutMs: number,
     policy: StrikePolicy,
     private readonly store: Store,
+    private readonly clock: RunningClock = NO_STALLS,
   ) {
     this.sanctions = new AgentSanctions({
       registry: this.registry,
@@ -295,6 +297,7 @@ export class AgentLifecycle {
       this.hooks.requeue(lease, status === 'quarantined' ? 'quarantined' : 'agent_lost', false);
     const event =
       status === 'quarantined' ? 'agent quarantined' : wasDraining ? 'agent left' : 'agent lost';
+    if (event === 'agent lost') this.metrics.agentsLost.inc({ kind: agent.kind });
     this.log.info({ agent: agent.id, name: agent.name, reason, requeued: leases.length }, event);
     this.changed(agent, true);
     this.hooks.capacityChanged();
@@ -302,15 +305,15 @@ export class AgentLifecycle {
 
   private sweep(): void {
     const now = Date.now();
-    for (const agent of this.registry.all()) {
-      if (
-        agent.kind === 'http' &&
-        agent.status === 'active' &&
-        now - agent.lastSeenAt > this.httpAgentTimeoutMs
-      ) {
-        this.lose(agent, 'lost', 'no request within the HTTP agent timeout');
-      }
-    }
+    const silent = [...this.registry.all()].filter((agent) => this.silent(agent, now));
+    // Judged once the loop caught up: a request that waited out a stall in a socket is read first.
+    if (silent.length > 0)
+      this.clock.afterCatchUp(() => {
+        const at = Date.now();
+        for (const agent of silent)
+          if (this.silent(agent, at))
+            this.lose(agent, 'lost', 'no request within the HTTP agent timeout');
+      });
     for (const agent of this.registry.wake(now)) {
       this.log.info(
         { agent: agent.id, name: agent.name },
@@ -321,6 +324,13 @@ export class AgentLifecycle {
       this.hooks.capacityChanged();
     }
     for (const id of this.registry.sweep(now)) this.hooks.agentRemoved(id);
+  }
+
+  /** An active HTTP agent silent past its timeout, counting only the orchestrator's running time. */
+  private silent(agent: Agent, now: number): boolean {
+    if (agent.kind !== 'http' || agent.status !== 'active') return false;
+    const since = agent.lastSeenAt;
+    return now - since - this.clock.stalledSince(since, now) > this.httpAgentTimeoutMs;
   }
 
   private changed(agent: Agent, membership: boolean): void {

@@ -18,6 +18,9 @@ export class AgentRegistry {
   private readonly actors = new Map<string, Actor>();
   /** Quarantined identities and why: every agent holding one is refused until released. */
   private readonly quarantines = new Map<string, string>();
+  /** Join order: every join (a rejoin too) takes the next number; the agents list pages by it. */
+  private joins = 0;
+  private readonly joinNumbers = new WeakMap<Agent, number>();
 
   get(id: string): Agent | undefined {
     return this.agents.get(id);
@@ -29,6 +32,25 @@ export class AgentRegistry {
 
   get size(): number {
     return this.agents.size;
+  }
+
+  /**
+   * Up to `limit` agents that joined after join number `after`, in join order, and the number the
+   * next page starts after (null: this is the last page). An agent that rejoins meanwhile comes
+   * again later in the order, under its new number.
+   */
+  page(after: number, limit: number): { agents: Agent[]; next: number | null } {
+    const later: { n: number; agent: Agent }[] = [];
+    for (const agent of this.agents.values()) {
+      const n = this.joinNumbers.get(agent) ?? 0;
+      if (n > after) later.push({ n, agent });
+    }
+    later.sort((x, y) => x.n - y.n);
+    const page = later.slice(0, limit);
+    return {
+      agents: page.map((entry) => entry.agent),
+      next: later.length > limit ? page[page.length - 1]!.n : null,
+    };
   }
 
   /** Actors known now (listed agents' and those cooling down). */
@@ -51,6 +73,7 @@ export class AgentRegistry {
     actor.members += 1;
     const agent = new Agent(init, previous?.completed ?? 0, actor);
     this.agents.set(init.id, agent);
+    this.joinNumbers.set(agent, (this.joins += 1));
     return agent;
   }
 

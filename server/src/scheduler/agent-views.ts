@@ -3,6 +3,7 @@
  * every other agent under an alias.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AgentView } from '@expressionist/core';
 import type { AgentRegistry } from './agent-registry.js';
 
@@ -59,6 +60,34 @@ export class AgentViews {
 
   agentViews(viewer: Viewer = null): AgentView[] {
     return [...this.agents.all()].map((agent) => this.seenBy(agent.toView(), viewer));
+  }
+
+  /**
+   * Every agent's view, `slice` per event-loop turn: a dashboard's snapshot of 10,000 agents
+   * never holds the loop for all of them at once.
+   */
+  async agentViewsInSlices(viewer: Viewer, slice: number): Promise<AgentView[]> {
+    const agents = [...this.agents.all()];
+    const views: AgentView[] = [];
+    for (let from = 0; from < agents.length; from += slice) {
+      if (from > 0) await nextTurn();
+      for (const agent of agents.slice(from, from + slice))
+        views.push(this.seenBy(agent.toView(), viewer));
+    }
+    return views;
+  }
+
+  /** One page of the agents list (see `AgentRegistry.page`). */
+  agentPage(
+    after: number,
+    limit: number,
+    viewer: Viewer = null,
+  ): { agents: AgentView[]; next: number | null } {
+    const page = this.agents.page(after, limit);
+    return {
+      agents: page.agents.map((agent) => this.seenBy(agent.toView(), viewer)),
+      next: page.next,
+    };
   }
 
   agentView(id: string, viewer: Viewer = null): AgentView | null {

@@ -3,6 +3,7 @@
  */
 import type { Agent } from './agent-registry.js';
 import type { ExpressionRun } from './expression-run.js';
+import { NO_STALLS, type RunningClock } from './stall-monitor.js';
 
 /**
  * How a pulling (course HTTP) agent knows its task: the id it was sent. How the id was spelled is
@@ -47,6 +48,9 @@ export class LeaseTable {
   private readonly byTask = new Map<string, Lease>();
   private readonly byCourseId = new Map<number, Lease>();
   private timer: NodeJS.Timeout | undefined;
+
+  /** `clock`: the orchestrator's own stalls, which no lease is charged for (see stall-monitor.ts). */
+  constructor(private readonly clock: RunningClock = NO_STALLS) {}
 
   get size(): number {
     return this.byTask.size;
@@ -98,7 +102,9 @@ export class LeaseTable {
 
   /**
    * Starts the stalled checker: every `everyMs`, expired leases go to `onExpired`, and loans and
-   * probes past their `overdueAt` (not yet expired) to `onOverdue`.
+   * probes past their `overdueAt` (not yet expired) to `onOverdue`. Deadlines count only the time
+   * the orchestrator was running: each is pushed back by the stalls since its dispatch, and the
+   * verdict waits until the loop caught up, so a result that arrived during a stall is read first.
    */
   startChecker(
     everyMs: number,
@@ -107,17 +113,34 @@ export class LeaseTable {
   ): void {
     this.stopChecker();
     this.timer = setInterval(() => {
-      const now = Date.now();
-      const expired: Lease[] = [];
-      const overdue: Lease[] = [];
-      for (const lease of this.byTask.values()) {
-        if (lease.deadline <= now) expired.push(lease);
-        else if ((lease.loan || lease.probe) && lease.overdueAt <= now) overdue.push(lease);
-      }
-      if (expired.length > 0) onExpired(expired, now);
-      if (overdue.length > 0) onOverdue(overdue, now);
+      const due = this.due(Date.now());
+      if (due.expired.length === 0 && due.overdue.length === 0) return;
+      this.clock.afterCatchUp(() => {
+        const now = Date.now();
+        const expired = due.expired.filter((lease) => this.lapsed(lease, lease.deadline, now));
+        const overdue = due.overdue.filter((lease) => this.lapsed(lease, lease.overdueAt, now));
+        if (expired.length > 0) onExpired(expired, now);
+        if (overdue.length > 0) onOverdue(overdue, now);
+      });
     }, everyMs);
     this.timer.unref();
+  }
+
+  /** Leases whose deadline (or `overdueAt`) passed by the wall clock: candidates, not verdicts. */
+  private due(now: number): { expired: Lease[]; overdue: Lease[] } {
+    const expired: Lease[] = [];
+    const overdue: Lease[] = [];
+    for (const lease of this.byTask.values()) {
+      if (lease.deadline <= now) expired.push(lease);
+      else if ((lease.loan || lease.probe) && lease.overdueAt <= now) overdue.push(lease);
+    }
+    return { expired, overdue };
+  }
+
+  /** Whether `lease`, still in flight, is past `at` counting only the orchestrator's running time. */
+  private lapsed(lease: Lease, at: number, now: number): boolean {
+    if (this.byTask.get(lease.taskId) !== lease) return false;
+    return at + this.clock.stalledSince(lease.dispatchedAt, now) <= now;
   }
 
   stopChecker(): void {

@@ -8,6 +8,7 @@ import type { ResultCache } from '../result-cache.js';
 import type { Store } from '../store/store.js';
 import type { StrikePolicy } from './actor.js';
 import type { PlanPool } from './plan-pool.js';
+import type { RunningClock } from './stall-monitor.js';
 
 /** What the scheduler tells of its changes; the UI hub batches them into deltas. */
 export interface SchedulerListener {
@@ -42,4 +43,6 @@ export interface SchedulerOptions {
    * turn (see `setUpInSlices`); smaller ones at once, in `submit`. Default `SETUP_SLICE_OPS`.
    */
   setupSliceOps?: number;
+  /** The orchestrator's own event-loop stalls, not charged to leases or agents (default: none). */
+  clock?: RunningClock;
 }

@@ -22,6 +22,7 @@ import { Intake, type SubmitOutcome } from './intake.js';
 import { LeaseExpiry } from './lease-expiry.js';
 import { LeaseIssuer } from './lease-issuer.js';
 import { LeaseTable } from './lease-table.js';
+import { SettingsPush } from './settings-push.js';
 import { recoverUnfinished } from './recovery.js';
 import { ResultPath } from './results.js';
 import { Retention } from './retention.js';
@@ -57,7 +58,7 @@ export class Scheduler {
   readonly retention: Retention;
   private readonly runs = new RunTable();
   private readonly queue = new ReadyQueue();
-  private readonly leaseTable = new LeaseTable();
+  private readonly leaseTable: LeaseTable;
   private readonly dispatcher: Dispatcher;
   private readonly intake: Intake;
   private readonly results: ResultPath;
@@ -69,14 +70,19 @@ export class Scheduler {
   private readonly expiry: LeaseExpiry;
   private readonly settings: SettingsKeeper;
   private readonly throughput = new Throughput();
+  private readonly settingsPush = new SettingsPush(
+    () => this.agents.registry.all(),
+    () => this.settings.get(),
+  );
   private listener: SchedulerListener | null = null;
   private open = true;
   private readonly setupSlice: number;
 
   constructor(private readonly o: SchedulerOptions) {
+    this.leaseTable = new LeaseTable(o.clock);
     this.settings = new SettingsKeeper(o.settings, o.store, o.log, (next, patch) => {
       if (patch.lostAgentRetentionMs !== undefined) this.agents.retime(next.lostAgentRetentionMs);
-      for (const agent of this.agents.registry.all()) agent.channel?.sendSettings(next);
+      this.settingsPush.push();
       this.listener?.settingsChanged(next);
     });
     this.setupSlice = o.setupSliceOps ?? SETUP_SLICE_OPS;
@@ -108,6 +114,7 @@ export class Scheduler {
       o.httpAgentTimeoutMs,
       o.strikes,
       o.store,
+      o.clock,
     );
     this.dispatcher = new Dispatcher(this.queue, this.agents.registry, {
       settings: () => this.settings.get(),

@@ -181,6 +181,20 @@ export class SchedulerViews {
     return this.agents.agentView(id, viewer);
   }
 
+  /** Every agent's view, a slice per event-loop turn (see `AgentViews.agentViewsInSlices`). */
+  agentViewsInSlices(viewer: Viewer, slice: number): Promise<AgentView[]> {
+    return this.agents.agentViewsInSlices(viewer, slice);
+  }
+
+  /** One page of the agents list, in join order (see `AgentRegistry.page`). */
+  agentPage(
+    after: number,
+    limit: number,
+    viewer: Viewer = null,
+  ): { agents: AgentView[]; next: number | null } {
+    return this.agents.agentPage(after, limit, viewer);
+  }
+
   stats(): StatsView {
     return {
       opsPerSecond: this.src.throughput.perSecond(Date.now()),

@@ -213,8 +213,17 @@ export async function releaseAgent(id: string): Promise<void> {
   });
 }
 
+/** Every agent listed, page after page (`GET /api/v1/agents` answers at most 1,000 at a time). */
 export async function getAgents(): Promise<AgentView[]> {
-  return (await request('/agents', AgentsReplySchema)).agents;
+  const agents: AgentView[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`;
+    const page = await request(`/agents${query}`, AgentsReplySchema);
+    agents.push(...page.agents);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return agents;
 }
 
 /** Disconnects an agent (admin); it may connect again. */

@@ -2,6 +2,7 @@
  * The route table of the REST API proper (tag `api`): expressions, settings and agents.
  */
 import {
+  AgentListQuerySchema,
   CalculateBodySchema,
   ExpressionListQuerySchema,
   OperationsQuerySchema,
@@ -148,9 +149,21 @@ export const AGENT_DOCS: readonly RouteDoc[] = [
     method: 'get',
     path: '/api/v1/agents',
     auth: 'user',
-    summary: 'Connected agents, and lost ones until their retention ends.',
+    summary:
+      'Connected agents, and lost ones until their retention ends, in the order they joined, one page at a time (without `limit`: the first 1,000).',
     tag: 'api',
-    success: [{ status: 200, description: 'The agents.', body: 'AgentsReply' }],
+    query: {
+      limit: {
+        schema: z.toJSONSchema(AgentListQuerySchema.shape.limit),
+        description: 'Page size.',
+      },
+      cursor: {
+        schema: input(AgentListQuerySchema.shape.cursor),
+        description: '`nextCursor` of the previous page.',
+      },
+    },
+    success: [{ status: 200, description: 'One page of agents.', body: 'AgentsReply' }],
+    errors: ['QUERY_INVALID'],
   },
   {
     method: 'post',

@@ -1,9 +1,13 @@
 /**
- * The agent routes of `/api/v1`: listing agents, an admin's release and kick, and the admins'
+ * The agent routes of `/api/v1`: listing agents (paginated), an admin's release and kick, and the admins'
  * agent credentials (issue, list, revoke).
  */
 import { Router, type RequestHandler } from 'express';
-import { CreateCredentialBodySchema, ExpressionistError } from '@expressionist/core';
+import {
+  AgentListQuerySchema,
+  CreateCredentialBodySchema,
+  ExpressionistError,
+} from '@expressionist/core';
 import { agentViewer, authorize } from '../../auth/policy.js';
 import type { AppDeps } from '../app-deps.js';
 import { describeIssue, sendError } from '../../errors.js';
@@ -12,8 +16,18 @@ import { principalOf } from '../request-context.js';
 export function agentRoutes(deps: AppDeps, json: RequestHandler): Router {
   const { scheduler, log, auth } = deps;
   const api = Router();
+  // One page at a time (10,000 agents are 10 pages): no request holds the loop for all of them.
   api.get('/agents', (req, res) => {
-    res.json({ agents: scheduler.views.agentViews(agentViewer(principalOf(req))) });
+    const query = AgentListQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      const { field, message } = describeIssue(query.error);
+      sendError(res, 'QUERY_INVALID', { reason: message }, { field });
+      return;
+    }
+    const { limit, cursor } = query.data;
+    const after = cursor === undefined ? 0 : Number(cursor);
+    const page = scheduler.views.agentPage(after, limit, agentViewer(principalOf(req)));
+    res.json({ agents: page.agents, nextCursor: page.next === null ? null : String(page.next) });
   });
   api.post('/agents/:id/release', async (req, res) => {
     authorize(principalOf(req), 'manage-agents');
