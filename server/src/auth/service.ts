@@ -51,6 +51,8 @@ export interface AuthOptions {
   guestAgents: boolean;
   /** Failed sign-ins per login and per address before each further one locks them out. */
   loginFreeFailures: number;
+  /** The first sign-in lock, in seconds (default 1); each further one is twice as long. */
+  loginFirstLockS?: number;
   /** Where sign-in and registration counts live (default: this process; Redis when clustered). */
   limits?: LimitStore;
   log: Logger;

@@ -27,6 +27,7 @@ export function createAuth(
     ttlSeconds: config.auth.jwtTtlSeconds,
     guestAgents: config.auth.guestAgents,
     loginFreeFailures: config.auth.loginFreeFailures,
+    loginFirstLockS: config.auth.loginFirstLockS,
     limits,
     log,
   });
