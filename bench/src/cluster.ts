@@ -7,9 +7,9 @@
  *      random instances; SIGKILL the leader. Measured on the bench's clock from the SIGKILL:
  *      the first survivor whose /readyz says role=leader (polled every 20 ms), the new leader's
  *      'won the leader lease' and 'leading' log lines (pino `time`), and the first operation
- *      result the new leader accepted (`finishedAt` in MongoDB's op_results, stamped by the
- *      leader when it accepts a result: an upper bound on its first dispatch, which it follows
- *      by one operation time plus a round trip). The killed instance is restarted between runs.
+ *      result the new leader accepted (its `finishedAt`, stamped by the leader when it accepts a
+ *      result, in MongoDB's op_results rows or a finished expression's compact record: an upper
+ *      bound on its first dispatch, which it follows by one operation time plus a round trip). The killed instance is restarted between runs.
  *  (b) Throughput, 0-ms operations, 4 agent-node × 4 workers, flat sums of 256 terms: one
  *      instance (REDIS_URL unset) vs three (agents and submissions spread over the instances),
  *      both on MongoDB; orchestrator CPU per 1,000 ops summed over the instances.
@@ -21,8 +21,9 @@
  *
  *   node bench/dist/cluster.js [--quick] [--only=a,b,c] [--idle=<connections per instance>]
  */
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { compile, evaluatePlan } from '@expressionist/core';
+import { decodeCompact, expandResults } from '@expressionist/server/store';
 import {
   Api,
   killAll,
@@ -56,6 +57,30 @@ const TAKEOVER_TARGET_MS = 5000;
 
 const dbName = (part: string): string =>
   `bench_cl_${part}_${process.pid}_${Date.now().toString(36)}`;
+
+/**
+ * The earliest `finishedAt` after `after` among the stored op results: the rows of op_results,
+ * and the compact records (`results`) of the expressions finished since, whose rows are gone.
+ */
+async function firstResultAfter(db: Db, after: number): Promise<number | null> {
+  const [row] = await db
+    .collection<{ finishedAt: number }>('op_results')
+    .find({ finishedAt: { $gt: after } })
+    .sort({ finishedAt: 1 })
+    .limit(1)
+    .toArray();
+  let first = row?.finishedAt ?? Infinity;
+  const compacted = await db
+    .collection<{ _id: string; results?: string }>('expressions')
+    .find({ finishedAt: { $gt: after }, results: { $exists: true } })
+    .project<{ _id: string; results?: string }>({ results: 1 })
+    .toArray();
+  for (const { _id, results } of compacted)
+    if (results !== undefined)
+      for (const r of expandResults(_id, decodeCompact(results)))
+        if (r.finishedAt > after) first = Math.min(first, r.finishedAt);
+  return Number.isFinite(first) ? first : null;
+}
 
 async function dropDb(uri: string, db: string): Promise<void> {
   const client = await MongoClient.connect(uri);
@@ -198,7 +223,6 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
       'the agents',
       200,
     );
-    const opResults = mongo.db(db).collection<{ finishedAt: number }>('op_results');
     // The steady stream; a submission in flight across a takeover is retried until accepted.
     let n = 0;
     const stream = (async () => {
@@ -253,15 +277,8 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
       const won = logLine(output(), 'won the leader lease; taking over', killAt);
       const loaded = logLine(output(), 'takeover: state loaded', killAt);
       const resumed = logLine(output(), 'resumed unfinished expressions', killAt);
-      const first = await waitFor(
-        async () =>
-          (
-            await opResults
-              .find({ finishedAt: { $gt: goneAt } })
-              .sort({ finishedAt: 1 })
-              .limit(1)
-              .toArray()
-          )[0] ?? null,
+      const firstAt = await waitFor(
+        () => firstResultAfter(mongo.db(db), goneAt),
         60_000,
         'a result accepted by the new leader',
         50,
@@ -271,7 +288,7 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
         wonMs: (won?.time ?? NaN) - killAt,
         leadingMs: (leading.time ?? NaN) - killAt,
         takeoverMs: leading.ms ?? NaN,
-        firstResultMs: first.finishedAt - killAt,
+        firstResultMs: firstAt - killAt,
         stepDowns: 0,
         breakdown: `accounts+settings ${int(loaded?.accountsMs ?? NaN)} ms, scheduler start ${int(loaded?.recoveryMs ?? NaN)} ms (recovery of ${int(resumed?.resumed ?? 0)} unfinished: store reads ${int(resumed?.readMs ?? NaN)} ms of ${int(resumed?.totalMs ?? NaN)} ms)`,
       });

@@ -82,6 +82,7 @@ export const EnvSchema = z.object({
   CORS_ORIGINS: z.string().optional(),
   TRUSTED_PROXIES: z.string().default('loopback'),
   LOGIN_FREE_FAILURES: int(1, 1000).default(5),
+  LOGIN_FIRST_LOCK_S: int(1, 900).default(1),
   SUBMISSIONS_PER_MINUTE: int(1, 1_000_000).default(600),
   MAX_UNFINISHED_PER_USER: int(1, 10_000_000).default(1000),
   MAX_UNFINISHED_OPS_PER_USER: int(1, 1_000_000_000).default(1_000_000),
@@ -154,6 +155,8 @@ export interface Config {
     /** Origins allowed besides the orchestrator's own (HTTP and Socket.IO). */
     corsOrigins: string[];
     loginFreeFailures: number;
+    /** The first sign-in lock, in seconds; each further one is twice as long (up to 15 min). */
+    loginFirstLockS: number;
     submissionsPerMinute: number;
     maxUnfinishedPerUser: number;
     /** Operations of one user's unfinished expressions, in all, before submissions get 429. */
@@ -270,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .map((o) => o.trim())
         .filter((o) => o.length > 0),
       loginFreeFailures: e.LOGIN_FREE_FAILURES,
+      loginFirstLockS: e.LOGIN_FIRST_LOCK_S,
       submissionsPerMinute: e.SUBMISSIONS_PER_MINUTE,
       maxUnfinishedPerUser: e.MAX_UNFINISHED_PER_USER,
       maxUnfinishedOpsPerUser: e.MAX_UNFINISHED_OPS_PER_USER,

@@ -2,14 +2,21 @@
  * The composition root: `startOrchestrator` builds and starts one orchestrator (store, scheduler,
  * HTTP, Socket.IO, and with several its place in the cluster), in order; the wiring is in boot/.
  */
-import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { memoryLimits, redisLimits } from './auth/limits.js';
 import type { AuthService } from './auth/service.js';
 import { Addresses } from './boot/addresses.js';
 import { cutOffsOnRevocation } from './boot/cut-offs.js';
-import { createHttpServer, listen } from './boot/http-server.js';
-import { createAgentGate, createAuth, createPlanPool, createScheduler } from './boot/parts.js';
+import { createHttpServer, listen, logListening } from './boot/http-server.js';
+import {
+  createAgentGate,
+  createAuth,
+  createHttpApp,
+  createPlanPool,
+  createScheduler,
+  createUiHub,
+  openStore,
+} from './boot/parts.js';
 import { createLeadership } from './boot/leadership.js';
 import { connectClusterRedis } from './boot/redis.js';
 import { shutdownInOrder } from './boot/shutdown.js';
@@ -17,18 +24,15 @@ import { attachSocketServer, closeSocketServer, createSocketServer } from './boo
 import { startStallMonitor } from './boot/stalls.js';
 import { takeOver } from './boot/takeover.js';
 import { Cluster } from './cluster/cluster.js';
-import { fencedStore } from './cluster/fenced-store.js';
 import type { Config } from './config.js';
-import { createApp } from './http/app.js';
 import { Metrics } from './metrics.js';
 import { attachAgentNamespace } from './realtime/agents-namespace.js';
 import { SessionWatch } from './realtime/session-watch.js';
-import { UiHub } from './realtime/ui-hub.js';
 import { ResultCache } from './result-cache.js';
 import type { Scheduler } from './scheduler/scheduler.js';
-import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 
+export { DEFAULT_WEB_DIR } from './boot/parts.js';
 export { MAX_SOCKET_MESSAGE_BYTES } from './boot/socket-server.js';
 
 export interface Orchestrator {
@@ -47,9 +51,6 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
-/** Default location of the built dashboard, relative to this file (server/dist → web/build). */
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/build', import.meta.url));
-
 /**
  * Composition root: config → store → scheduler → HTTP + Socket.IO. Tests build the same graph
  * with their own config (port 0, a temp data dir, another store).
@@ -60,10 +61,7 @@ export async function startOrchestrator(
   options: { log?: Logger; store?: Store; setupSliceOps?: number } = {},
 ): Promise<Orchestrator> {
   const log = options.log ?? pino({ level: config.logLevel, base: { svc: 'orchestrator' } });
-  const { mongodbUri, mongodbDb, dataDir } = config;
-  const store = options.store ?? createStore({ mongodbUri, mongodbDb, dataDir });
-  await store.init();
-  const settings = { ...config.initialSettings, ...(await store.getSettings()) };
+  const { store, settings } = await openStore(config, options.store);
   const metrics = new Metrics();
   // The orchestrator's own stalls, never charged to an agent (heartbeats, leases, HTTP agents).
   const stalls = startStallMonitor(metrics, log);
@@ -74,7 +72,9 @@ export async function startOrchestrator(
   // Several orchestrators: Redis first. Limits every instance must share (sign-in failures,
   // registrations, submissions, guest handshakes) live there; in this process otherwise.
   const clustered = config.cluster;
-  const redis = clustered ? await connectClusterRedis(clustered.redisUrl, mongodbDb, log) : null;
+  const redis = clustered
+    ? await connectClusterRedis(clustered.redisUrl, config.mongodbDb, log)
+    : null;
   const limits = redis ? redisLimits(redis.client, redis.prefix) : memoryLimits;
   const auth = createAuth(config, store, limits, log);
   // Alone, this process leads from the start. Several: accounts are set up by whichever instance
@@ -89,50 +89,19 @@ export async function startOrchestrator(
   // scheduler never starts; the leader's writes are fenced).
   const leadership =
     clustered && redis ? createLeadership(clustered, redis, io, addresses, metrics, log) : null;
-  const scheduler = createScheduler(config, {
-    store: leadership ? fencedStore(store, () => leadership.guard()) : store,
-    cache,
-    log,
-    metrics,
-    settings,
-    planner,
-    setupSliceOps: options.setupSliceOps,
-    clock: stalls,
-  });
-  const subscribes = { store: limits, perMinute: config.auth.subscribesPerMinute };
-  const hub = new UiHub(io, scheduler, auth, log, undefined, subscribes);
-  scheduler.setListener(hub);
-  const admin = config.auth.admin;
+  const { setupSliceOps } = options;
+  const parts = { store, cache, log, metrics, settings, planner, setupSliceOps, clock: stalls };
+  const scheduler = createScheduler(config, parts, leadership);
+  const hub = createUiHub(config, { io, scheduler, auth, limits, log });
   const takeOverHere = async (): Promise<void> => {
-    setupToken = await takeOver({
-      auth,
-      store,
-      scheduler,
-      log,
-      admin,
-      url,
-      initialSettings: config.initialSettings,
-    });
+    setupToken = await takeOver({ auth, store, scheduler, log, config, url });
   };
   const cluster = leadership
     ? new Cluster({ leadership, io, scheduler, auth, hub, log, takeOver: takeOverHere })
     : null;
   if (!cluster) metrics.clusterRole.set({ role: 'single' }, 1);
-  const app = createApp({
-    scheduler,
-    store,
-    metrics,
-    log,
-    auth,
-    config,
-    limits,
-    bodyLimitBytes: config.bodyLimitBytes,
-    courseTaskId: config.courseTaskId,
-    gate,
-    webDir: config.webDir ?? DEFAULT_WEB_DIR,
-    ...(cluster ? { cluster } : {}),
-  });
-  const http = createHttpServer(app);
+  const appParts = { scheduler, store, metrics, log, auth, limits, gate, cluster };
+  const http = createHttpServer(createHttpApp(config, appParts));
   attachSocketServer(io, http, gate, log, cluster !== null, {
     timeoutMs: config.heartbeatTimeoutMs,
     clock: stalls,
@@ -143,9 +112,7 @@ export async function startOrchestrator(
   if (!cluster) await scheduler.start();
 
   addresses.listening(await listen(http, config.port, config.host));
-  const where = cluster ? { cluster: cluster.instance, advertise: addresses.advertiseUrl() } : {};
-  const storeKind = mongodbUri ? 'mongodb' : 'embedded';
-  log.info({ url: url(), port: addresses.port, store: storeKind, ...where }, 'listening');
+  logListening(log, config, addresses, cluster);
   cluster?.start();
 
   const stop = shutdownInOrder(log, [

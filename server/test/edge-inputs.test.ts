@@ -87,8 +87,8 @@ let addresses = 0;
 async function user(orch: TestOrchestrator, login: string): Promise<{ id: string; token: string }> {
   addresses += 1;
   const address = `edge-${addresses}`;
-  const view = await orch.auth.register({ login, password: PASSWORD }, address);
-  const { token } = await orch.auth.login({ login, password: PASSWORD }, address);
+  const view = await orch.auth.accounts.register({ login, password: PASSWORD }, address);
+  const { token } = await orch.auth.accounts.login({ login, password: PASSWORD }, address);
   return { id: view.id, token };
 }
 
@@ -315,7 +315,7 @@ describe('hygiene', () => {
       ADMIN_LOGIN: 'root',
       ADMIN_PASSWORD: PASSWORD,
     });
-    const { token: admin } = await orch.auth.login(
+    const { token: admin } = await orch.auth.accounts.login(
       { login: 'root', password: PASSWORD },
       'edge-admin',
     );
@@ -408,7 +408,7 @@ describe('hygiene', () => {
     try {
       const orch = await orchestrator({ DATA_DIR: dataDir, AUTH_MODE: 'accounts' });
       // A write, so the WAL files exist too.
-      await orch.auth.register({ login: 'writer', password: PASSWORD }, 'modes');
+      await orch.auth.accounts.register({ login: 'writer', password: PASSWORD }, 'modes');
     } finally {
       process.umask(before);
     }

@@ -51,10 +51,10 @@ let addresses = 0;
 async function user(orch: TestOrchestrator, login: string): Promise<{ id: string; token: string }> {
   addresses += 1;
   const address = `test-${addresses}`;
-  const view = await orch.auth.register({ login, password: PASSWORD }, address);
+  const view = await orch.auth.accounts.register({ login, password: PASSWORD }, address);
   return {
     id: view.id,
-    token: (await orch.auth.login({ login, password: PASSWORD }, address)).token,
+    token: (await orch.auth.accounts.login({ login, password: PASSWORD }, address)).token,
   };
 }
 
@@ -196,7 +196,8 @@ describe('accounts mode with guests', () => {
     orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', GUEST_MAX_SLOTS: '3', ...ADMIN });
     alice = await user(orch, 'alice');
     bob = await user(orch, 'bob');
-    admin = (await orch.auth.login({ login: 'root', password: PASSWORD }, 'test-admin')).token;
+    admin = (await orch.auth.accounts.login({ login: 'root', password: PASSWORD }, 'test-admin'))
+      .token;
   });
   afterAll(() => orch.close());
 

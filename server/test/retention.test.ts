@@ -36,13 +36,19 @@ async function start(env: Record<string, string> = {}): Promise<TestOrchestrator
 let users = 0;
 async function signedIn(o: TestOrchestrator, login: string) {
   users += 1;
-  const view = await o.auth.register({ login, password: PASSWORD }, `retention-${users}`);
-  const { token } = await o.auth.login({ login, password: PASSWORD }, `retention-${users}`);
+  const view = await o.auth.accounts.register({ login, password: PASSWORD }, `retention-${users}`);
+  const { token } = await o.auth.accounts.login(
+    { login, password: PASSWORD },
+    `retention-${users}`,
+  );
   return { id: view.id, client: api(o.url, token), token };
 }
 
 async function admin(o: TestOrchestrator) {
-  const { token } = await o.auth.login({ login: 'root', password: PASSWORD }, 'retention-admin');
+  const { token } = await o.auth.accounts.login(
+    { login: 'root', password: PASSWORD },
+    'retention-admin',
+  );
   return api(o.url, token);
 }
 
@@ -234,7 +240,10 @@ describe('compaction', () => {
       orch = undefined;
 
       const second = await start({ DATA_DIR: data.dir });
-      const { token } = await second.auth.login({ login: 'frank', password: PASSWORD }, 'again');
+      const { token } = await second.auth.accounts.login(
+        { login: 'frank', password: PASSWORD },
+        'again',
+      );
       const stored = await api(second.url, token).operations(id);
       const essentials = (ops: typeof live) =>
         ops.map((op) => [op.id, op.state, op.aValue, op.bValue, op.result, op.attempt]);

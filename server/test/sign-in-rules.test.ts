@@ -111,6 +111,30 @@ describe('sign-in rules', () => {
     );
   });
 
+  it('the first lock lasts LOGIN_FIRST_LOCK_S, each further one twice as long, up to the cap', async () => {
+    vi.setSystemTime(20_000_000);
+    /** Fails until `locks` locks were met, waiting each out; the length of each lock. */
+    const lengths = async (throttle: FailureThrottle, locks: number): Promise<number[]> => {
+      const seen: number[] = [];
+      for (let i = 0; seen.length < locks && i < 100; i += 1) {
+        await throttle.fail('k');
+        const lockedS = await throttle.lockedFor('k');
+        if (lockedS === 0) continue;
+        seen.push(lockedS);
+        vi.advanceTimersByTime(lockedS * 1000 - 1);
+        expect(await throttle.lockedFor('k')).toBeGreaterThan(0);
+        vi.advanceTimersByTime(1);
+        expect(await throttle.lockedFor('k')).toBe(0);
+      }
+      return seen;
+    };
+    harnesses += 1;
+    const threeS = new FailureThrottle(memoryLimits, `rules-${harnesses}-3s`, FREE, LOCK_S, 3);
+    expect(await lengths(threeS, 5)).toEqual([3, 6, 12, 24, 48]);
+    const long = new FailureThrottle(memoryLimits, `rules-${harnesses}-500s`, FREE, LOCK_S, 500);
+    expect(await lengths(long, 2)).toEqual([500, LOCK_S]);
+  });
+
   it('a device token used for guessing locks itself, not the login or other devices', async () => {
     const attempt = harness();
     const now = 9_000_000;

@@ -119,15 +119,16 @@ let addresses = 0;
 async function userToken(login: string): Promise<string> {
   addresses += 1;
   const address = `strangers-${addresses}`;
-  await current().auth.register({ login, password: PASSWORD }, address);
-  return (await current().auth.login({ login, password: PASSWORD }, address)).token;
+  await current().auth.accounts.register({ login, password: PASSWORD }, address);
+  return (await current().auth.accounts.login({ login, password: PASSWORD }, address)).token;
 }
 
 /** An orchestrator in accounts mode (guests on) with an admin, a victim and an attacker. */
 async function startAccounts(env: Record<string, string>): Promise<Accounts> {
   orch = await startTestOrchestrator({ AUTH_MODE: 'accounts', ...ADMIN, ...env });
-  const admin = (await current().auth.login({ login: 'root', password: PASSWORD }, 'test-admin'))
-    .token;
+  const admin = (
+    await current().auth.accounts.login({ login: 'root', password: PASSWORD }, 'test-admin')
+  ).token;
   return { admin, victim: await userToken('victim'), attacker: await userToken('attacker') };
 }
 

@@ -13,7 +13,9 @@ import { SCREENSHOTS, hasBrowser, launchChromium } from './chromium.js';
 import {
   ROOT,
   SERVER_CLI,
+  spawnAgent,
   spawnOrchestrator,
+  stopProcess,
   tempDir,
   waitFor,
   type OrchestratorProcess,
@@ -245,6 +247,25 @@ describe.skipIf(!hasBrowser)('accounts in Chromium', () => {
       await page.getByTestId('credential-row').filter({ hasText: 'Revoked' }).waitFor();
     } finally {
       await context.close();
+    }
+  });
+
+  it('lets the admin disconnect a connected agent from its row', async () => {
+    const agent = spawnAgent(base, { id: 'kick-me', name: 'kick-me', logLevel: 'warn' });
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await newPage(context);
+      await page.goto(`${base}/login?next=%2Fagents`);
+      await submitCredentials(page, 'root', PASSWORD);
+      const row = page.locator('[data-testid=agent-row][data-agent=kick-me][data-status=active]');
+      await row.waitFor();
+      // A socket agent outside quarantine: something to cut, nothing to release.
+      expect(await row.getByTestId('agent-release').count()).toBe(0);
+      await row.getByTestId('agent-kick').click();
+      await page.getByText('Disconnected kick-me').waitFor();
+    } finally {
+      await context.close();
+      await stopProcess(agent);
     }
   });
 

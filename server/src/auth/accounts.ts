@@ -37,6 +37,8 @@ export interface AccountOptions {
   guestAgents: boolean;
   /** Failed sign-ins per login and per address before each further one locks them out. */
   loginFreeFailures: number;
+  /** The first lock, in seconds (default 1); each further one is twice as long. */
+  loginFirstLockS?: number;
   /** Where sign-in and registration counts live (default: this process; Redis when clustered). */
   limits?: LimitStore;
   log: Logger;
@@ -71,19 +73,15 @@ export class Accounts {
     private readonly o: AccountOptions,
   ) {
     const limits = o.limits ?? memoryLimits;
-    const lockS = 900;
+    const throttle = (name: string, free: number): FailureThrottle =>
+      new FailureThrottle(limits, name, free, 900, o.loginFirstLockS);
     this.registrations = new RateWindow(limits, 'registrations', 5, 60);
     this.failures = {
-      login: new FailureThrottle(limits, 'signin-login', o.loginFreeFailures, lockS),
-      address: new FailureThrottle(limits, 'signin-address', o.loginFreeFailures * 4, lockS),
-      device: new FailureThrottle(limits, 'signin-device', o.loginFreeFailures, lockS),
+      login: throttle('signin-login', o.loginFreeFailures),
+      address: throttle('signin-address', o.loginFreeFailures * 4),
+      device: throttle('signin-device', o.loginFreeFailures),
     };
-    this.passwordFailures = new FailureThrottle(
-      limits,
-      'password-change',
-      o.loginFreeFailures,
-      lockS,
-    );
+    this.passwordFailures = throttle('password-change', o.loginFreeFailures);
     this.devices = new DeviceTokens(o.secret);
   }
 

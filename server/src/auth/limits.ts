@@ -78,7 +78,8 @@ export class RateWindow {
 
 /**
  * Failed attempts per key: after `free` failures each further one locks the key for twice as
- * long as the last (1 s, 2 s, 4 s … up to `maxLockS`); a success clears it. Brute force then
+ * long as the last (`firstLockS`, by default 1 s, then 2 s, 4 s … up to `maxLockS`); a success
+ * clears it. Brute force then
  * costs exponential time per login and per address, while a user who mistypes twice is not
  * slowed at all. Failures are counted in windows of `maxLockS` from the first one, so a shared
  * address that fails now and then is never locked for good.
@@ -92,6 +93,7 @@ export class FailureThrottle {
     name: string,
     private readonly free: number,
     private readonly maxLockS: number,
+    private readonly firstLockS = 1,
   ) {
     // Failures are never refused here (`penalty` only counts); the lock is a separate key.
     this.failures = store.limiter(`${name}:failures`, Number.MAX_SAFE_INTEGER, maxLockS);
@@ -108,7 +110,8 @@ export class FailureThrottle {
   async fail(key: string): Promise<void> {
     const counted = await this.failures.penalty(key, 1);
     const over = counted.consumedPoints - this.free;
-    if (over > 0) await this.locks.block(key, Math.min(this.maxLockS, 2 ** (over - 1)));
+    if (over > 0)
+      await this.locks.block(key, Math.min(this.maxLockS, this.firstLockS * 2 ** (over - 1)));
   }
 
   /** Takes back one failure counted ahead of a check that then succeeded. */

@@ -10,18 +10,7 @@
  * session-tokens.ts, agent-credentials.ts, account-events.ts.
  */
 import type { Logger } from 'pino';
-import {
-  ExpressionistError,
-  type AgentCredentialView,
-  type AuthMode,
-  type CredentialsBody,
-  type LoginBody,
-  type LoginReply,
-  type MeReply,
-  type PasswordChangeBody,
-  type SetupBody,
-  type UserView,
-} from '@expressionist/core';
+import { ExpressionistError, type AgentCredentialView, type AuthMode } from '@expressionist/core';
 import type { Store } from '../store/store.js';
 import { AccountEvents, type AccountEvent } from './account-events.js';
 import { Accounts } from './accounts.js';
@@ -51,15 +40,21 @@ export interface AuthOptions {
   guestAgents: boolean;
   /** Failed sign-ins per login and per address before each further one locks them out. */
   loginFreeFailures: number;
+  /** The first sign-in lock, in seconds (default 1); each further one is twice as long. */
+  loginFirstLockS?: number;
   /** Where sign-in and registration counts live (default: this process; Redis when clustered). */
   limits?: LimitStore;
   log: Logger;
 }
 
 export class AuthService {
+  /**
+   * The accounts themselves: registration, sign-in, sign-out, password changes, the admins' user
+   * management, the first admin's setup, and who the caller is (`me`); see accounts.ts.
+   */
+  readonly accounts: Accounts;
   private readonly tokens: SessionTokens;
   private readonly events: AccountEvents;
-  private readonly accounts: Accounts;
   private readonly credentials: AgentCredentials;
 
   constructor(
@@ -101,56 +96,6 @@ export class AuthService {
   /** Called after a credential was issued or revoked here. */
   onCredentialsChanged(listener: () => void): void {
     this.credentials.onCredentialsChanged(listener);
-  }
-
-  /** No admin yet: the setup link is waiting to be used. */
-  get setupPending(): boolean {
-    return this.accounts.setupPending;
-  }
-
-  /** `POST /api/v1/register`: a new user (role `user`). */
-  register(body: CredentialsBody, address: string): Promise<UserView> {
-    return this.accounts.register(body, address);
-  }
-
-  /** `POST /api/v1/login`: a session JWT and a device token (see accounts.ts). */
-  login(body: LoginBody, address: string): Promise<LoginReply> {
-    return this.accounts.login(body, address);
-  }
-
-  /** `POST /api/v1/logout`: the session's token is revoked until it would have expired. */
-  logout(session: Session): Promise<void> {
-    return this.accounts.logout(session);
-  }
-
-  /** `POST /api/v1/password`: a new password; every other session of the user ends. */
-  changePassword(session: Session, body: PasswordChangeBody): Promise<string> {
-    return this.accounts.changePassword(session, body);
-  }
-
-  /** `GET /api/v1/users` (admin). */
-  listUsers(): Promise<UserView[]> {
-    return this.accounts.listUsers();
-  }
-
-  /** Disables (every session ends, sign-in refused) or enables an account. */
-  setDisabled(by: Principal, id: string, disabled: boolean): Promise<UserView> {
-    return this.accounts.setDisabled(by, id, disabled);
-  }
-
-  /** Deletes an account (its expressions stay); cut off as when disabled. */
-  deleteUser(by: Principal, id: string): Promise<void> {
-    return this.accounts.deleteUser(by, id);
-  }
-
-  /** `POST /api/v1/setup`: the first admin, once, with the token from the setup link. */
-  setup(body: SetupBody): Promise<LoginReply> {
-    return this.accounts.setup(body);
-  }
-
-  /** `GET /api/v1/me`. */
-  me(principal: Principal, exposed: boolean): Promise<MeReply> {
-    return this.accounts.me(principal, exposed);
   }
 
   /** Forgets sign-outs whose tokens have expired anyway. */

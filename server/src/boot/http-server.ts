@@ -1,6 +1,9 @@
 /** The HTTP server the app and Socket.IO share: its keep-alive timeouts, and listening. */
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Addresses } from './addresses.js';
 
 export function createHttpServer(app: RequestListener): HttpServer {
   const http = createServer(app);
@@ -19,4 +22,16 @@ export async function listen(http: HttpServer, port: number, host: string): Prom
     http.listen(port, host, () => resolve());
   });
   return (http.address() as AddressInfo).port;
+}
+
+/** The 'listening' line: where, on which store, and with several the instance and its advertised URL. */
+export function logListening(
+  log: Logger,
+  config: Pick<Config, 'mongodbUri'>,
+  addresses: Addresses,
+  cluster: { instance: string } | null,
+): void {
+  const where = cluster ? { cluster: cluster.instance, advertise: addresses.advertiseUrl() } : {};
+  const store = config.mongodbUri ? 'mongodb' : 'embedded';
+  log.info({ url: addresses.url(), port: addresses.port, store, ...where }, 'listening');
 }

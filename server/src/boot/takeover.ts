@@ -3,7 +3,6 @@
  * before it leads (accounts and the setup link, the stored settings, the scheduler's recovery).
  */
 import type { Logger } from 'pino';
-import type { Settings } from '@expressionist/core';
 import type { AuthService } from '../auth/service.js';
 import type { Config } from '../config.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -14,21 +13,20 @@ export interface TakeoverParts {
   store: Store;
   scheduler: Scheduler;
   log: Logger;
-  admin: Config['auth']['admin'];
+  /** `auth.admin` (the first admin); `initialSettings` fill what stored settings lack. */
+  config: Pick<Config, 'auth' | 'initialSettings'>;
   /** This instance's base URL, for the setup link. */
   url: () => string;
-  /** Fills what stored settings lack (a field added since they were saved). */
-  initialSettings: Settings;
 }
 
 /** Loads the leader's state; the one-time setup token while no admin exists, else null. */
 export async function takeOver(p: TakeoverParts): Promise<string | null> {
   const t0 = performance.now();
-  const setupToken = await p.auth.start(p.admin);
+  const setupToken = await p.auth.start(p.config.auth.admin);
   if (setupToken)
     p.log.warn(`No admin account yet: open ${p.url()}/setup#${setupToken} to create it`);
   const stored = await p.store.getSettings();
-  if (stored) p.scheduler.adoptSettings({ ...p.initialSettings, ...stored });
+  if (stored) p.scheduler.adoptSettings({ ...p.config.initialSettings, ...stored });
   const t1 = performance.now();
   await p.scheduler.start();
   p.log.info(

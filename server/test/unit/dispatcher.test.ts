@@ -13,22 +13,11 @@ import {
   handPlan,
   leaseOf,
   readyAll,
+  recorded,
   runOf,
   socketAgentInit,
-  type RecordingChannel,
+  wideRun,
 } from './fixtures.js';
-
-/** `n` independent leaves under one chain of sums: `n` ops ready at once. */
-function wide(n: number): ReturnType<typeof handPlan> {
-  const inputs: [number | string, number | string][] = [];
-  for (let i = 0; i < n; i += 1) inputs.push([String(i), '1']);
-  let acc = 0;
-  for (let i = 1; i < n; i += 1) {
-    inputs.push([acc, i]);
-    acc = inputs.length - 1;
-  }
-  return handPlan(inputs);
-}
 
 function queued(
   ring: ReadyQueue,
@@ -36,8 +25,7 @@ function queued(
   id: string,
   owner: string | null = null,
 ): ExpressionRun {
-  const run = runOf(wide(n), { id, owner });
-  readyAll(run);
+  const run = wideRun(n, { id, owner });
   ring.enqueue(run);
   return run;
 }
@@ -157,7 +145,7 @@ describe('Dispatcher', () => {
 
   const join = (id: string, concurrency = 8, identity = id): Agent =>
     registry.join(socketAgentInit(id, { concurrency, identity }));
-  const sent = (agent: Agent): string[][] => (agent.channel as RecordingChannel).sent;
+  const sent = (agent: Agent): string[][] => recorded(agent).sent;
   const tasksOf = (id: string): number => assigned.filter((a) => a.agent === id).length;
 
   it('dispatches once per turn, after it, however many changes asked for one', () => {

@@ -75,6 +75,25 @@ export function runOf(
   );
 }
 
+/**
+ * A run of `n` independent sums (ops 0 … n-1, ready at once) under one chain of sums that adds
+ * them up; its computable ops are marked ready.
+ */
+export function wideRun(
+  n: number,
+  opts: { id?: string; owner?: string | null } = {},
+): ExpressionRun {
+  const inputs: [Ref, Ref][] = [];
+  for (let i = 0; i < n; i += 1) inputs.push([String(i), '1']);
+  for (let i = 1, acc = 0; i < n; i += 1) {
+    inputs.push([acc, i]);
+    acc = inputs.length - 1;
+  }
+  const run = runOf(handPlan(inputs), opts);
+  readyAll(run);
+  return run;
+}
+
 /** Marks every computable op of `run` ready (what the scheduler does when a run is accepted). */
 export function readyAll(run: ExpressionRun): number[] {
   const ids = run.computable();
@@ -95,10 +114,12 @@ export interface RecordingChannel extends AgentChannel {
   revoked: string[][];
 }
 
+const recordings = new WeakMap<AgentChannel, RecordingChannel>();
+
 export function recordingChannel(): RecordingChannel {
   const sent: string[][] = [];
   const revoked: string[][] = [];
-  return {
+  const channel: RecordingChannel = {
     sent,
     revoked,
     sendTasks: (tasks) => void sent.push(tasks.map((t) => t.taskId)),
@@ -107,6 +128,15 @@ export function recordingChannel(): RecordingChannel {
     quarantine: () => undefined,
     close: () => undefined,
   };
+  recordings.set(channel, channel);
+  return channel;
+}
+
+/** What was sent to and revoked from `agent`, joined with a channel from `recordingChannel`. */
+export function recorded(agent: Agent): RecordingChannel {
+  const channel = agent.channel && recordings.get(agent.channel);
+  if (!channel) throw new Error(`agent ${agent.id} has no recording channel`);
+  return channel;
 }
 
 export function socketAgentInit(id: string, extra: Partial<AgentInit> = {}): AgentInit {

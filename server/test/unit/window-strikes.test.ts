@@ -10,14 +10,7 @@ import { AgentLifecycle } from '../../src/scheduler/agent-lifecycle.js';
 import type { Agent } from '../../src/scheduler/agent-registry.js';
 import { LeaseTable, type Lease } from '../../src/scheduler/lease-table.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import {
-  handPlan,
-  leaseOf,
-  readyAll,
-  runOf,
-  socketAgentInit,
-  type RecordingChannel,
-} from './fixtures.js';
+import { leaseOf, recorded, socketAgentInit, wideRun } from './fixtures.js';
 import { DEFAULT_SETTINGS } from '@expressionist/core';
 
 const COOLDOWN_MS = 30_000;
@@ -118,11 +111,8 @@ describe('strikes and the cool-down', () => {
   /** Leases `n` ops of a fresh run to `agent` now. */
   let runs = 0;
   function lease(agent: Agent, n: number): Lease[] {
-    const inputs: [string, string][] = [];
-    for (let i = 0; i < n; i += 1) inputs.push([String(i), '1']);
     runs += 1;
-    const run = runOf(handPlan(inputs), { id: `r${runs}` });
-    readyAll(run);
+    const run = wideRun(n, { id: `r${runs}` });
     return Array.from({ length: n }, (_, i) => {
       const l = leaseOf(run, i, agent, Date.now());
       leases.add(l);
@@ -148,7 +138,7 @@ describe('strikes and the cool-down', () => {
     // Its sibling under the same credential is cooled down too, and its work handed back now.
     expect(b.status).toBe('unresponsive');
     expect(requeued).toEqual(held.map((l) => ({ taskId: l.taskId, reason: 'agent_unresponsive' })));
-    expect((b.channel as RecordingChannel).revoked).toEqual([held.map((l) => l.taskId)]);
+    expect(recorded(b).revoked).toEqual([held.map((l) => l.taskId)]);
     expect(b.canBorrow(1)).toBe(false);
   });
 

@@ -3,15 +3,13 @@
  * HTTP agent protocol (tag `course`), and health, metrics and the dashboard (tag `ops`).
  */
 import { CourseResultSchema } from '@expressionist/core';
-import { BODY_ERRORS, type RouteDoc } from './route-doc.js';
+import { BODY_ERRORS, routeTable, type RouteDoc } from './route-doc.js';
 
 /** `GET /api/v1/openapi.json`. */
-export const OPENAPI_DOCS: readonly RouteDoc[] = [
+export const OPENAPI_DOCS: readonly RouteDoc[] = routeTable('api', [
   {
-    method: 'get',
-    path: '/api/v1/openapi.json',
+    route: 'GET /api/v1/openapi.json',
     summary: 'This document.',
-    tag: 'api',
     success: [
       {
         status: 200,
@@ -20,26 +18,22 @@ export const OPENAPI_DOCS: readonly RouteDoc[] = [
       },
     ],
   },
-];
+]);
 
 /** The course's standard HTTP agent protocol. */
-export const COURSE_DOCS: readonly RouteDoc[] = [
+export const COURSE_DOCS: readonly RouteDoc[] = routeTable('course', [
   {
-    method: 'get',
-    path: '/internal/task',
+    route: 'GET /internal/task',
     summary: "Course agent protocol: lease one task (the agent's X-Agent-Id header names it).",
-    tag: 'course',
-    success: [{ status: 200, description: 'A task to compute.', body: 'CourseTaskReply' }],
+    ok: ['A task to compute.', 'CourseTaskReply'],
     // TASK_NOT_FOUND: nothing to do right now; AGENT_QUARANTINED: this agent is quarantined.
     errors: ['TASK_NOT_FOUND', 'AGENT_QUARANTINED'],
   },
   {
-    method: 'post',
-    path: '/internal/task',
+    route: 'POST /internal/task',
     summary: 'Course agent protocol: the result of a leased task.',
-    tag: 'course',
     body: CourseResultSchema,
-    success: [{ status: 200, description: 'Verified and stored.', body: 'CourseAccepted' }],
+    ok: ['Verified and stored.', 'CourseAccepted'],
     errors: [
       ...BODY_ERRORS,
       'TASK_RESULT_INVALID',
@@ -48,26 +42,22 @@ export const COURSE_DOCS: readonly RouteDoc[] = [
       'AGENT_QUARANTINED',
     ],
   },
-];
+]);
 
 /** Health, readiness, metrics and the dashboard. */
-export const OPS_DOCS: readonly RouteDoc[] = [
+export const OPS_DOCS: readonly RouteDoc[] = routeTable('ops', [
   {
-    method: 'get',
-    path: '/healthz',
+    route: 'GET /healthz',
     summary: 'Liveness: the process answers and the store is reachable.',
-    tag: 'ops',
     success: [
       { status: 200, description: 'Healthy.', body: 'Health' },
       { status: 503, description: 'The store is unreachable.', body: 'Health' },
     ],
   },
   {
-    method: 'get',
-    path: '/readyz',
+    route: 'GET /readyz',
     summary:
       'Readiness: the store is reachable and new work is accepted; with several orchestrators, the role of this instance and the leader it forwards to.',
-    tag: 'ops',
     success: [
       { status: 200, description: 'Ready.', body: 'Readiness' },
       {
@@ -78,11 +68,9 @@ export const OPS_DOCS: readonly RouteDoc[] = [
     ],
   },
   {
-    method: 'get',
-    path: '/metrics',
+    route: 'GET /metrics',
     auth: 'local-or-admin',
     summary: 'Prometheus metrics.',
-    tag: 'ops',
     success: [
       {
         status: 200,
@@ -92,11 +80,9 @@ export const OPS_DOCS: readonly RouteDoc[] = [
     ],
   },
   {
-    method: 'get',
-    path: '/',
+    route: 'GET /',
     summary:
       'The dashboard when it is built (client-side routes fall back to it), else a plain-text notice.',
-    tag: 'ops',
     success: [
       {
         status: 200,
@@ -105,4 +91,4 @@ export const OPS_DOCS: readonly RouteDoc[] = [
       },
     ],
   },
-];
+]);

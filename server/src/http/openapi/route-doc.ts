@@ -1,11 +1,11 @@
 /**
- * One documented route (`RouteDoc`), and the error-code lists and path parameter the route
- * tables of openapi/ share.
+ * One documented route (`RouteDoc`), `routeTable` that builds an area's routes from short
+ * entries, and the error-code lists, page query and path parameter the route tables share.
  */
 import type { ErrorCode } from '@expressionist/core';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ComponentName } from './components.js';
-import type { JsonSchema } from './json-schema.js';
+import { input, type JsonSchema } from './json-schema.js';
 
 export const BODY_ERRORS: ErrorCode[] = ['BODY_INVALID', 'BODY_TOO_LARGE'];
 export const PARSE_ERRORS: ErrorCode[] = [
@@ -65,3 +65,48 @@ export const idParam = {
     'Expression id (server-made, or the client key given at submission), agent id, credential id or user id.',
   schema: { type: 'string' },
 };
+
+/** One route as a table writes it: `routeTable` adds the area's tag. */
+export type RouteEntry = Omit<RouteDoc, 'method' | 'path' | 'tag' | 'success'> & {
+  /** Method and path template, e.g. `POST /api/v1/login`. */
+  route: `${Uppercase<RouteDoc['method']>} /${string}`;
+} & (
+    | {
+        /** The one answer, `200` with this description and component (most routes). */
+        ok: readonly [description: string, body: ComponentName];
+      }
+    | { success: Success[] }
+  );
+
+const METHODS = ['get', 'post', 'put', 'delete'] as const;
+
+/** The routes of one area (`tag`), in the table's order. */
+export function routeTable(tag: RouteDoc['tag'], entries: readonly RouteEntry[]): RouteDoc[] {
+  return entries.map(({ route, ...entry }) => {
+    const method = METHODS.find((m) => route.startsWith(`${m.toUpperCase()} `));
+    if (!method) throw new Error(`${route}: starts with no HTTP method`);
+    const path = route.slice(method.length + 1);
+    if (!('ok' in entry)) return { ...entry, method, path, tag };
+    const { ok, ...rest } = entry;
+    return {
+      ...rest,
+      method,
+      path,
+      tag,
+      success: [{ status: 200, description: ok[0], body: ok[1] }],
+    };
+  });
+}
+
+/** The `limit` and `cursor` query of a paged list, from the list's query schema. */
+export function pageQuery(query: {
+  shape: { limit: z.ZodType; cursor: z.ZodType };
+}): NonNullable<RouteDoc['query']> {
+  return {
+    limit: { schema: z.toJSONSchema(query.shape.limit), description: 'Page size.' },
+    cursor: {
+      schema: input(query.shape.cursor),
+      description: '`nextCursor` of the previous page.',
+    },
+  };
+}

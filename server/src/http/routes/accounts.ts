@@ -26,23 +26,24 @@ export function publicAccountRoutes(auth: AuthService, json: RequestHandler): Ro
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, field ? { field } : {});
       return;
     }
-    res.json({ user: await auth.register(body.data, requestAddress(req)) });
+    res.json({ user: await auth.accounts.register(body.data, requestAddress(req)) });
   });
   api.post('/login', json, async (req, res) => {
     // A malformed body is a failed sign-in like any other (no hint which rule it broke).
     const body = LoginBodySchema.safeParse(req.body);
     if (!body.success) throw ExpressionistError.of('LOGIN_FAILED', {});
-    res.json(await auth.login(body.data, requestAddress(req)));
+    res.json(await auth.accounts.login(body.data, requestAddress(req)));
   });
   api.post('/setup', json, async (req, res) => {
     const body = SetupBodySchema.safeParse(req.body);
     if (!body.success) {
       const { field, message } = describeIssue(body.error);
-      if (field === 'token' || !auth.setupPending) throw ExpressionistError.of('SETUP_INVALID', {});
+      if (field === 'token' || !auth.accounts.setupPending)
+        throw ExpressionistError.of('SETUP_INVALID', {});
       sendError(res, 'ACCOUNT_INVALID', { reason: message }, { field });
       return;
     }
-    res.json(await auth.setup(body.data));
+    res.json(await auth.accounts.setup(body.data));
   });
   return api;
 }
@@ -54,7 +55,7 @@ export function publicAccountRoutes(auth: AuthService, json: RequestHandler): Ro
 export function meRoute(auth: AuthService, exposed: boolean): Router {
   const api = Router();
   api.get('/me', async (req, res) => {
-    res.json(await auth.me(principalOf(req), exposed));
+    res.json(await auth.accounts.me(principalOf(req), exposed));
   });
   return api;
 }
@@ -63,7 +64,7 @@ export function meRoute(auth: AuthService, exposed: boolean): Router {
 export function accountRoutes(auth: AuthService, json: RequestHandler): Router {
   const api = Router();
   api.post('/logout', async (req, res) => {
-    await auth.logout(sessionOf(req));
+    await auth.accounts.logout(sessionOf(req));
     res.json({ ok: true });
   });
   api.post('/password', json, async (req, res) => {
@@ -76,23 +77,23 @@ export function accountRoutes(auth: AuthService, json: RequestHandler): Router {
       sendError(res, code, { reason: message }, field ? { field } : {});
       return;
     }
-    res.json({ token: await auth.changePassword(session, body.data) });
+    res.json({ token: await auth.accounts.changePassword(session, body.data) });
   });
   api.get('/users', async (req, res) => {
     authorize(principalOf(req), 'manage-users');
-    res.json({ users: await auth.listUsers() });
+    res.json({ users: await auth.accounts.listUsers() });
   });
   api.post('/users/:id/disable', async (req, res) => {
     authorize(principalOf(req), 'manage-users');
-    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, true) });
+    res.json({ user: await auth.accounts.setDisabled(principalOf(req), req.params.id, true) });
   });
   api.post('/users/:id/enable', async (req, res) => {
     authorize(principalOf(req), 'manage-users');
-    res.json({ user: await auth.setDisabled(principalOf(req), req.params.id, false) });
+    res.json({ user: await auth.accounts.setDisabled(principalOf(req), req.params.id, false) });
   });
   api.delete('/users/:id', async (req, res) => {
     authorize(principalOf(req), 'manage-users');
-    await auth.deleteUser(principalOf(req), req.params.id);
+    await auth.accounts.deleteUser(principalOf(req), req.params.id);
     res.json({ deleted: req.params.id });
   });
   return api;
