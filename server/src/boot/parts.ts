@@ -37,6 +37,7 @@ export function createAgentGate(config: Config, auth: AuthService, limits: Limit
     guestMaxSlots: config.auth.guestMaxSlots,
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
+    agentAdmissionsPerSecond: config.auth.agentAdmissionsPerSecond,
     trustedProxies: config.trustedProxies,
     limits,
   });
@@ -58,6 +59,7 @@ export function createScheduler(
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
+    reconnectGraceMs: config.agentReconnectGraceMs,
   });
 }
 

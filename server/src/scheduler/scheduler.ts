@@ -108,6 +108,7 @@ export class Scheduler {
       o.httpAgentTimeoutMs,
       o.strikes,
       o.store,
+      o.reconnectGraceMs,
     );
     this.dispatcher = new Dispatcher(this.queue, this.agents.registry, {
       settings: () => this.settings.get(),
