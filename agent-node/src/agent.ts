@@ -218,6 +218,11 @@ export class Agent {
     return this.socket.connected;
   }
 
+  /** Tasks being worked on now (they go on while the connection is down). */
+  get running(): number {
+    return this.runner.running;
+  }
+
   /** Finishes running tasks, takes no new ones, then disconnects. */
   async drain(): Promise<void> {
     this.draining = true;
