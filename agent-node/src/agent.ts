@@ -1,6 +1,6 @@
 /**
  * The headless agent: one Socket.IO connection to the orchestrator's `/agents` namespace, worker
- * slots through core's TaskRunner, reconnects with backoff.
+ * slots through core's TaskRunner, reconnects with full-jitter backoff keeping its running tasks.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -8,16 +8,19 @@ import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import {
   AGENT_PROTOCOL,
+  Reconnector,
   SettingsSchema,
   TaskRunner,
   type AgentHello,
+  type BackoffOptions,
+  type TaskResult,
   type AgentToServerEvents,
   type ServerToAgentEvents,
 } from '@expressionist/core';
 
 export interface AgentOptions {
   /**
-   * Orchestrator URLs. One: Socket.IO reconnects to it with backoff. Several (instances of one
+   * Orchestrator URLs. One: the agent reconnects to it with backoff. Several (instances of one
    * service): after a failed connection or a lost one, the next is tried in turn.
    */
   servers: string[];
@@ -28,26 +31,47 @@ export interface AgentOptions {
   /** Agent token (accounts mode): sent as `auth.token`; a guest without one. */
   token?: string;
   log: Logger;
+  /** Reconnection backoff (default: full jitter from 0.5 s up to 10 s). */
+  reconnect?: BackoffOptions;
 }
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
 
 /** What the orchestrator attaches to a refused handshake (`connect_error`'s `data`). */
-const RefusalSchema = z.object({ code: z.string() });
+const RefusalSchema = z.object({
+  code: z.string(),
+  /** AGENT_ADMISSION_BUSY: spread the retry over at least this long. */
+  retryAfterMs: z.number().int().min(0).max(600_000).optional(),
+});
+
+/** Reconnection attempts: full jitter from a 0.5 s window, doubling per failure, up to 10 s. */
+const RECONNECT = { baseMs: 500, capMs: 10_000 };
+
+/**
+ * Tasks running when the connection dropped are kept if it comes back within this long: the
+ * orchestrator keeps an agent's leases for AGENT_RECONNECT_GRACE_MS (1.5 s by default) and then
+ * accepts their results from the new connection. After longer they were requeued elsewhere (or
+ * the orchestrator restarted) and finishing them would only hold slots.
+ */
+export const KEEP_TASKS_MS = 5000;
 
 /**
  * A headless agent: one Socket.IO connection to `/agents`, N worker slots through core's
- * TaskRunner (the same execution path as the browser agent). Reconnects with backoff; on a
- * disconnect it drops its running tasks, since the orchestrator has already requeued them.
+ * TaskRunner (the same execution path as the browser agent). Reconnects with full-jitter backoff
+ * (core's `Reconnector`, Socket.IO's own reconnection is off); tasks running when the connection
+ * drops go on, and their results are sent once it is back within `KEEP_TASKS_MS`.
  */
 export class Agent {
   readonly id: string;
   private socket: AgentSocket;
   private server = 0;
-  private rotations = 0;
-  /** Handshakes refused in a row (their retries back off). */
-  private refusals = 0;
+  private readonly hello: AgentHello;
   private readonly runner: TaskRunner;
+  private readonly reconnector: Reconnector;
+  /** Results finished while disconnected, sent on reconnection. */
+  private pending: TaskResult[] = [];
+  /** When the connection was lost (null while connected or never connected). */
+  private lostAt: number | null = null;
   private draining = false;
   /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
   private leaving = false;
@@ -58,10 +82,12 @@ export class Agent {
    * no token where one is needed, or a wrong or revoked one): retrying cannot help.
    */
   readonly refused: Promise<string>;
+  private quarantinedResolve: (reason: string) => void = () => undefined;
+  private refusedResolve: (reason: string) => void = () => undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.id = o.id ?? `node-${randomBytes(4).toString('hex')}`;
-    const hello: AgentHello = {
+    this.hello = {
       agentId: this.id,
       name: o.name,
       kind: 'node',
@@ -70,71 +96,71 @@ export class Agent {
       ...(o.token ? { token: o.token } : {}),
     };
     this.runner = new TaskRunner({
-      send: (results) => this.socket.emit('results', results),
+      send: (results) => {
+        if (this.socket.connected) this.socket.emit('results', results);
+        else this.pending.push(...results);
+      },
       concurrency: o.concurrency,
       onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
     });
-    let quarantinedResolve: (reason: string) => void = () => undefined;
-    this.quarantined = new Promise((resolve) => (quarantinedResolve = resolve));
-    let refusedResolve: (reason: string) => void = () => undefined;
-    this.refused = new Promise((resolve) => (refusedResolve = resolve));
-    this.socket = this.open(hello, quarantinedResolve, refusedResolve);
+    this.reconnector = new Reconnector(o.reconnect ?? RECONNECT, () => this.reconnect());
+    this.quarantined = new Promise((resolve) => (this.quarantinedResolve = resolve));
+    this.refused = new Promise((resolve) => (this.refusedResolve = resolve));
+    this.socket = this.open();
+  }
+
+  /**
+   * The next attempt: the same server again, or (several servers) the next one in turn, since a
+   * failed or lost connection may mean that instance is gone.
+   */
+  private reconnect(): void {
+    if (this.leaving) return;
+    if (this.o.servers.length > 1) {
+      this.socket.removeAllListeners();
+      this.socket.disconnect();
+      this.server += 1;
+      this.socket = this.open();
+    }
+    this.socket.connect();
   }
 
   /** A socket to the current server with every handler attached (not connected yet). */
-  private open(
-    hello: AgentHello,
-    quarantinedResolve: (reason: string) => void,
-    refusedResolve: (reason: string) => void,
-  ): AgentSocket {
+  private open(): AgentSocket {
     const o = this.o;
     const server = o.servers[this.server % o.servers.length]!;
-    const several = o.servers.length > 1;
     const socket: AgentSocket = io(new URL('/agents', server).toString(), {
-      auth: hello,
+      auth: this.hello,
       transports: ['websocket'],
-      // Several servers: this agent moves on to the next one itself (see `rotate`).
-      reconnection: !several,
-      reconnectionDelay: 250,
-      reconnectionDelayMax: 5000,
-      randomizationFactor: 0.5,
+      // Socket.IO's backoff randomizes ±50 % around an exponential delay: a fleet refused
+      // together comes back in a clump. `Reconnector` spreads it over the whole window instead.
+      reconnection: false,
       autoConnect: false,
       forceNew: true,
     });
-    const rotate = (): void => {
-      if (this.leaving || socket !== this.socket) return;
-      socket.removeAllListeners();
-      socket.disconnect();
-      this.server += 1;
-      this.rotations += 1;
-      // A full round of failures backs off (up to 5 s); moving on after a loss is quick.
-      const wait = Math.min(5000, 250 * 2 ** Math.floor(this.rotations / o.servers.length));
-      setTimeout(() => {
-        if (this.leaving) return;
-        this.socket = this.open(hello, quarantinedResolve, refusedResolve);
-        this.socket.connect();
-      }, wait);
-    };
     socket.on('connect', () => {
-      this.rotations = 0;
-      this.refusals = 0;
-      o.log.info({ id: this.id, server }, 'connected');
+      this.reconnector.succeeded();
+      const away = this.lostAt === null ? 0 : Date.now() - this.lostAt;
+      this.lostAt = null;
+      if (away > KEEP_TASKS_MS) {
+        // Requeued long ago (or the orchestrator restarted): nobody waits for these any more.
+        this.runner.stop();
+        this.pending = [];
+      } else if (this.pending.length > 0) {
+        socket.emit('results', this.pending);
+        this.pending = [];
+      }
+      o.log.info({ id: this.id, server, running: this.runner.running }, 'connected');
     });
     socket.on('disconnect', (reason) => {
-      o.log.warn({ reason, dropped: this.runner.running }, 'disconnected');
-      this.runner.stop();
-      if (this.leaving) return;
-      if (several && reason !== 'io client disconnect') {
-        rotate();
+      if (this.leaving) {
+        this.runner.stop();
         return;
       }
-      // Socket.IO does not retry a disconnect the server asked for (an orchestrator shutting
-      // down); an agent should wait for the orchestrator to come back, unless it is leaving.
-      if (reason === 'io server disconnect') {
-        setTimeout(() => {
-          if (!this.leaving) socket.connect();
-        }, 500);
-      }
+      this.lostAt ??= Date.now();
+      // Told to go (replaced, kicked, shutting down): its tasks were handed back at once.
+      if (reason === 'io server disconnect') this.runner.stop();
+      o.log.warn({ reason, running: this.runner.running }, 'disconnected');
+      if (reason !== 'io client disconnect') this.reconnector.schedule();
     });
     socket.on('connect_error', (err) => {
       const refusal = RefusalSchema.safeParse((err as Error & { data?: unknown }).data);
@@ -145,26 +171,24 @@ export class Agent {
       ) {
         o.log.error({ reason: err.message }, 'the orchestrator refused this agent');
         this.close();
-        refusedResolve(err.message);
+        this.refusedResolve(err.message);
         return;
       }
+      if (this.leaving) return;
+      this.lostAt ??= Date.now();
+      // Anything else may lift (an id still held by a connection the orchestrator has not seen
+      // close, a rate limit, admissions busy after a restart, the orchestrator down): back off.
+      const delay = this.reconnector.schedule(refusal.success ? refusal.data.retryAfterMs : 0);
       if (refusal.success)
-        o.log.warn({ code: refusal.data.code, reason: err.message }, 'refused for now; retrying');
-      else o.log.warn({ err: err.message, server }, 'cannot reach the orchestrator; retrying');
-      if (several) rotate();
-      else if (!socket.active && !this.leaving) {
-        // A refused handshake (an id still held by a connection the orchestrator has not seen
-        // close, a rate limit) is not retried by Socket.IO itself: try again after a jittered
-        // backoff, so a fleet refused together does not come back together.
-        this.refusals += 1;
-        const ceiling = Math.min(10_000, 500 * 2 ** Math.min(this.refusals, 5));
-        setTimeout(
-          () => {
-            if (!this.leaving && socket === this.socket) socket.connect();
-          },
-          ceiling / 2 + Math.random() * (ceiling / 2),
+        o.log.warn(
+          { code: refusal.data.code, reason: err.message, retryInMs: delay },
+          'refused for now; retrying',
         );
-      }
+      else
+        o.log.warn(
+          { err: err.message, server, retryInMs: delay },
+          'cannot reach the orchestrator; retrying',
+        );
     });
     socket.on('tasks', (tasks) => {
       if (!this.draining) this.runner.accept(tasks);
@@ -178,9 +202,10 @@ export class Agent {
     socket.on('quarantined', (reason) => {
       o.log.error({ reason }, 'quarantined by the orchestrator');
       this.leaving = true;
+      this.reconnector.cancel();
       socket.disconnect();
       this.runner.stop();
-      quarantinedResolve(String(reason));
+      this.quarantinedResolve(String(reason));
     });
     return socket;
   }
@@ -193,6 +218,11 @@ export class Agent {
     return this.socket.connected;
   }
 
+  /** Tasks being worked on now (they go on while the connection is down). */
+  get running(): number {
+    return this.runner.running;
+  }
+
   /** Finishes running tasks, takes no new ones, then disconnects. */
   async drain(): Promise<void> {
     this.draining = true;
@@ -202,12 +232,14 @@ export class Agent {
     // Give the last results a moment to leave the socket buffer.
     await new Promise((resolve) => setTimeout(resolve, 50));
     this.leaving = true;
+    this.reconnector.cancel();
     this.socket.disconnect();
   }
 
   /** Stops at once; the orchestrator requeues whatever was running. */
   close(): void {
     this.leaving = true;
+    this.reconnector.cancel();
     this.runner.stop();
     this.socket.disconnect();
   }

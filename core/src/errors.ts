@@ -84,6 +84,11 @@ export const ERROR_CODES = {
     message:
       'The agent id "{id}" is held by another agent identity (or by a live guest connection); choose another id.',
   },
+  AGENT_ADMISSION_BUSY: {
+    status: 503,
+    message:
+      'Too many agents are connecting at once (this orchestrator admits {rate} a second); retry within {seconds} s.',
+  },
   AGENT_NOT_QUARANTINED: { status: 404, message: 'No quarantined agent with id "{id}".' },
   AGENT_NOT_CONNECTED: { status: 404, message: 'No connected agent with id "{id}".' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in first: {reason}' },

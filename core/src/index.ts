@@ -10,3 +10,4 @@ export * from './grammar.js';
 export * from './arith.js';
 export * from './plan.js';
 export * from './runner.js';
+export * from './backoff.js';

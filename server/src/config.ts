@@ -88,6 +88,8 @@ export const EnvSchema = z.object({
   MAX_UNFINISHED_OPS_PER_USER: int(1, 1_000_000_000).default(1_000_000),
   SUBSCRIBES_PER_MINUTE: int(1, 1_000_000).default(120),
   MAX_SOCKETS_PER_ADDRESS: int(1, 1_000_000).default(256),
+  AGENT_ADMISSIONS_PER_SECOND: int(1, 1_000_000).default(200),
+  AGENT_RECONNECT_GRACE_MS: int(0, 60_000).default(1500),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
@@ -131,6 +133,11 @@ export interface Config {
   leaseGraceMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /**
+   * A socket agent whose connection drops (not one told to go, nor a frozen one) keeps its
+   * leases this long: reconnected in time, it delivers their results; 0: requeued at once.
+   */
+  agentReconnectGraceMs: number;
   httpAgentTimeoutMs: number;
   cacheMaxEntries: number;
   cacheTtlSeconds: number;
@@ -164,6 +171,8 @@ export interface Config {
     /** Dashboard `subscribe` calls per user (per address when anonymous) per minute. */
     subscribesPerMinute: number;
     maxSocketsPerAddress: number;
+    /** New `/agents` handshakes admitted per second (a token bucket; a second's worth at once). */
+    agentAdmissionsPerSecond: number;
   };
   /** Several orchestrators as one service (README, Several orchestrators); null: one process. */
   cluster: {
@@ -250,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseGraceMs: e.LEASE_GRACE_MS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT_MS,
+    agentReconnectGraceMs: e.AGENT_RECONNECT_GRACE_MS,
     httpAgentTimeoutMs: e.HTTP_AGENT_TIMEOUT_MS,
     cacheMaxEntries: e.CACHE_MAX_ENTRIES,
     cacheTtlSeconds: e.CACHE_TTL_S,
@@ -279,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxUnfinishedOpsPerUser: e.MAX_UNFINISHED_OPS_PER_USER,
       subscribesPerMinute: e.SUBSCRIBES_PER_MINUTE,
       maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+      agentAdmissionsPerSecond: e.AGENT_ADMISSIONS_PER_SECOND,
     },
     cluster:
       e.REDIS_URL === undefined

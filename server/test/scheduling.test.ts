@@ -181,7 +181,7 @@ describe('with real agent processes', () => {
     expect(again.error?.code).toBe('EXPR_RESULT_TOO_LARGE');
   });
 
-  it('requeues at once when an agent is SIGKILLed mid-operation', async () => {
+  it('requeues after the reconnect grace when an agent is SIGKILLed mid-operation', async () => {
     await client.settings({ multiplicationMs: 3000 });
     await agents(1, 1);
     const id = await client.submit('6*7');

@@ -14,12 +14,14 @@
  * - **Addresses.** At most MAX_SOCKETS_PER_ADDRESS Socket.IO connections per address (both
  *   namespaces share one), at most `GUEST_SOCKETS_PER_ADDRESS` guest agents per address and
  *   `GUEST_CONNECTS_PER_MINUTE` guest handshakes per address a minute, and course guests at most
- *   GUEST_PULLS_PER_SECOND (default 50) pulls per address a second.
+ *   GUEST_PULLS_PER_SECOND (default 50) pulls per address a second. From everyone together, at
+ *   most AGENT_ADMISSIONS_PER_SECOND new agent handshakes a second (auth/admission-bucket.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { ExpressionistError, type AuthMode } from '@expressionist/core';
 import type { AuthService, AgentPrincipal, Session } from './service.js';
 import { RateWindow, memoryLimits, type LimitStore } from './limits.js';
+import { AdmissionBucket } from './admission-bucket.js';
 import { clientAddress, proxyTrust, type ProxyTrust } from './client-address.js';
 import type { AgentStanding } from '../scheduler/agent-lifecycle.js';
 import { guestActor } from '../scheduler/actor.js';
@@ -34,6 +36,8 @@ export interface AgentGateOptions {
   /** Course guest pulls (GET /internal/task) per address per second before 429 (default 50). */
   guestPullsPerSecond?: number;
   maxSocketsPerAddress: number;
+  /** New `/agents` handshakes admitted per second, from everyone (default 200). */
+  agentAdmissionsPerSecond?: number;
   /** Peers whose X-Forwarded-For names the client (TRUSTED_PROXIES; default: loopback). */
   trustedProxies?: readonly string[];
   /** Where guest handshakes per minute are counted (default: this process; Redis when clustered). */
@@ -65,6 +69,7 @@ export class AgentGate {
   private countGuests: ((address: string) => Promise<number>) | null = null;
   private readonly guestPulls: RateWindow;
   private readonly trust: ProxyTrust;
+  private readonly admissions: AdmissionBucket;
 
   constructor(
     readonly auth: AuthService,
@@ -80,6 +85,17 @@ export class AgentGate {
     // second per address, and a one-second window gains an attacker nothing across a takeover.
     this.guestPulls = new RateWindow(memoryLimits, 'guest-pulls', o.guestPullsPerSecond ?? 50, 1);
     this.trust = proxyTrust(o.trustedProxies ?? ['loopback']);
+    this.admissions = new AdmissionBucket(o.agentAdmissionsPerSecond ?? 200);
+  }
+
+  /**
+   * Takes one of the AGENT_ADMISSIONS_PER_SECOND admissions for a new agent handshake, before any
+   * token is checked: null when admitted, else the AGENT_ADMISSION_BUSY refusal with the window
+   * to retry within. Whoever is connected is not affected: a storm of reconnections waits its turn.
+   */
+  admitHandshake(): AdmissionBusy | null {
+    const verdict = this.admissions.take();
+    return verdict.admitted ? null : new AdmissionBusy(this.admissions.rate, verdict.retryAfterMs);
   }
 
   /** The client address of a socket's request, by the same rule as Express's `req.ip`. */
@@ -221,6 +237,17 @@ export class AgentGate {
           credentialId: null,
         };
     }
+  }
+}
+
+/** A handshake refused by the admission bound, with the window its retry should spread over. */
+export class AdmissionBusy extends ExpressionistError {
+  constructor(
+    rate: number,
+    readonly retryAfterMs: number,
+  ) {
+    const params = { rate, seconds: Math.ceil(retryAfterMs / 1000) };
+    super('AGENT_ADMISSION_BUSY', ExpressionistError.of('AGENT_ADMISSION_BUSY', params).message);
   }
 }
 

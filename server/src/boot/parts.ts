@@ -63,6 +63,7 @@ export function createAgentGate(config: Config, auth: AuthService, limits: Limit
     guestMaxSlots: config.auth.guestMaxSlots,
     guestPullsPerSecond: config.auth.guestPullsPerSecond,
     maxSocketsPerAddress: config.auth.maxSocketsPerAddress,
+    agentAdmissionsPerSecond: config.auth.agentAdmissionsPerSecond,
     trustedProxies: config.trustedProxies,
     limits,
   });
@@ -89,6 +90,7 @@ export function createScheduler(
     strikes: { limit: config.unresponsiveAfter, cooldownMs: config.unresponsiveCooldownMs },
     leaseGraceMs: config.leaseGraceMs,
     httpAgentTimeoutMs: config.httpAgentTimeoutMs,
+    reconnectGraceMs: config.agentReconnectGraceMs,
   });
 }
 

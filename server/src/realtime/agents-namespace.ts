@@ -38,6 +38,13 @@ export function attachAgentNamespace(
   route: AgentRoute = directRoute(scheduler, log),
 ): void {
   const nsp = agentsNamespace(io);
+  // First of all, before any token is checked: at most AGENT_ADMISSIONS_PER_SECOND new agents a
+  // second, so a storm of reconnections (a restart under 10,000 agents) cannot starve the agents
+  // already working. Refused ones back off with full jitter within the window they are given.
+  nsp.use((_socket, next) => {
+    const busy = gate.admitHandshake();
+    next(busy ? new HandshakeRefused(busy.code, busy.message, busy.retryAfterMs) : undefined);
+  });
   nsp.use((socket, next) => {
     const hello = AgentHelloSchema.safeParse(socket.handshake.auth);
     if (!hello.success) {
@@ -204,7 +211,8 @@ export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
         log.error({ err, agent: link.hello.agentId }, 'handling results failed');
       }
     },
-    leave: (link, reason) => scheduler.agents.disconnect(link.hello.agentId, link.channel, reason),
+    leave: (link, reason) =>
+      scheduler.agents.disconnect(link.hello.agentId, link.channel, reason, dropped(reason)),
     drain: (link) => {
       if (scheduler.agents.holder(link.hello.agentId, link.channel))
         scheduler.agents.drain(link.hello.agentId, link.channel);
@@ -212,6 +220,16 @@ export function directRoute(scheduler: Scheduler, log: Logger): AgentRoute {
     },
     seen: (link) => scheduler.agents.seen(link.hello.agentId, link.channel),
   };
+}
+
+/**
+ * Whether Socket.IO's disconnect `reason` says the connection broke under a live agent (a network
+ * blip, a proxy reload, or a killed process: they look alike), which may be back at once: its
+ * leases wait out the reconnect grace. Not a ping timeout (the agent was silent: a frozen one must
+ * be reassigned within the heartbeat), nor a disconnect either side asked for.
+ */
+function dropped(reason: string): boolean {
+  return reason === 'transport close' || reason === 'transport error';
 }
 
 /** The part of an engine.io socket (one client connection) this reads. */

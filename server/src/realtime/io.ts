@@ -84,11 +84,12 @@ export function uiNamespace(io: IoServer): UiNamespace {
  * "retry later" without parsing words.
  */
 export class HandshakeRefused extends Error {
-  readonly data: { code: string };
+  readonly data: { code: string; retryAfterMs?: number };
 
-  constructor(code: string, message: string) {
+  /** `retryAfterMs`: AGENT_ADMISSION_BUSY's window for the retry (agents spread over it). */
+  constructor(code: string, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'HandshakeRefused';
-    this.data = { code };
+    this.data = retryAfterMs === undefined ? { code } : { code, retryAfterMs };
   }
 }

@@ -18,6 +18,7 @@ import { GUEST_AGENTS_PER_ACTOR, GuestRoom } from './guest-room.js';
 import type { StrikePolicy } from './actor.js';
 import type { Lease, LeaseTable } from './lease-table.js';
 import { NO_STALLS, type RunningClock } from './stall-monitor.js';
+import { ReconnectGrace } from './reconnect-grace.js';
 
 /** What the agent lifecycle needs from the write path. */
 export interface LifecycleHooks {
@@ -61,6 +62,7 @@ export class AgentLifecycle {
   readonly registry = new AgentRegistry();
   private readonly sanctions: AgentSanctions;
   private readonly guests: GuestRoom;
+  private readonly grace: ReconnectGrace;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -72,7 +74,17 @@ export class AgentLifecycle {
     policy: StrikePolicy,
     private readonly store: Store,
     private readonly clock: RunningClock = NO_STALLS,
+    reconnectGraceMs = 0,
   ) {
+    this.grace = new ReconnectGrace({
+      graceMs: reconnectGraceMs,
+      log,
+      settings: () => hooks.settings(),
+      expire: (agent) => this.lose(agent, 'lost', `no reconnection within ${reconnectGraceMs} ms`),
+      changed: (agent) => this.changed(agent, true),
+      dispatchSoon: () => hooks.dispatchSoon(),
+      capacityChanged: () => hooks.capacityChanged(),
+    });
     this.sanctions = new AgentSanctions({
       registry: this.registry,
       leases,
@@ -104,6 +116,7 @@ export class AgentLifecycle {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.grace.clear();
   }
 
   /**
@@ -124,6 +137,8 @@ export class AgentLifecycle {
         what: `guest agents of ${actor} (at most ${GUEST_AGENTS_PER_ACTOR} listed)`,
         seconds: 60,
       });
+    const slots = Math.min(hello.concurrency, standing?.maxInFlight ?? hello.concurrency);
+    if (existing && this.grace.resume(existing, hello, slots, channel)) return existing;
     if (existing && existing.status !== 'lost') {
       // Its earlier connection is cut off: from now on only this socket speaks for the id.
       const old = existing.channel;
@@ -134,7 +149,7 @@ export class AgentLifecycle {
       id: hello.agentId,
       name: hello.name,
       kind: hello.kind,
-      concurrency: Math.min(hello.concurrency, standing?.maxInFlight ?? hello.concurrency),
+      concurrency: slots,
       channel,
       now,
       identity,
@@ -175,7 +190,8 @@ export class AgentLifecycle {
       return ExpressionistError.of('AGENT_QUARANTINED', {
         reason: existing.reason ?? 'it returned wrong results',
       });
-    if (existing.status === 'lost')
+    // An agent away within its reconnect grace is taken back by its own actor only, as a lost one.
+    if (existing.status === 'lost' || this.grace.has(existing))
       return existing.actor.key === actor
         ? undefined
         : ExpressionistError.of('AGENT_ID_TAKEN', { id: agentId });
@@ -231,10 +247,15 @@ export class AgentLifecycle {
     return agent && agent.channel === channel ? agent : undefined;
   }
 
-  /** The socket of `channel` closed. Ignored when the agent has since reconnected elsewhere. */
-  disconnect(agentId: string, channel: AgentChannel, reason: string): void {
+  /**
+   * The socket of `channel` closed. Ignored when the agent has since reconnected elsewhere.
+   * `dropped`: the connection broke (not told to go, not silent past its heartbeat), so it may be
+   * back at once: an agent holding leases keeps them for the reconnect grace (reconnect-grace.ts).
+   */
+  disconnect(agentId: string, channel: AgentChannel, reason: string, dropped = false): void {
     const agent = this.holder(agentId, channel);
-    if (agent) this.lose(agent, 'lost', reason);
+    if (!agent) return;
+    if (!(dropped && this.grace.hold(agent, reason))) this.lose(agent, 'lost', reason);
   }
 
   /** A pulling agent is gone: its connections closed and it holds nothing. */
@@ -287,6 +308,7 @@ export class AgentLifecycle {
   }
 
   private lose(agent: Agent, status: 'lost' | 'quarantined', reason: string): void {
+    this.grace.end(agent);
     const leases = this.leases.ofAgent(agent);
     const wasDraining = agent.status === 'draining';
     const expiresAt =

@@ -268,6 +268,20 @@ export class Agent {
     return true;
   }
 
+  /**
+   * Its connection dropped (see reconnect-grace.ts): it keeps what it holds, takes nothing new and
+   * speaks through no channel until it reconnects.
+   */
+  detach(): void {
+    this.link = null;
+  }
+
+  /** It reconnected within its grace over `channel`: what it holds is answered from there. */
+  reattach(channel: AgentChannel, now: number): void {
+    this.link = channel;
+    this.lastSeen = now;
+  }
+
   /** → lost or quarantined; it stays listed until `expiresAt` (null: until released). */
   gone(status: 'lost' | 'quarantined', expiresAt: number | null, reason: string | null): void {
     this.statusNow = status;

@@ -36,6 +36,8 @@ export interface SchedulerOptions {
   strikes: StrikePolicy;
   leaseGraceMs: number;
   httpAgentTimeoutMs: number;
+  /** How long a socket agent whose connection dropped keeps its leases (0, the default: none). */
+  reconnectGraceMs?: number;
   /** How often finished expressions older than the `retentionMs` setting are swept. */
   retention?: { sweepEveryMs: number };
   /**

@@ -115,6 +115,7 @@ export class Scheduler {
       o.strikes,
       o.store,
       o.clock,
+      o.reconnectGraceMs,
     );
     this.dispatcher = new Dispatcher(this.queue, this.agents.registry, {
       settings: () => this.settings.get(),

@@ -6,9 +6,11 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  Reconnector,
   SettingsSchema,
   TaskRunner,
   type AgentHello,
+  type TaskResult,
   type AgentToServerEvents,
   type RunningTask,
   type ServerToAgentEvents,
@@ -17,8 +19,16 @@ import { PageToWorkerSchema, type WorkerConnection, type WorkerToPage } from './
 
 /** Status messages are coalesced: with 0 ms operations the runner changes thousands of times a second. */
 const STATUS_INTERVAL_MS = 100;
+/** Reconnection attempts: full jitter from a 0.5 s window, doubling per failure, up to 10 s. */
+const RECONNECT = { baseMs: 500, capMs: 10_000 };
+/**
+ * Tasks running when the connection dropped are kept if it comes back within this long (the
+ * orchestrator keeps an agent's leases for AGENT_RECONNECT_GRACE_MS, 1.5 s by default).
+ */
+const KEEP_TASKS_MS = 5000;
 
 let socket: Socket<ServerToAgentEvents, AgentToServerEvents> | null = null;
+let reconnector: Reconnector | null = null;
 let runner: TaskRunner | null = null;
 let connection: WorkerConnection = 'connecting';
 let lastRunning: readonly RunningTask[] = [];
@@ -58,10 +68,14 @@ function postStatus(): void {
 
 function start(origin: string, hello: AgentHello): void {
   if (socket) return;
+  /** Results finished while disconnected, sent on reconnection. */
+  let pending: TaskResult[] = [];
+  /** When the connection was lost (null while connected or never connected). */
+  let lostAt: number | null = null;
   runner = new TaskRunner({
     send: (results) => {
-      // Results of a previous connection are stale: the orchestrator already requeued them.
       if (socket?.connected) socket.emit('results', results);
+      else pending.push(...results);
     },
     onActivity: (running, done) => {
       lastRunning = running;
@@ -74,44 +88,57 @@ function start(origin: string, hello: AgentHello): void {
   const s: Socket<ServerToAgentEvents, AgentToServerEvents> = io(`${origin}/agents`, {
     auth: hello,
     transports: ['websocket'],
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 3000,
+    // Socket.IO's backoff randomizes ±50 % around an exponential delay: a classroom refused
+    // together comes back in a clump. `Reconnector` spreads it over the whole window instead.
+    reconnection: false,
   });
   socket = s;
-  /** Handshakes refused in a row (their retries back off). */
-  let refusals = 0;
+  reconnector = new Reconnector(RECONNECT, () => {
+    if (socket === s) s.connect();
+  });
   s.on('connect', () => {
-    refusals = 0;
+    reconnector?.succeeded();
+    const away = lostAt === null ? 0 : Date.now() - lostAt;
+    lostAt = null;
+    if (away > KEEP_TASKS_MS) {
+      // Requeued long ago (or the orchestrator restarted): nobody waits for these any more.
+      runner?.stop();
+      pending = [];
+    } else if (pending.length > 0) {
+      s.emit('results', pending);
+      pending = [];
+    }
     connection = 'connected';
     postStatus();
   });
   s.on('disconnect', (reason) => {
     connection = 'disconnected';
-    // Whatever was running has been requeued by the orchestrator; finishing it would be waste.
-    runner?.stop();
+    lostAt ??= Date.now();
+    // Told to go (replaced, kicked, shutting down): its tasks were handed back at once. After a
+    // dropped connection they go on: the orchestrator keeps them for a reconnection in its grace.
+    if (reason === 'io server disconnect') runner?.stop();
     postStatus();
-    if (reason === 'io server disconnect') setTimeout(() => s.connect(), 1000);
+    if (reason !== 'io client disconnect') reconnector?.schedule();
   });
   s.on('connect_error', (err) => {
     connection = 'disconnected';
+    lostAt ??= Date.now();
     postStatus();
-    if (s.active) return;
-    // A middleware rejection is not retried by socket.io. One that time may lift (its id still
-    // held by a connection the orchestrator has not yet seen close, a rate limit) is retried with
-    // a jittered backoff; anything else (bad hello, protocol, credentials) is shown.
-    const code = (err as Error & { data?: { code?: unknown } }).data?.code;
-    if (code === 'AGENT_ID_TAKEN' || code === 'RATE_LIMITED') {
-      refusals += 1;
-      const ceiling = Math.min(10_000, 500 * 2 ** Math.min(refusals, 5));
-      setTimeout(
-        () => {
-          if (socket === s) s.connect();
-        },
-        ceiling / 2 + Math.random() * (ceiling / 2),
-      );
+    // Bad hello, protocol or credentials: retrying cannot help, the page shows why. Anything
+    // else may lift (an id still held by a connection the orchestrator has not yet seen close,
+    // a rate limit, admissions busy after a restart, the orchestrator down): back off.
+    const data = (err as Error & { data?: { code?: unknown; retryAfterMs?: unknown } }).data;
+    const code = data?.code;
+    if (
+      code === 'UNAUTHENTICATED' ||
+      code === 'AGENT_PROTOCOL_MISMATCH' ||
+      code === 'BODY_INVALID'
+    ) {
+      post({ type: 'error', message: err.message });
       return;
     }
-    post({ type: 'error', message: err.message });
+    const hint = typeof data?.retryAfterMs === 'number' ? data.retryAfterMs : 0;
+    reconnector?.schedule(Math.min(600_000, Math.max(0, hint)));
   });
   s.on('tasks', (tasks) => runner?.accept(tasks));
   s.on('revoke', (ids) => runner?.revoke(ids));
@@ -126,6 +153,8 @@ function start(origin: string, hello: AgentHello): void {
 }
 
 function stop(): void {
+  reconnector?.cancel();
+  reconnector = null;
   runner?.stop();
   runner = null;
   socket?.removeAllListeners();

@@ -43,6 +43,8 @@ export const ruErrors = defineMessages<ErrorTemplates>()({
   AGENT_QUARANTINED: 'Агент на карантине: {reason}. Администратор может его снять.',
   AGENT_ID_TAKEN:
     'Id агента «{id}» занят другим агентом (или гостевым подключением); выберите другой.',
+  AGENT_ADMISSION_BUSY:
+    'Слишком много агентов подключается одновременно (оркестратор принимает {rate} в секунду); повторите в течение {seconds} с.',
   AGENT_NOT_QUARANTINED: 'Нет агента на карантине с id «{id}».',
   AGENT_NOT_CONNECTED: 'Нет подключённого агента с id «{id}».',
   UNAUTHENTICATED: 'Сначала войдите: {reason}',

@@ -1,0 +1,97 @@
+/**
+ * The reconnect grace: a socket agent whose connection dropped keeps its leases for
+ * AGENT_RECONNECT_GRACE_MS; back in time (same id, same actor), it delivers their results.
+ */
+import type { Logger } from 'pino';
+import type { AgentHello, Settings } from '@expressionist/core';
+import type { Agent, AgentChannel } from './agent.js';
+
+/** What the grace works with: the agent lifecycle's hooks and its way to lose an agent. */
+export interface GraceParts {
+  graceMs: number;
+  log: Logger;
+  settings(): Settings;
+  /** The grace of `agent` ran out: it is lost, its leases requeued. */
+  expire(agent: Agent): void;
+  /** The agent's membership changed (it left for its grace, or came back). */
+  changed(agent: Agent): void;
+  dispatchSoon(): void;
+  capacityChanged(): void;
+}
+
+/**
+ * Agents away within their grace, each with the timer that ends it. Why a grace of our own and
+ * not Socket.IO's connection state recovery: recovery still reports the disconnect at once (the
+ * leases would have to wait anyway), skips the handshake's checks by default, replays only
+ * broadcasts (tasks go to one socket), and cannot follow an agent to another instance of a
+ * cluster; this one is keyed by what the registry already trusts — the agent id and its actor.
+ * The price is paid by an agent that really died (a SIGKILL looks like a dropped connection): its
+ * work moves on after the grace instead of at once.
+ */
+export class ReconnectGrace {
+  private readonly waiting = new Map<Agent, NodeJS.Timeout>();
+
+  constructor(private readonly p: GraceParts) {}
+
+  /**
+   * The connection of `agent` dropped: it keeps what it holds, takes nothing new, and has the
+   * grace to come back. False (lose it now) when there is no grace or it holds nothing.
+   */
+  hold(agent: Agent, reason: string): boolean {
+    if (this.p.graceMs <= 0 || agent.inFlight === 0 || this.waiting.has(agent)) return false;
+    const timer = setTimeout(() => {
+      this.waiting.delete(agent);
+      this.p.expire(agent);
+    }, this.p.graceMs);
+    timer.unref();
+    this.waiting.set(agent, timer);
+    agent.detach();
+    this.p.log.info(
+      { agent: agent.id, name: agent.name, reason, holding: agent.inFlight },
+      'agent disconnected; its tasks wait for it to reconnect',
+    );
+    this.p.changed(agent);
+    this.p.capacityChanged();
+    return true;
+  }
+
+  /** Whether `agent` is away within its grace. */
+  has(agent: Agent): boolean {
+    return this.waiting.has(agent);
+  }
+
+  /**
+   * `agent` reconnected within its grace as the same kind with the same `slots`: `channel` holds
+   * its registration and its leases from now on, their results count from there. False when it
+   * had no grace running, or came back as something else (then it is replaced as usual).
+   */
+  resume(agent: Agent, hello: AgentHello, slots: number, channel: AgentChannel): boolean {
+    if (agent.kind !== hello.kind || agent.concurrency !== slots) return false;
+    if (!this.end(agent)) return false;
+    agent.reattach(channel, Date.now());
+    channel.sendSettings(this.p.settings());
+    this.p.log.info(
+      { agent: agent.id, name: agent.name, kept: agent.inFlight },
+      'agent reconnected within its grace; its tasks are still its own',
+    );
+    this.p.changed(agent);
+    this.p.dispatchSoon();
+    this.p.capacityChanged();
+    return true;
+  }
+
+  /** Ends the grace of `agent` (it came back, or is gone for another reason); true if it had one. */
+  end(agent: Agent): boolean {
+    const timer = this.waiting.get(agent);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.waiting.delete(agent);
+    return true;
+  }
+
+  /** Ends every grace without expiring it (the scheduler stops). */
+  clear(): void {
+    for (const timer of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
+  }
+}
