@@ -21,7 +21,11 @@ function addressedElsewhere(raw: unknown, self: string): boolean {
 }
 
 export class ClusterBus {
-  private readonly handlers = new Map<ClusterMessageType, (message: ClusterMessage) => void>();
+  /** By message type (keyed by string: a raw message's `t` is looked up before validation). */
+  private readonly handlers = new Map<
+    string,
+    { handle: (message: ClusterMessage) => void; when: () => boolean }
+  >();
   private readonly batchers: Pick<TurnBatcher<never>, 'flush'>[] = [];
   private self: string | null = null;
 
@@ -63,11 +67,21 @@ export class ClusterBus {
     return batcher;
   }
 
-  /** The one handler of messages of type `t` (a second registration is a wiring mistake). */
-  on<T extends ClusterMessageType>(t: T, handler: (message: ClusterMessageOf<T>) => void): void {
+  /**
+   * The one handler of messages of type `t` (a second registration is a wiring mistake). With
+   * `when`, messages arriving while it is false are dropped before they are validated.
+   */
+  on<T extends ClusterMessageType>(
+    t: T,
+    handler: (message: ClusterMessageOf<T>) => void,
+    when?: () => boolean,
+  ): void {
     if (this.handlers.has(t)) throw new Error(`cluster message '${t}' already has a handler`);
-    this.handlers.set(t, (m) => {
-      if (isOf(m, t)) handler(m);
+    this.handlers.set(t, {
+      handle: (m) => {
+        if (isOf(m, t)) handler(m);
+      },
+      when: when ?? (() => true),
     });
   }
 
@@ -76,9 +90,10 @@ export class ClusterBus {
   }
 
   private receive(raw: unknown): void {
-    // Every instance reads every message of the stream: a batch for another gateway is skipped
-    // before the (costly) validation.
+    // Every instance reads every message of the stream: one for another instance (a batch for
+    // another gateway, a gateway's events while this one does not lead) is skipped unvalidated.
     if (this.self !== null && addressedElsewhere(raw, this.self)) return;
+    if (!this.wanted(raw)) return;
     const parsed = ClusterMessageSchema.safeParse(raw);
     if (!parsed.success) {
       this.log.warn({ issue: parsed.error.issues[0]?.message }, 'invalid cluster message');
@@ -86,9 +101,17 @@ export class ClusterBus {
     }
     const m = parsed.data;
     try {
-      this.handlers.get(m.t)?.(m);
+      this.handlers.get(m.t)?.handle(m);
     } catch (err) {
       this.log.error({ err, message: m.t }, 'handling a cluster message failed');
     }
+  }
+
+  /** Whether a raw message's type has a handler that takes it now (invalid ones are validated). */
+  private wanted(raw: unknown): boolean {
+    if (typeof raw !== 'object' || raw === null || !('t' in raw) || typeof raw.t !== 'string')
+      return true;
+    const handler = this.handlers.get(raw.t);
+    return handler === undefined || handler.when();
   }
 }

@@ -130,9 +130,7 @@ export class Leadership {
 
   /** Handles messages of type `t` while this instance leads; the others ignore them. */
   hear<T extends ClusterMessageType>(t: T, handler: (message: ClusterMessageOf<T>) => void): void {
-    this.o.bus.on(t, (m) => {
-      if (this.roleNow === 'leader') handler(m);
-    });
+    this.o.bus.on(t, handler, () => this.roleNow === 'leader');
   }
 
   start(hooks: LeadershipHooks): void {

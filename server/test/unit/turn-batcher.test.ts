@@ -5,7 +5,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
 import { ClusterBus } from '../../src/cluster/bus.js';
-import type { AgentEvent, ClusterMessage } from '../../src/cluster/messages.js';
+import {
+  ClusterMessageSchema,
+  type AgentEvent,
+  type ClusterMessage,
+} from '../../src/cluster/messages.js';
 import { MAX_BATCH_BYTES, TurnBatcher } from '../../src/cluster/turn-batcher.js';
 
 beforeEach(() => {
@@ -14,6 +18,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 function recorder<T>(): { sent: { key: string; items: T[] }[]; batcher: TurnBatcher<T> } {
@@ -123,5 +128,40 @@ describe('the cluster bus', () => {
     expect(first?.t === 'agent-events' ? first.events.length : 0).toBe(50);
     vi.runAllTimers();
     expect(emitted).toHaveLength(2);
+  });
+
+  it('skips unvalidated what is addressed to another instance or not wanted now', () => {
+    const io = new Server();
+    const on = vi.spyOn(io, 'on');
+    const bus = new ClusterBus(io, pino({ level: 'silent' }));
+    const listener = on.mock.calls.find(([event]) => event === 'cluster')?.[1];
+    const deliver = (raw: unknown): void => {
+      if (listener) listener(raw);
+    };
+    expect(listener).toBeDefined();
+    bus.identify('me');
+    const rejoins: string[][] = [];
+    bus.on('rejoin', (m) => rejoins.push(m.sockets));
+    let leading = false;
+    const beats: string[] = [];
+    bus.on(
+      'beat',
+      (m) => beats.push(m.from),
+      () => leading,
+    );
+    const validate = vi.spyOn(ClusterMessageSchema, 'safeParse');
+
+    deliver({ t: 'rejoin', from: 'leader', to: 'other', sockets: ['s1'] });
+    deliver({ t: 'beat', from: 'g2', agents: [] });
+    expect(validate).not.toHaveBeenCalled();
+    expect(rejoins).toEqual([]);
+    expect(beats).toEqual([]);
+
+    deliver({ t: 'rejoin', from: 'leader', to: 'me', sockets: ['s2'] });
+    leading = true;
+    deliver({ t: 'beat', from: 'g2', agents: [] });
+    expect(validate).toHaveBeenCalledTimes(2);
+    expect(rejoins).toEqual([['s2']]);
+    expect(beats).toEqual(['g2']);
   });
 });
