@@ -125,11 +125,15 @@ describe('reconnect storms', () => {
     expect(refusedForGood).toBe(0);
     expect(agents.every(({ agent }) => agent.connected)).toBe(true);
 
-    // The bound held: at most a burst (one second's worth) plus RATE joins in any second.
-    const joins = second
-      .output()
-      .split('\n')
-      .filter((line) => line.includes('"msg":"agent joined"'))
+    // The bound held: at most a burst (one second's worth) plus RATE joins in any second. The
+    // API can list an agent before its "joined" log line has come through the child's stdout.
+    const joinLines = (): string[] =>
+      second
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"msg":"agent joined"'));
+    await waitFor(() => joinLines().length >= AGENTS, 10_000, 'every join logged');
+    const joins = joinLines()
       .map((line) => (JSON.parse(line) as { time: number }).time)
       .sort((x, y) => x - y);
     expect(joins).toHaveLength(AGENTS);
