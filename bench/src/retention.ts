@@ -114,6 +114,23 @@ async function restartTimes(env: Record<string, string>, trials: number): Promis
   return times;
 }
 
+/** Prints restarts without (`a`) and with history (`b`) side by side; true when the ratio is met. */
+function reportRestarts(a: number[], b: number[], fullLabel: string): boolean {
+  console.log(
+    table(
+      ['store', 'restarts ms', 'median ms'],
+      [
+        [`${UNFINISHED} unfinished`, a.map((x) => int(x)).join(', '), int(median(a))],
+        [fullLabel, b.map((x) => int(x)).join(', '), int(median(b))],
+      ],
+    ),
+  );
+  const ratio = median(b) / median(a);
+  const ok = ratio <= TARGET;
+  console.log(`target restart with history ≤ ${TARGET}× without: ${fixed(ratio)}× ${verdict(ok)}`);
+  return ok;
+}
+
 async function restartCase(quick: boolean): Promise<boolean> {
   const history = quick ? 20_000 : 100_000;
   const trials = quick ? 2 : 3;
@@ -131,25 +148,7 @@ async function restartCase(quick: boolean): Promise<boolean> {
     const a = await restartTimes({ DATA_DIR: empty.dir }, trials);
     const b = await restartTimes({ DATA_DIR: full.dir }, trials);
     const size = statSync(path.join(full.dir, SQLITE_FILE_NAME)).size / 2 ** 20;
-    console.log(
-      table(
-        ['store', 'restarts ms', 'median ms'],
-        [
-          [`${UNFINISHED} unfinished`, a.map((x) => int(x)).join(', '), int(median(a))],
-          [
-            `+ ${int(history)} finished (${fixed(size, 0)} MiB)`,
-            b.map((x) => int(x)).join(', '),
-            int(median(b)),
-          ],
-        ],
-      ),
-    );
-    const ratio = median(b) / median(a);
-    const ok = ratio <= TARGET;
-    console.log(
-      `target restart with history ≤ ${TARGET}× without: ${fixed(ratio)}× ${verdict(ok)}`,
-    );
-    return ok;
+    return reportRestarts(a, b, `+ ${int(history)} finished (${fixed(size, 0)} MiB)`);
   } finally {
     empty.remove();
     full.remove();
@@ -173,21 +172,7 @@ async function mongoRestartCase(uri: string, quick: boolean): Promise<boolean> {
     console.log(`seeded ${int(history)} in ${fixed((performance.now() - seeded) / 1000, 1)} s`);
     const a = await restartTimes({ MONGODB_URI: uri, MONGODB_DB: empty }, trials);
     const b = await restartTimes({ MONGODB_URI: uri, MONGODB_DB: full }, trials);
-    console.log(
-      table(
-        ['store', 'restarts ms', 'median ms'],
-        [
-          [`${UNFINISHED} unfinished`, a.map((x) => int(x)).join(', '), int(median(a))],
-          [`+ ${int(history)} finished`, b.map((x) => int(x)).join(', '), int(median(b))],
-        ],
-      ),
-    );
-    const ratio = median(b) / median(a);
-    const ok = ratio <= TARGET;
-    console.log(
-      `target restart with history ≤ ${TARGET}× without: ${fixed(ratio)}× ${verdict(ok)}`,
-    );
-    return ok;
+    return reportRestarts(a, b, `+ ${int(history)} finished`);
   } finally {
     for (const db of [empty, full]) {
       const store = new MongoStore(uri, db);
