@@ -352,9 +352,9 @@ describe.skipIf(!GO)('course agents written in Go', () => {
   // agent could not decode is the protocol's miss, never a strike against it, so no agent is struck
   // or cooled down, and the corpus (its 16-term sum fifteen additions, four deep) ends exact within
   // twice the time it takes the int agent alone (the kind that needs no id detection; measured
-  // here first, as is the string agent alone, for the log), or that time plus 10 s if longer: a
-  // floor for a loaded machine and for the one id detection (an operation time plus
-  // LEASE_GRACE_MS) the pair may have to pay. The agents run with COMPUTING_POWER=4, the
+  // here first, as is the string agent alone, for the log), plus one multiplication's time for the
+  // id detection the pair may have to pay (an unproven agent's overdue lease is judged early, at
+  // its operation's time) and 1 s for process start-up. The agents run with COMPUTING_POWER=4, the
   // course's default and more workers than Go keeps idle connections per host (2), so each
   // process keeps opening connections; operation times, lease grace and the strike policy are
   // the defaults. Covered as this suite runs (open mode) and as a public deployment runs
@@ -392,10 +392,12 @@ describe.skipIf(!GO)('course agents written in Go', () => {
         await single.close();
         orch = undefined;
       }
-      // Twice the faster agent alone, measured in this run (so the machine's load is in both), plus
-      // 1 s for process start-up. Before issue 19 the pair took ~3.7× (each guest of the string
-      // process lost a whole lease, grace included, to learn its id type): 9.2 s vs 2.5 s alone.
-      const bound = 2 * alone.int + 1000;
+      // Twice the int agent alone, measured in this run (so the machine's load is in both), plus
+      // one id detection and 1 s for process start-up (CI once measured 5.995 s against a bound
+      // of 5.955 s without the detection's allowance). Before issue 19 the pair took ~3.7× (each
+      // guest of the string process lost a whole lease, grace included, to learn its id type):
+      // 9.2 s vs 2.5 s alone, which this bound (~7 s there) still refuses.
+      const bound = 2 * alone.int + Number(orchEnv.TIME_MULTIPLICATIONS_MS) + 1000;
 
       orch = await startTestOrchestrator(orchEnv);
       const target = orch;
