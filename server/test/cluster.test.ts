@@ -24,6 +24,8 @@ import {
   freePort,
   kill,
   killAll,
+  answerHonestly,
+  manualAgent,
   rng,
   spawnAgent,
   spawnOrchestrator,
@@ -31,6 +33,7 @@ import {
   waitFor,
   type AgentProcess,
   type ChildHandle,
+  type ManualAgent,
   type OrchestratorProcess,
 } from '@expressionist/testkit';
 
@@ -322,6 +325,54 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     const course = agents.agents.find((a) => a.id === 'http-course-1');
     expect(course?.kind).toBe('http');
     expect(course?.completed).toBe(computed);
+  });
+
+  it("50 agents on one gateway: the leader's tasks and their results cross Redis in a few messages, not one per agent", async () => {
+    const [g1] = await gateways();
+    const batchAgents = async (): Promise<number> =>
+      (await activeAgents()).filter((a) => a.id.startsWith('batch-')).length;
+    const manual: ManualAgent[] = [];
+    for (let i = 0; i < 50; i += 1) manual.push(await manualAgent(g1!.url, `batch-${i}`));
+    try {
+      await waitFor(async () => (await batchAgents()) === 50, 20_000, '50 more agents');
+      // The adapter's stream, where every message between instances is one entry.
+      const redis = new Redis(redisUrl);
+      const stream = `expressionist:${db}:sio`;
+      const last = async (): Promise<string> =>
+        (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+      /** Entries after `from` that carry any of `taskIds` (tasks or their results). */
+      const carrying = async (from: string, taskIds: Set<string>): Promise<number> => {
+        let count = 0;
+        for (const [, fields] of await redis.xrange(stream, `(${from}`, '+')) {
+          const data = fields[fields.indexOf('data') + 1] ?? '';
+          const found = data.match(/"[^"]*"/g) ?? [];
+          if (found.some((s) => taskIds.has(s.slice(1, -1)))) count += 1;
+        }
+        return count;
+      };
+      try {
+        for (const a of manual) answerHonestly(a);
+        const start = await last();
+        const terms = Array.from({ length: 120 }, (_, i) => `${i + 1}*${i + 2}`);
+        const id = await submit(terms.join('+'));
+        await allFinished([id], 60_000);
+        for (const a of manual) expect(a.tasks.length, a.socket.id).toBeGreaterThan(0);
+        // Their results crossed too: the leader counts each agent's accepted results.
+        for (const a of (await activeAgents()).filter((x) => x.id.startsWith('batch-')))
+          expect(a.completed, a.id).toBeGreaterThan(0);
+        const taskIds = new Set(manual.flatMap((a) => a.tasks.map((t) => t.taskId)));
+        const messages = await carrying(start, taskIds);
+        // Each of these tasks and its result crossed Redis: one message per agent would be two
+        // per task or more; one per gateway and turn is a few per round of 50.
+        expect(messages).toBeGreaterThanOrEqual(2);
+        expect(messages * 5).toBeLessThanOrEqual(taskIds.size);
+      } finally {
+        await redis.quit();
+      }
+    } finally {
+      for (const a of manual) a.socket.disconnect();
+    }
+    await waitFor(async () => (await batchAgents()) === 0, 20_000, 'the 50 agents gone');
   });
 
   it('SIGKILL of the leader amid 200 expressions: all exact, none lost, each op stored once', async () => {
