@@ -422,7 +422,9 @@ async function measureThroughput(
         TIME_DIVISIONS_MS: '0',
       },
       ...(profileDir
-        ? { nodeArgs: (slot) => ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${instances}-${slot}`] }
+        ? {
+            nodeArgs: (slot) => ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${instances}-${slot}`],
+          }
         : {}),
     });
     const cluster = set;
