@@ -19,8 +19,13 @@
  *
  * Skipped with a notice without MONGODB_URI or redis-server.
  *
- *   node bench/dist/cluster.js [--quick] [--only=a,b,c] [--idle=<connections per instance>]
+ *   node bench/dist/cluster.js [--quick] [--profile] [--only=a,b,c] [--idle=<connections per instance>]
+ *
+ * --profile: (b) runs every instance under `node --cpu-prof` and prints each one's hot spots.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { compile, evaluatePlan } from '@expressionist/core';
 import { decodeCompact, expandResults } from '@expressionist/server/store';
@@ -43,6 +48,7 @@ import { generate } from './lib/expressions.js';
 import { fixed, heading, int, table, verdict } from './lib/format.js';
 import { describeMachine } from './lib/machine.js';
 import { pool } from './lib/pool.js';
+import { hotSpots, newestProfile } from './lib/profile.js';
 import { diagnose, OrchestratorSet, readyz } from './lib/orchestrators.js';
 import { cpuMeter, rssMiB } from './lib/proc.js';
 import { helperReceipts, spawnConnectedHelpers } from './lib/processes.js';
@@ -395,6 +401,7 @@ async function measureThroughput(
   instances: 1 | 3,
   minOps: number,
   redis: PrivateRedis,
+  profileDir?: string,
 ): Promise<Throughput> {
   const db = dbName(`tp${instances}`);
   let set: OrchestratorSet | null = null;
@@ -414,6 +421,11 @@ async function measureThroughput(
         TIME_MULTIPLICATIONS_MS: '0',
         TIME_DIVISIONS_MS: '0',
       },
+      ...(profileDir
+        ? {
+            nodeArgs: (slot) => ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${instances}-${slot}`],
+          }
+        : {}),
     });
     const cluster = set;
     const leader = instances === 1 ? cluster.slots[0]! : await cluster.leader();
@@ -462,7 +474,23 @@ async function measureThroughput(
   }
 }
 
-async function throughputSection(uri: string, minOps: number): Promise<void> {
+/** Each instance's hot spots (self time) from the CPU profiles of a `--profile` run. */
+function printProfiles(dir: string, instances: number): void {
+  for (let slot = 0; slot < instances; slot += 1) {
+    const file = newestProfile(path.join(dir, `${instances}-${slot}`));
+    if (!file) {
+      console.log(`no CPU profile was written for instance ${slot + 1} of ${instances}`);
+      continue;
+    }
+    const { spots, idlePercent, gcPercent } = hotSpots(file, 12);
+    console.log(
+      `\n${instances} instance(s), instance ${slot + 1} (self time, % of non-idle samples; idle ${fixed(idlePercent, 0)}%, GC ${fixed(gcPercent, 1)}%):`,
+    );
+    for (const s of spots) console.log(`  ${fixed(s.percent, 1).padStart(5)}%  ${s.name}`);
+  }
+}
+
+async function throughputSection(uri: string, minOps: number, profile: boolean): Promise<void> {
   heading('Bench 10b: dispatch throughput, 1 vs 3 instances (0-ms operations, MongoDB)');
   const ops = Math.ceil(minOps / (TERMS - 1)) * (TERMS - 1);
   console.log(
@@ -470,9 +498,10 @@ async function throughputSection(uri: string, minOps: number): Promise<void> {
   );
   const redis = await startRedis();
   try {
-    const one = await measureThroughput(uri, 1, minOps, redis);
+    const profileDir = profile ? mkdtempSync(path.join(tmpdir(), 'expr-prof-cl-')) : undefined;
+    const one = await measureThroughput(uri, 1, minOps, redis, profileDir);
     process.stdout.write('.');
-    const three = await measureThroughput(uri, 3, minOps, redis);
+    const three = await measureThroughput(uri, 3, minOps, redis, profileDir);
     process.stdout.write('\n');
     console.log(
       table(
@@ -496,6 +525,11 @@ async function throughputSection(uri: string, minOps: number): Promise<void> {
     console.log(
       `3 instances / 1 instance: ${fixed(three.opsPerSecond / one.opsPerSecond)}× the ops/s, ${fixed(three.cpuMsPer1k / one.cpuMsPer1k)}× the orchestrator CPU per op (per-instance order: slot 1 / 2 / 3; slot 1 led)`,
     );
+    if (profileDir) {
+      printProfiles(profileDir, 1);
+      printProfiles(profileDir, 3);
+      console.log(`profiles: ${profileDir}`);
+    }
   } finally {
     await redis.stop();
   }
@@ -610,7 +644,7 @@ export async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const idleArg = argv.find((a) => a.startsWith('--idle='))?.slice('--idle='.length);
-  const { quick } = benchArgs(
+  const { quick, profile } = benchArgs(
     argv.filter((a) => !a.startsWith('--only=') && !a.startsWith('--idle=')),
   );
   heading('Bench 10: several orchestrators (REDIS_URL)');
@@ -630,7 +664,7 @@ export async function main(): Promise<void> {
       process.exitCode = 1;
     });
   }
-  if (parts.has('b')) await throughputSection(uri, quick ? 10_000 : 50_000);
+  if (parts.has('b')) await throughputSection(uri, quick ? 10_000 : 50_000, profile);
   if (parts.has('c'))
     await idleSection(uri, idleArg ? Number(idleArg) : quick ? 200 : 2000, quick ? 5 : 20);
 }

@@ -24,6 +24,8 @@ import {
   freePort,
   kill,
   killAll,
+  answerHonestly,
+  manualAgent,
   rng,
   spawnAgent,
   spawnOrchestrator,
@@ -31,6 +33,7 @@ import {
   waitFor,
   type AgentProcess,
   type ChildHandle,
+  type ManualAgent,
   type OrchestratorProcess,
 } from '@expressionist/testkit';
 
@@ -137,8 +140,17 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
   throw new Error(`${method} ${path} kept failing: ${last}`);
 }
 
+let submissions = 0;
+
+/**
+ * Submits with a client id, so a retry of `call` (a 5xx or a 5-s timeout during a failover, after
+ * the leader may have accepted it) names the same expression: without one a retry submitted it a
+ * second time, answered from the result cache once the first had finished (no operations stored).
+ */
 async function submit(expression: string): Promise<string> {
-  const reply = (await call('POST', '/api/v1/calculate', { expression })) as { id?: string };
+  submissions += 1;
+  const id = `c${process.pid}-${submissions}`;
+  const reply = (await call('POST', '/api/v1/calculate', { expression, id })) as { id?: string };
   if (!reply.id) throw new Error(`not accepted: ${JSON.stringify(reply)}`);
   return reply.id;
 }
@@ -322,6 +334,54 @@ describe.runIf(enabled)('several orchestrators (3 instances, Redis, MongoDB)', (
     const course = agents.agents.find((a) => a.id === 'http-course-1');
     expect(course?.kind).toBe('http');
     expect(course?.completed).toBe(computed);
+  });
+
+  it("50 agents on one gateway: the leader's tasks and their results cross Redis in a few messages, not one per agent", async () => {
+    const [g1] = await gateways();
+    const batchAgents = async (): Promise<number> =>
+      (await activeAgents()).filter((a) => a.id.startsWith('batch-')).length;
+    const manual: ManualAgent[] = [];
+    for (let i = 0; i < 50; i += 1) manual.push(await manualAgent(g1!.url, `batch-${i}`));
+    try {
+      await waitFor(async () => (await batchAgents()) === 50, 20_000, '50 more agents');
+      // Messages between instances (`serverSideEmit`) cross Redis by PUB/SUB on the adapter's
+      // public channel of the main namespace (the streams adapter keeps its stream for
+      // broadcasts); each message is msgpack, where a task id is its own bytes.
+      const listener = new Redis(redisUrl);
+      const payloads: string[] = [];
+      listener.on('messageBuffer', (_channel: Buffer, message: Buffer) =>
+        payloads.push(message.toString('latin1')),
+      );
+      await listener.subscribe('socket.io#/#');
+      try {
+        for (const a of manual) answerHonestly(a);
+        const terms = Array.from({ length: 120 }, (_, i) => `${i + 1}*${i + 2}`);
+        const id = await submit(terms.join('+'));
+        await allFinished([id], 60_000);
+        for (const a of manual) expect(a.tasks.length, a.socket.id).toBeGreaterThan(0);
+        // Their results crossed too: the leader counts each agent's accepted results.
+        for (const a of (await activeAgents()).filter((x) => x.id.startsWith('batch-')))
+          expect(a.completed, a.id).toBeGreaterThan(0);
+        const taskIds = [...new Set(manual.flatMap((a) => a.tasks.map((t) => t.taskId)))];
+        /** Messages that carry `taskId` (its task, or its result). */
+        const carrying = (taskId: string): number =>
+          payloads.filter((p) => p.includes(taskId)).length;
+        // Every task went out to its gateway and its result came back: two messages at least.
+        for (const taskId of taskIds) expect(carrying(taskId), taskId).toBeGreaterThanOrEqual(2);
+        const messages = payloads.filter((p) => taskIds.some((t) => p.includes(t))).length;
+        // One message per agent would be two per task or more; one per gateway and turn is a few
+        // per round of 50.
+        expect(
+          messages * 5,
+          `${messages} messages for ${taskIds.length} tasks`,
+        ).toBeLessThanOrEqual(taskIds.length);
+      } finally {
+        await listener.quit();
+      }
+    } finally {
+      for (const a of manual) a.socket.disconnect();
+    }
+    await waitFor(async () => (await batchAgents()) === 0, 20_000, 'the 50 agents gone');
   });
 
   it('SIGKILL of the leader amid 200 expressions: all exact, none lost, each op stored once', async () => {

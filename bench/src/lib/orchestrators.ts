@@ -64,6 +64,8 @@ export interface OrchestratorSetOptions {
   env: Record<string, string>;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Node flags for every instance (e.g. `--cpu-prof`). */
+  nodeArgs?: (slot: number) => string[];
 }
 
 /** N orchestrator processes on fixed loopback ports. */
@@ -103,6 +105,7 @@ export class OrchestratorSet {
       env: { ...this.o.env, PORT: String(slot.port) },
       logLevel: this.o.logLevel ?? 'warn',
       readyTimeoutMs: this.o.readyTimeoutMs ?? 60_000,
+      ...(this.o.nodeArgs ? { nodeArgs: this.o.nodeArgs(slot.index) } : {}),
     });
     slot.proc = proc;
     slot.held = false;

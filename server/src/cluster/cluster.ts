@@ -36,8 +36,8 @@ const BEAT_MS = 1000;
  * and broadcasts span instances through the Redis streams adapter). Exactly one — the holder of
  * the leader lease in Redis (`Leadership`) — runs the scheduler; the others forward the API to it
  * over HTTP (`LeaderProxy`) and relay their agents' joins, results and leaves to it with
- * `serverSideEmit` (`GatewayAgentRelay`, `LeaderAgentRelay`). The leader reaches any agent socket
- * with `to(socketId).emit`.
+ * `serverSideEmit` (`GatewayAgentRelay`, `LeaderAgentRelay`), and the leader's commands back to
+ * the agent sockets they hold: each direction one bus message per gateway and event-loop turn.
  */
 export class Cluster implements AgentRoute, UiClusterPort {
   private readonly leadership: Leadership;
@@ -52,8 +52,8 @@ export class Cluster implements AgentRoute, UiClusterPort {
     const bus = leadership.bus;
     this.leadership = leadership;
     const direct = directRoute(o.scheduler, o.log);
-    this.agents = new GatewayAgentRelay(leadership, bus, direct);
-    this.remoteAgents = new LeaderAgentRelay(leadership, bus, direct, auth, o.io, o.log);
+    this.agents = new GatewayAgentRelay(leadership, bus, direct, o.log);
+    this.remoteAgents = new LeaderAgentRelay(leadership, bus, direct, auth, o.log);
     this.dashboards = new DashboardRelay(o.io, o.hub, leadership, bus, o.log);
     this.proxy = new LeaderProxy(leadership, o.log);
     bus.on('credentials', () => void auth.reloadCredentials().catch(() => undefined));

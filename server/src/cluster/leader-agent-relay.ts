@@ -1,24 +1,28 @@
 /**
  * The agent relay, leader side: registers the agent sockets that gateways hold with this
- * process's scheduler, reaches them through the adapter, and drops those of a silent gateway.
+ * process's scheduler, sends them its commands (one bus message per gateway and event-loop turn),
+ * and drops those of a silent gateway.
  */
 import type { Logger } from 'pino';
 import type { AuthService } from '../auth/service.js';
 import type { AgentLink, AgentRoute } from '../realtime/agents-namespace.js';
-import { agentsNamespace, type AgentsNamespace, type IoServer } from '../realtime/io.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { ClusterBus } from './bus.js';
 import type { Leadership } from './leadership.js';
+import type { AgentCommand, AgentEvent, ClusterMessage, RemoteAgent } from './messages.js';
+import { RemoteAgents } from './remote-agents.js';
+import type { TurnBatcher } from './turn-batcher.js';
 
 /** A gateway not heard for this long is gone, and with it every agent it held. */
 const GATEWAY_SILENCE_MS = 3500;
 
 export class LeaderAgentRelay {
-  /** Agent sockets held by gateways, by socket id. */
-  private readonly remote = new Map<string, { link: AgentLink; from: string }>();
+  /** Agent sockets held by gateways, by socket id and by gateway. */
+  private readonly remote = new RemoteAgents();
   /** When each gateway was last heard. */
   private readonly gateways = new Map<string, number>();
-  private readonly agentsNsp: AgentsNamespace;
+  /** The scheduler's commands of this turn, by the gateway that holds the agent socket. */
+  private readonly commands: TurnBatcher<AgentCommand>;
 
   constructor(
     private readonly leadership: Leadership,
@@ -26,48 +30,34 @@ export class LeaderAgentRelay {
     /** This process's scheduler. */
     private readonly direct: AgentRoute,
     private readonly auth: AuthService,
-    io: IoServer,
     private readonly log: Logger,
   ) {
-    this.agentsNsp = agentsNamespace(io);
-    leadership.hear('agent-join', (m) => {
+    this.commands = bus.batcher<AgentCommand>((to, commands) => this.commandsFor(to, commands));
+    leadership.hear('agent-events', (m) => {
       this.heard(m.from);
-      if (this.remote.has(m.agent.socketId)) return;
-      const link: AgentLink = {
-        ...m.agent,
-        standing: m.agent.standing,
-        channel: this.remoteChannel(m.agent.socketId),
-      };
-      if (link.credentialId !== null && !this.auth.isLive(link.credentialId)) {
-        link.channel.close('its credential was revoked');
-        return;
+      const unknown = new Set<string>();
+      for (const event of m.events) {
+        try {
+          this.onEvent(m.from, event, unknown);
+        } catch (err) {
+          this.log.error({ err, gateway: m.from, event: event.e }, 'a relayed agent event failed');
+        }
       }
-      this.remote.set(link.socketId, { link, from: m.from });
-      this.direct.join(link);
-    });
-    leadership.hear('agent-results', (m) => {
-      const r = this.remote.get(m.socketId);
-      if (r) this.direct.results(r.link, m.batch);
-      else this.rejoin(m.from, [m.socketId]);
-    });
-    leadership.hear('agent-leave', (m) => this.dropRemote(m.socketId, m.reason));
-    leadership.hear('agent-drain', (m) => {
-      const r = this.remote.get(m.socketId);
-      if (r) this.direct.drain(r.link);
+      if (unknown.size > 0) this.rejoin(m.from, [...unknown]);
     });
     leadership.hear('beat', (m) => {
       this.heard(m.from);
       const listed = new Set(m.agents);
       const unknown: string[] = [];
       for (const id of m.agents) {
-        const r = this.remote.get(id);
-        if (r) this.direct.seen(r.link);
+        const link = this.remote.get(id);
+        if (link) this.direct.seen(link);
         else unknown.push(id);
       }
       // Messages from one instance arrive in order: a socket missing from its latest beat left
       // (its leave was sent while nobody led, or lost).
-      for (const [id, r] of this.remote)
-        if (r.from === m.from && !listed.has(id)) this.dropRemote(id, 'gone from its gateway');
+      for (const id of this.remote.of(m.from))
+        if (!listed.has(id)) this.dropRemote(id, 'gone from its gateway');
       if (unknown.length > 0) this.rejoin(m.from, unknown);
     });
   }
@@ -79,14 +69,47 @@ export class LeaderAgentRelay {
     for (const [from, at] of this.gateways) {
       if (now - at < GATEWAY_SILENCE_MS) continue;
       this.gateways.delete(from);
-      let dropped = 0;
-      for (const [id, r] of this.remote)
-        if (r.from === from) {
-          this.dropRemote(id, 'its gateway went silent');
-          dropped += 1;
-        }
-      this.log.warn({ gateway: from, agents: dropped }, 'gateway silent; its agents dropped');
+      const held = this.remote.of(from);
+      for (const id of held) this.dropRemote(id, 'its gateway went silent');
+      this.log.warn({ gateway: from, agents: held.length }, 'gateway silent; its agents dropped');
     }
+  }
+
+  /** One event of a gateway's turn; `unknown` gathers sockets the leader has to ask about. */
+  private onEvent(from: string, event: AgentEvent, unknown: Set<string>): void {
+    switch (event.e) {
+      case 'join':
+        this.join(from, event.agent);
+        return;
+      case 'results': {
+        const link = this.remote.get(event.socketId);
+        if (link) this.direct.results(link, event.batch);
+        else unknown.add(event.socketId);
+        return;
+      }
+      case 'drain': {
+        const link = this.remote.get(event.socketId);
+        if (link) this.direct.drain(link);
+        return;
+      }
+      case 'leave':
+        this.dropRemote(event.socketId, event.reason);
+    }
+  }
+
+  private join(from: string, agent: RemoteAgent): void {
+    if (this.remote.has(agent.socketId)) return;
+    const link: AgentLink = {
+      ...agent,
+      standing: agent.standing,
+      channel: this.remoteChannel(agent.socketId, from),
+    };
+    if (link.credentialId !== null && !this.auth.isLive(link.credentialId)) {
+      link.channel.close('its credential was revoked');
+      return;
+    }
+    this.remote.add(from, link);
+    this.direct.join(link);
   }
 
   /** The leader does not know these sockets of gateway `to` (a join was lost): ask again. */
@@ -99,27 +122,38 @@ export class LeaderAgentRelay {
   }
 
   private dropRemote(socketId: string, reason: string): void {
-    const r = this.remote.get(socketId);
-    if (!r) return;
-    this.remote.delete(socketId);
-    this.direct.leave(r.link, reason);
+    const link = this.remote.remove(socketId);
+    if (link) this.direct.leave(link, reason);
   }
 
-  /** Reaches an agent socket on whichever instance holds it. */
-  private remoteChannel(socketId: string): AgentChannel {
-    const nsp = this.agentsNsp;
+  /**
+   * A turn's commands for gateway `to`, as one message under this leader's epoch; fenced as a
+   * dispatch is (the leader lease must still hold when they leave), else dropped.
+   */
+  private commandsFor(to: string, commands: AgentCommand[]): ClusterMessage | null {
+    const epoch = this.leadership.epoch;
+    if (epoch === null) return null;
+    try {
+      this.leadership.guard();
+    } catch (err) {
+      this.log.warn({ err: String(err), gateway: to }, 'agent commands dropped: not leading');
+      return null;
+    }
+    return { t: 'agent-commands', from: this.leadership.instance, to, epoch, commands };
+  }
+
+  /** Reaches an agent socket held by gateway `gateway`: through that gateway's turn batch. */
+  private remoteChannel(socketId: string, gateway: string): AgentChannel {
+    const send = (command: AgentCommand): void => this.commands.add(gateway, command);
     return {
       sendTasks: (tasks) => {
         this.leadership.guard();
-        nsp.to(socketId).emit('tasks', tasks);
+        send({ c: 'tasks', socketId, tasks });
       },
-      revoke: (taskIds) => nsp.to(socketId).emit('revoke', taskIds),
-      sendSettings: (settings) => nsp.to(socketId).emit('settings', settings),
-      quarantine: (reason) => {
-        nsp.to(socketId).emit('quarantined', reason);
-        setTimeout(() => nsp.in(socketId).disconnectSockets(true), 50).unref();
-      },
-      close: () => nsp.in(socketId).disconnectSockets(true),
+      revoke: (taskIds) => send({ c: 'revoke', socketId, taskIds }),
+      sendSettings: (settings) => send({ c: 'settings', socketId, settings }),
+      quarantine: (reason) => send({ c: 'quarantine', socketId, reason }),
+      close: (reason) => send({ c: 'close', socketId, reason }),
     };
   }
 }

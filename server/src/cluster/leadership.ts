@@ -58,6 +58,8 @@ export class Leadership {
    * start again from 1, and the gateways must follow).
    */
   private announced: { epoch: number; until: number } | null = null;
+  /** The last leader announcement heard on the bus (in the order of the stream). */
+  private lastHeard: { from: string; epoch: number } | null = null;
   private readonly leadingListeners: (() => void)[] = [];
   private readonly newLeaderListeners: (() => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -78,6 +80,7 @@ export class Leadership {
       },
       o.leaseMs,
     );
+    o.bus.identify(this.instance);
     o.bus.on('leader', (m) => this.onLeader(m.from, m.epoch));
     o.metrics.clusterRole.set({ role: 'gateway' }, 1);
   }
@@ -100,6 +103,21 @@ export class Leadership {
     return this.roleNow === 'leader';
   }
 
+  /** The epoch of the leader lease this instance holds (null on a gateway). */
+  get epoch(): number | null {
+    return this.roleNow === 'gateway' ? null : (this.lease.info?.epoch ?? null);
+  }
+
+  /**
+   * Whether a message of leader `from` under `epoch` was sent after another instance announced a
+   * later epoch on the bus (messages arrive in stream order): a stale leader's, to ignore. An
+   * older epoch from the last announcer itself (Redis restarted, epochs began again) is not.
+   */
+  superseded(from: string, epoch: number): boolean {
+    const heard = this.lastHeard;
+    return heard !== null && heard.from !== from && epoch < heard.epoch;
+  }
+
   /** Runs `listener` each time this instance starts leading, once it has taken over. */
   whenLeading(listener: () => void): void {
     this.leadingListeners.push(listener);
@@ -112,9 +130,7 @@ export class Leadership {
 
   /** Handles messages of type `t` while this instance leads; the others ignore them. */
   hear<T extends ClusterMessageType>(t: T, handler: (message: ClusterMessageOf<T>) => void): void {
-    this.o.bus.on(t, (m) => {
-      if (this.roleNow === 'leader') handler(m);
-    });
+    this.o.bus.on(t, handler, () => this.roleNow === 'leader');
   }
 
   start(hooks: LeadershipHooks): void {
@@ -223,6 +239,7 @@ export class Leadership {
 
   /** A new leader announced itself: follow it (a gateway), or leave (an older leader). */
   private onLeader(from: string, epoch: number): void {
+    this.lastHeard = { from, epoch };
     if (this.roleNow !== 'gateway') {
       const mine = this.lease.info?.epoch ?? 0;
       if (epoch > mine) this.stepDown(`instance ${from} leads with a later epoch`);

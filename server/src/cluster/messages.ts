@@ -4,8 +4,10 @@ import {
   AgentHelloSchema,
   AgentTrustSchema,
   RoleSchema,
+  SettingsSchema,
   SubscribeReplySchema,
   TaskResultBatchSchema,
+  TaskSchema,
 } from '@expressionist/core';
 
 /**
@@ -46,22 +48,50 @@ export const RemoteAgentSchema = z.object({
 });
 export type RemoteAgent = z.infer<typeof RemoteAgentSchema>;
 
+/**
+ * What a gateway tells the leader about one of its agent sockets: it connected (also re-sent for
+ * every agent when a new leader asks), sent results, drains, left. A turn's events travel together
+ * in one `agent-events` message, in the order they happened.
+ */
+export const AgentEventSchema = z.discriminatedUnion('e', [
+  z.object({ e: z.literal('join'), agent: RemoteAgentSchema }),
+  z.object({ e: z.literal('results'), socketId: z.string(), batch: TaskResultBatchSchema }),
+  z.object({ e: z.literal('drain'), socketId: z.string() }),
+  z.object({ e: z.literal('leave'), socketId: z.string(), reason: z.string() }),
+]);
+export type AgentEvent = z.infer<typeof AgentEventSchema>;
+
+/**
+ * What the leader's scheduler tells one agent socket a gateway holds (`AgentChannel`). A turn's
+ * commands for one gateway travel together in one `agent-commands` message, in the order given.
+ */
+export const AgentCommandSchema = z.discriminatedUnion('c', [
+  z.object({ c: z.literal('tasks'), socketId: z.string(), tasks: z.array(TaskSchema).max(10_000) }),
+  z.object({ c: z.literal('revoke'), socketId: z.string(), taskIds: z.array(z.string()) }),
+  z.object({ c: z.literal('settings'), socketId: z.string(), settings: SettingsSchema }),
+  z.object({ c: z.literal('quarantine'), socketId: z.string(), reason: z.string() }),
+  z.object({ c: z.literal('close'), socketId: z.string(), reason: z.string() }),
+]);
+export type AgentCommand = z.infer<typeof AgentCommandSchema>;
+
 export const ClusterMessageSchema = z.discriminatedUnion('t', [
-  /** A gateway's agent connected (also re-sent for every agent when a new leader asks). */
-  z.object({ t: z.literal('agent-join'), from: z.string(), agent: RemoteAgentSchema }),
+  /** A gateway's agent events of one event-loop turn (see `AgentEventSchema`). */
   z.object({
-    t: z.literal('agent-results'),
+    t: z.literal('agent-events'),
     from: z.string(),
-    socketId: z.string(),
-    batch: TaskResultBatchSchema,
+    events: z.array(AgentEventSchema).min(1),
   }),
+  /**
+   * The leader's commands of one event-loop turn for the agents of gateway `to`, under the
+   * leader lease of `epoch` (see `AgentCommandSchema`).
+   */
   z.object({
-    t: z.literal('agent-leave'),
+    t: z.literal('agent-commands'),
     from: z.string(),
-    socketId: z.string(),
-    reason: z.string(),
+    to: z.string(),
+    epoch: z.number().int().positive(),
+    commands: z.array(AgentCommandSchema).min(1),
   }),
-  z.object({ t: z.literal('agent-drain'), from: z.string(), socketId: z.string() }),
   /**
    * Every second from every gateway: the agent sockets it holds (each is alive: Socket.IO's
    * heartbeat would have dropped it otherwise). A gateway
