@@ -253,9 +253,24 @@ suite('dashboard and browser agent in Chromium', () => {
       await expect.poll(() => watcher.getByTestId('setting-additionMs').inputValue()).toBe('1234');
       const settings = await client.currentSettings();
       expect(settings.additionMs).toBe(1234);
+
+      // Retention is shown and typed in days; the API keeps milliseconds.
+      const retention = editor.getByTestId('setting-retentionMs');
+      expect(await retention.inputValue()).toBe(String(settings.retentionMs / 86_400_000));
+      await retention.fill('2,5');
+      await editor.getByTestId('settings-save').click();
+      await expect
+        .poll(async () => (await client.currentSettings()).retentionMs)
+        .toBe(2.5 * 86_400_000);
+      await expect.poll(() => watcher.getByTestId('setting-retentionMs').inputValue()).toBe('2.5');
+      await retention.fill('36501');
+      await retention.blur();
+      await expect
+        .poll(() => editor.getByTestId('setting-error-retentionMs').textContent())
+        .toMatch(/between 0 and 36,500 days/);
     } finally {
       await context.close();
-      await client.settings({ additionMs: 100 });
+      await client.settings({ additionMs: 100, retentionMs: 30 * 86_400_000 });
     }
   });
 

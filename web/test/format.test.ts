@@ -6,9 +6,14 @@ import {
   DURATION_FIELDS,
   checkSetting,
   settingBounds,
+  settingBoundsInUnit,
   settingSymbol,
+  settingUnit,
   toSettingField,
+  toSettingText,
 } from '../src/lib/settings-form';
+
+const DAY = 86_400_000;
 
 const units = { ms: 'ms', s: 's', min: 'min', h: 'h' };
 
@@ -47,6 +52,38 @@ describe('checkSetting', () => {
     expect(checkSetting('additionMs', '-1')).toEqual({ ok: false, reason: 'integer' });
     expect(checkSetting('additionMs', '')).toEqual({ ok: false, reason: 'integer' });
     expect(checkSetting('divisionMs', '3600001')).toMatchObject({ ok: false, reason: 'range' });
+  });
+});
+
+describe('retention is typed in days', () => {
+  it('reads days (point or comma, up to six decimals) into milliseconds', () => {
+    expect(settingUnit('retentionMs')).toBe('days');
+    expect(settingUnit('additionMs')).toBe('ms');
+    expect(checkSetting('retentionMs', ' 30 ')).toEqual({ ok: true, value: 30 * DAY });
+    expect(checkSetting('retentionMs', '2.5')).toEqual({ ok: true, value: 2.5 * DAY });
+    expect(checkSetting('retentionMs', '2,5')).toEqual({ ok: true, value: 2.5 * DAY });
+    expect(checkSetting('retentionMs', '0')).toEqual({ ok: true, value: 0 });
+  });
+
+  it('refuses what is not a number of days, and states the bounds in days', () => {
+    expect(checkSetting('retentionMs', '1.1234567')).toEqual({ ok: false, reason: 'number' });
+    expect(checkSetting('retentionMs', '-1')).toEqual({ ok: false, reason: 'number' });
+    expect(checkSetting('retentionMs', '30d')).toEqual({ ok: false, reason: 'number' });
+    expect(checkSetting('retentionMs', '36501')).toEqual({
+      ok: false,
+      reason: 'range',
+      min: 0,
+      max: 36_500,
+    });
+    expect(settingBoundsInUnit('retentionMs')).toEqual({ min: 0, max: 36_500 });
+    expect(settingBoundsInUnit('additionMs')).toEqual(settingBounds('additionMs'));
+  });
+
+  it("shows a stored value in the field's unit", () => {
+    expect(toSettingText('retentionMs', 30 * DAY)).toBe('30');
+    expect(toSettingText('retentionMs', 2.5 * DAY)).toBe('2.5');
+    expect(toSettingText('retentionMs', 3_600_000)).toBe('0.041667');
+    expect(toSettingText('additionMs', 1500)).toBe('1500');
   });
 });
 

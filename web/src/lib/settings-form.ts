@@ -50,19 +50,62 @@ export function emptySettingValues(): Record<SettingField, string> {
   return Object.fromEntries(SETTING_FIELDS.map((f) => [f, ''])) as Record<SettingField, string>;
 }
 
+/** The unit a field is typed in: milliseconds, or days for how long data is kept. */
+export type SettingUnit = 'ms' | 'days';
+
+const DAY_MS = 86_400_000;
+/** Days are typed with up to this many decimals (0.000001 day is 86.4 ms). */
+const DAY_DECIMALS = 6;
+
+/**
+ * The unit `field` is shown and typed in. Retention is days (as `RETENTION_DAYS` is): 30 days is
+ * 2,592,000,000 ms, a number nobody should have to type; the API keeps milliseconds.
+ */
+export function settingUnit(field: SettingField): SettingUnit {
+  return field === 'retentionMs' ? 'days' : 'ms';
+}
+
+/** Milliseconds in one of `field`'s units. */
+function unitMs(field: SettingField): number {
+  return settingUnit(field) === 'days' ? DAY_MS : 1;
+}
+
+/** A stored value (ms) as the form shows it, in the field's unit: `30`, `2.5`, `1500`. */
+export function toSettingText(field: SettingField, ms: number): string {
+  const unit = unitMs(field);
+  if (unit === 1) return String(ms);
+  return String(Number((ms / unit).toFixed(DAY_DECIMALS)));
+}
+
+/** The field's bounds in its own unit (for messages and hints). */
+export function settingBoundsInUnit(field: SettingField): { min: number; max: number } {
+  const { min, max } = settingBounds(field);
+  const unit = unitMs(field);
+  return { min: min / unit, max: max / unit };
+}
+
 export type SettingCheck =
   | { ok: true; value: number }
   | { ok: false; reason: 'integer' }
+  | { ok: false; reason: 'number' }
   | { ok: false; reason: 'range'; min: number; max: number };
 
-/** Accepts a whole number of milliseconds within the field's bounds (surrounding spaces allowed). */
+/**
+ * Reads what was typed (surrounding spaces allowed) into milliseconds within the field's bounds:
+ * a whole number of milliseconds, or of days with up to six decimals (point or comma) for a
+ * field kept in days.
+ * A range error states the bounds in the field's unit.
+ */
 export function checkSetting(field: SettingField, raw: string): SettingCheck {
-  const text = raw.trim();
-  if (!/^\d+$/.test(text)) return { ok: false, reason: 'integer' };
-  const value = Number(text);
+  const days = settingUnit(field) === 'days';
+  // Days may be typed with a decimal comma too (`2,5` in Russian).
+  const text = days ? raw.trim().replace(',', '.') : raw.trim();
+  const pattern = days ? new RegExp(`^\\d+(\\.\\d{1,${DAY_DECIMALS}})?$`) : /^\d+$/;
+  if (!pattern.test(text)) return { ok: false, reason: days ? 'number' : 'integer' };
+  const value = Math.round(Number(text) * unitMs(field));
   const { min, max } = settingBounds(field);
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    return { ok: false, reason: 'range', min, max };
+    return { ok: false, reason: 'range', ...settingBoundsInUnit(field) };
   }
   return { ok: true, value };
 }
