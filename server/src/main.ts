@@ -97,7 +97,16 @@ export async function startOrchestrator(
     setupToken = await takeOver({ auth, store, scheduler, log, config, url });
   };
   const cluster = leadership
-    ? new Cluster({ leadership, io, scheduler, auth, hub, log, takeOver: takeOverHere })
+    ? new Cluster({
+        leadership,
+        io,
+        scheduler,
+        auth,
+        hub,
+        log,
+        clock: stalls,
+        takeOver: takeOverHere,
+      })
     : null;
   if (!cluster) metrics.clusterRole.set({ role: 'single' }, 1);
   const appParts = { scheduler, store, metrics, log, auth, limits, gate, cluster };

@@ -11,6 +11,7 @@ import type { IoServer } from '../realtime/io.js';
 import type { UiClusterPort, UiHub } from '../realtime/ui-hub.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { RunningClock } from '../scheduler/stall-monitor.js';
 import { DashboardRelay } from './dashboard-relay.js';
 import { GatewayAgentRelay } from './gateway-agent-relay.js';
 import { LeaderAgentRelay } from './leader-agent-relay.js';
@@ -25,6 +26,8 @@ export interface ClusterOptions {
   auth: AuthService;
   hub: UiHub;
   log: Logger;
+  /** The stall monitor: a gateway's silence is judged on the leader's running time. */
+  clock: RunningClock;
   /** Runs once when this instance wins the leader lease: recovery, settings, accounts. */
   takeOver: () => Promise<void>;
 }
@@ -53,7 +56,7 @@ export class Cluster implements AgentRoute, UiClusterPort {
     this.leadership = leadership;
     const direct = directRoute(o.scheduler, o.log);
     this.agents = new GatewayAgentRelay(leadership, bus, direct, o.log);
-    this.remoteAgents = new LeaderAgentRelay(leadership, bus, direct, auth, o.log);
+    this.remoteAgents = new LeaderAgentRelay(leadership, bus, direct, auth, o.log, o.clock);
     this.dashboards = new DashboardRelay(o.io, o.hub, leadership, bus, o.log);
     this.proxy = new LeaderProxy(leadership, o.log);
     bus.on('credentials', () => void auth.reloadCredentials().catch(() => undefined));

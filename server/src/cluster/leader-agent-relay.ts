@@ -10,17 +10,16 @@ import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { ClusterBus } from './bus.js';
 import type { Leadership } from './leadership.js';
 import type { AgentCommand, AgentEvent, ClusterMessage, RemoteAgent } from './messages.js';
+import { NO_STALLS, type RunningClock } from '../scheduler/stall-monitor.js';
+import { GatewaySilence } from './gateway-silence.js';
 import { RemoteAgents } from './remote-agents.js';
 import type { TurnBatcher } from './turn-batcher.js';
-
-/** A gateway not heard for this long is gone, and with it every agent it held. */
-const GATEWAY_SILENCE_MS = 3500;
 
 export class LeaderAgentRelay {
   /** Agent sockets held by gateways, by socket id and by gateway. */
   private readonly remote = new RemoteAgents();
-  /** When each gateway was last heard. */
-  private readonly gateways = new Map<string, number>();
+  /** When each gateway was last heard, judged on the leader's running time. */
+  private readonly gateways: GatewaySilence;
   /** The scheduler's commands of this turn, by the gateway that holds the agent socket. */
   private readonly commands: TurnBatcher<AgentCommand>;
 
@@ -31,7 +30,9 @@ export class LeaderAgentRelay {
     private readonly direct: AgentRoute,
     private readonly auth: AuthService,
     private readonly log: Logger,
+    clock: RunningClock = NO_STALLS,
   ) {
+    this.gateways = new GatewaySilence(clock);
     this.commands = bus.batcher<AgentCommand>((to, commands) => this.commandsFor(to, commands));
     leadership.hear('agent-events', (m) => {
       this.heard(m.from);
@@ -65,14 +66,12 @@ export class LeaderAgentRelay {
   /** Every second, on the leader: drops the agents of gateways it no longer hears. */
   sweep(): void {
     if (!this.leadership.leading()) return;
-    const now = performance.now();
-    for (const [from, at] of this.gateways) {
-      if (now - at < GATEWAY_SILENCE_MS) continue;
-      this.gateways.delete(from);
+    this.gateways.sweep((from) => {
+      if (!this.leadership.leading()) return;
       const held = this.remote.of(from);
       for (const id of held) this.dropRemote(id, 'its gateway went silent');
       this.log.warn({ gateway: from, agents: held.length }, 'gateway silent; its agents dropped');
-    }
+    });
   }
 
   /** One event of a gateway's turn; `unknown` gathers sockets the leader has to ask about. */
@@ -118,7 +117,7 @@ export class LeaderAgentRelay {
   }
 
   private heard(from: string): void {
-    this.gateways.set(from, performance.now());
+    this.gateways.heard(from);
   }
 
   private dropRemote(socketId: string, reason: string): void {
