@@ -223,12 +223,12 @@ describe('reconnect storms', () => {
     cleanups.push(() => void heir.socket.close());
     const killedAt = performance.now();
     await kill(victim);
-    const task = await waitFor(() => heir.tasks[0], GRACE_MS + 2000, 'the heir to get the task');
+    const task = await waitFor(() => heir.tasks[0], GRACE_MS + 5000, 'the heir to get the task');
     const movedAfterMs = performance.now() - killedAt;
     console.log(`a SIGKILLed agent's task moved after ${Math.round(movedAfterMs)} ms`);
     // The grace is what a dead agent's work pays, and not much more.
     expect(movedAfterMs).toBeGreaterThanOrEqual(GRACE_MS - 100);
-    expect(movedAfterMs).toBeLessThanOrEqual(GRACE_MS + 1000);
+    expect(movedAfterMs).toBeLessThanOrEqual(GRACE_MS + 2000);
     expect(task.attempt).toBe(2);
     answerHonestly(heir);
     expect(await client.finished(id, 10_000)).toMatchObject({ status: 'done', value: '5' });
