@@ -4,11 +4,17 @@
  */
 import { execute } from './arith.js';
 import { ExpressionistError } from './errors.js';
-import { TaskSchema, type Task, type TaskResult } from './protocol.js';
+import { TaskSchema, type HeldTask, type Task, type TaskResult } from './protocol.js';
 import { z } from 'zod';
 
 const TaskListSchema = z.array(TaskSchema).max(10_000);
 const TaskIdListSchema = z.array(z.string().max(200)).max(10_000);
+
+/**
+ * Results sent that a runner remembers (the latest ones): a task sent again for an attempt it has
+ * already answered is answered again from here at once. An agent holds at most 2 × 256 tasks.
+ */
+export const REMEMBERED_RESULTS = 1024;
 
 /** A task an agent is working on, as shown in agent UIs and logs. */
 export interface RunningTask {
@@ -45,6 +51,8 @@ export class TaskRunner {
   private completedCount = 0;
   /** Accepted tasks waiting for a free slot, in arrival order. */
   private queue: Task[] = [];
+  /** The latest results finished, by task id (at most `REMEMBERED_RESULTS`, oldest dropped). */
+  private readonly answered = new Map<string, TaskResult>();
   private readonly concurrency: number;
 
   constructor(private readonly options: TaskRunnerOptions) {
@@ -61,7 +69,13 @@ export class TaskRunner {
     return this.completedCount;
   }
 
-  /** Accepts a `tasks` message (unvalidated input from the wire). */
+  /**
+   * Accepts a `tasks` message (unvalidated input from the wire). The orchestrator sends a task
+   * again after a reconnection when it cannot tell whether the first message, or the result,
+   * was lost: an attempt running or waiting here is left as it is (its timer goes on, one
+   * result), and one already answered is answered again at once (the first answer may have been
+   * lost; the orchestrator ignores a duplicate).
+   */
   accept(payload: unknown): void {
     const parsed = TaskListSchema.safeParse(payload);
     if (!parsed.success) {
@@ -69,6 +83,13 @@ export class TaskRunner {
       return;
     }
     for (const task of parsed.data) {
+      if (this.holds(task)) continue;
+      const answer = this.answered.get(task.taskId);
+      if (answer?.attempt === task.attempt) {
+        if (!this.outbox.includes(answer)) this.outbox.push(answer);
+        this.scheduleFlush();
+        continue;
+      }
       // A new attempt of a task replaces the old one wherever it is.
       if (this.queue.length > 0) this.queue = this.queue.filter((t) => t.taskId !== task.taskId);
       if (this.timers.has(task.taskId) || this.timers.size < this.concurrency) this.start(task);
@@ -89,6 +110,7 @@ export class TaskRunner {
       this.queue = kept;
     }
     for (const id of parsed.data) {
+      this.answered.delete(id);
       const entry = this.timers.get(id);
       if (!entry) continue;
       clearTimeout(entry.timer);
@@ -114,6 +136,7 @@ export class TaskRunner {
     this.timers.clear();
     this.queue = [];
     this.outbox = [];
+    this.answered.clear();
     this.notify();
     this.checkIdle();
   }
@@ -121,6 +144,25 @@ export class TaskRunner {
   /** Snapshot of running tasks. */
   runningTasks(): RunningTask[] {
     return [...this.timers.values()].map((entry) => entry.run);
+  }
+
+  /** The attempts it holds: running, waiting for a slot, or answered but not yet sent. */
+  holding(): HeldTask[] {
+    const held = (t: { taskId: string; attempt: number }): HeldTask => ({
+      taskId: t.taskId,
+      attempt: t.attempt,
+    });
+    return [
+      ...[...this.timers.values()].map(({ run }) => held(run.task)),
+      ...this.queue.map(held),
+      ...this.outbox.map(held),
+    ];
+  }
+
+  /** Whether `task`'s very attempt is running or waiting here. */
+  private holds(task: Task): boolean {
+    if (this.timers.get(task.taskId)?.run.task.attempt === task.attempt) return true;
+    return this.queue.some((t) => t.taskId === task.taskId && t.attempt === task.attempt);
   }
 
   private start(task: Task): void {
@@ -141,7 +183,12 @@ export class TaskRunner {
     if (!entry || entry.run.task.attempt !== task.attempt) return;
     this.timers.delete(task.taskId);
     this.completedCount += 1;
-    this.outbox.push(computeResult(task));
+    const result = computeResult(task);
+    this.outbox.push(result);
+    this.answered.delete(task.taskId);
+    this.answered.set(task.taskId, result);
+    if (this.answered.size > REMEMBERED_RESULTS)
+      this.answered.delete(this.answered.keys().next().value!);
     this.startQueued();
     this.scheduleFlush();
     this.notify();
