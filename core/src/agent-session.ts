@@ -29,7 +29,7 @@ export interface AgentSessionOptions {
  * results finished meanwhile are kept and sent once it is back. Each hello lists what it holds,
  * so that an orchestrator that kept its leases through the reconnect grace sends again exactly
  * what it does not hold — a `tasks` message lost with the old connection, or a result that was
- * (the runner answers an attempt it already answered again at once) — and revokes what it holds
+ * (the runner answers an attempt it already answered again, at once unless it was near-instant) — and revokes what it holds
  * but no longer leases to it. Results sent on a connection that was breaking are not kept here:
  * the agent cannot know they were lost, the orchestrator can (see reconnect-grace.ts).
  */

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { REMEMBERED_RESULTS, TaskRunner, type Task, type TaskResult } from '../src/index.js';
+import {
+  REMEMBERED_RESULTS,
+  REMEMBER_FROM_MS,
+  TaskRunner,
+  type Task,
+  type TaskResult,
+} from '../src/index.js';
 
 const task = (
   id: string,
@@ -162,50 +168,65 @@ describe('TaskRunner and a task sent again (after a reconnection)', () => {
   it('answers an attempt it already answered again at once (the first answer may be lost)', async () => {
     vi.useFakeTimers();
     const { runner, batches, nextBatch } = collect();
-    runner.accept([task('e:0', '*', '6', '7', 50)]);
+    const slow = task('e:0', '*', '6', '7', REMEMBER_FROM_MS);
+    runner.accept([slow]);
     await vi.runAllTimersAsync();
     expect(batches).toEqual([[{ taskId: 'e:0', attempt: 1, value: '42' }]]);
     const again = nextBatch();
-    runner.accept([task('e:0', '*', '6', '7', 50)]);
+    runner.accept([slow]);
     // No timer: the next turn.
     await vi.advanceTimersByTimeAsync(0);
     expect(await again).toEqual([{ taskId: 'e:0', attempt: 1, value: '42' }]);
     expect(runner.completed).toBe(1);
     expect(runner.running).toBe(0);
     // Twice in one turn: one answer.
-    runner.accept([task('e:0', '*', '6', '7', 50)]);
-    runner.accept([task('e:0', '*', '6', '7', 50)]);
+    runner.accept([slow]);
+    runner.accept([slow]);
     await vi.runAllTimersAsync();
     expect(batches).toHaveLength(3);
     expect(batches[2]).toHaveLength(1);
   });
 
+  it(`computes a task shorter than ${REMEMBER_FROM_MS} ms again (nothing remembered on the busy path)`, async () => {
+    vi.useFakeTimers();
+    const { runner, batches } = collect();
+    const quick = task('e:0', '+', '1', '1', REMEMBER_FROM_MS - 1);
+    runner.accept([quick]);
+    await vi.runAllTimersAsync();
+    runner.accept([quick]);
+    expect(runner.running).toBe(1);
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(2);
+    expect(batches.flat()).toHaveLength(2);
+  });
+
   it('computes another attempt, and forgets an answer the orchestrator revoked', async () => {
     vi.useFakeTimers();
     const { runner, batches } = collect();
-    runner.accept([task('e:0', '+', '2', '2', 20), task('e:1', '+', '3', '3', 20)]);
+    const ms = REMEMBER_FROM_MS;
+    runner.accept([task('e:0', '+', '2', '2', ms), task('e:1', '+', '3', '3', ms)]);
     await vi.runAllTimersAsync();
-    runner.accept([task('e:0', '+', '2', '2', 20, 2)]);
+    runner.accept([task('e:0', '+', '2', '2', ms, 2)]);
     expect(runner.running).toBe(1);
     runner.revoke(['e:1']);
-    runner.accept([task('e:1', '+', '3', '3', 20)]);
+    runner.accept([task('e:1', '+', '3', '3', ms)]);
     expect(runner.running).toBe(2);
     await vi.runAllTimersAsync();
     expect(runner.completed).toBe(4);
     expect(batches.flat()).toHaveLength(4);
   });
 
-  it(`remembers the latest ${REMEMBERED_RESULTS} answers`, async () => {
+  it(`remembers the latest answers (at most ${REMEMBERED_RESULTS})`, async () => {
+    vi.useFakeTimers();
     const { runner } = collect();
-    runner.accept(
-      Array.from({ length: REMEMBERED_RESULTS + 1 }, (_, i) => task(`m:${i}`, '+', '1', '1')),
-    );
-    await runner.idle();
+    const nth = (i: number): Task => task(`m:${i}`, '+', '1', '1', REMEMBER_FROM_MS);
+    runner.accept(Array.from({ length: REMEMBERED_RESULTS + 1 }, (_, i) => nth(i)));
+    await vi.runAllTimersAsync();
     const before = runner.completed;
-    runner.accept([task(`m:${REMEMBERED_RESULTS}`, '+', '1', '1'), task('m:0', '+', '1', '1')]);
+    runner.accept([nth(REMEMBERED_RESULTS), nth(0)]);
     // The latest is answered from memory; the oldest was forgotten and runs again.
     expect(runner.running).toBe(1);
-    await runner.idle();
+    await vi.runAllTimersAsync();
     expect(runner.completed).toBe(before + 1);
   });
 
