@@ -65,7 +65,7 @@ async function nothingTakenBack(orch: TestOrchestrator, id: string, ids: string[
 
 describe('reconciling a reconnection within the grace', () => {
   it('(a) a tasks message lost with the connection is sent again; the task the agent runs is not', async () => {
-    const { orch, proxy, agent, reconnected, client } = await setUp('lost-tasks', 2, 1000);
+    const { orch, proxy, agent, reconnected, client } = await setUp('lost-tasks', 2, 3000);
     const first = await client.submit('1+2');
     await waitFor(() => agent.running === 1, 5000, 'the agent to run the first task');
     // From here the orchestrator's messages are lost on the way: it leases the second task to
@@ -83,14 +83,14 @@ describe('reconciling a reconnection within the grace', () => {
     // Sent again: only the one it lacked (the running one goes on, not restarted).
     await waitFor(() => agent.running === 2, 5000, 'the lost task to arrive');
     expect(await metricValue(orch.url, 'expressionist_tasks_resent_total')).toBe(1);
-    // Well before a lease (1 s + 10 s) could expire.
+    // Well before a lease (3 s + 10 s) could expire.
     expect(await client.finished(first, 5000)).toMatchObject({ status: 'done', value: '3' });
     expect(await client.finished(second, 5000)).toMatchObject({ status: 'done', value: '7' });
     await nothingTakenBack(orch, 'lost-tasks', [first, second]);
   }, 30_000);
 
   it('(b) a result lost with the connection: the task is sent again and answered at once', async () => {
-    const { orch, proxy, agent, reconnected, client } = await setUp('lost-result', 1, 500);
+    const { orch, proxy, agent, reconnected, client } = await setUp('lost-result', 1, 2000);
     const id = await client.submit('2+3');
     await waitFor(() => agent.running === 1, 5000, 'the agent to run the task');
     // From here what the agent sends is lost on the way: its result too.
