@@ -1,7 +1,7 @@
 /**
  * The reconnect grace: a socket agent whose connection dropped keeps its leases for
  * AGENT_RECONNECT_GRACE_MS; back in time (same id, same actor), it delivers their results, and
- * what the connection lost (a `tasks` message, a result) is reconciled from its hello.
+ * what the connection lost (a `tasks` message, a result, a revoke) is reconciled from its hello.
  */
 import type { Logger } from 'pino';
 import type { AgentHello, HeldTask, Settings, Task } from '@expressionist/core';
@@ -15,14 +15,18 @@ export interface Reconciliation {
 }
 
 /**
- * Reconciles the leases an agent kept through its grace with what its hello says it `holding`.
+ * Reconciles the leases an agent kept through its grace with what its hello says it holds.
  * A connection that breaks loses what was in flight on it: a `tasks` message the agent never got
  * (the lease would sit until it expired, and the expiry would count as the agent's failure — a
  * strike and a halved window for a network blip, and a whole lease of delay), a result the agent
  * sent (it cannot know that one was lost; the orchestrator can), a `revoke` (the agent would spend
  * a slot on work nobody waits for). So the kept leases whose attempt it does not hold are sent
- * again — its runner ignores an attempt it already runs and answers one it already answered at
- * once — and the task ids it holds without a lease here are revoked. Why the agent's word and not
+ * again — its runner ignores an attempt it already runs and answers one it already answered
+ * (at once, or computing it again if it takes under 100 ms) — and the task ids it holds without a
+ * lease here are revoked. The deadlines stay as they were: what was lost was in flight when the
+ * connection broke, and the agent is back within the grace (1.5 s), well within a lease's margin
+ * past its operation's time (LEASE_GRACE_MS, 3 s); renewing them would let an agent that
+ * reconnects over and over hold its leases for ever. Why the agent's word and not
  * acknowledgements of every message: nothing is added to the busy path (a 0-ms operation's round
  * trip), only to a reconnection. An agent that lies gains nothing: claiming a task it lacks only
  * keeps its own lease from being sent again (it expires on it as before), denying one it holds
@@ -115,7 +119,6 @@ export class ReconnectGrace {
     agent.reattach(channel, Date.now());
     channel.sendSettings(this.p.settings());
     const { resend, revoke } = reconcile(this.p.leasesOf(agent), hello.holding);
-    // Revoked first: a task sent again under an id it holds (a newer attempt) replaces it anyway.
     if (revoke.length > 0) channel.revoke(revoke);
     if (resend.length > 0) {
       channel.sendTasks(resend.map((lease) => this.p.taskOf(lease)));
