@@ -8,12 +8,11 @@ import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import {
   AGENT_PROTOCOL,
+  AgentSession,
   Reconnector,
   SettingsSchema,
-  TaskRunner,
   type AgentHello,
   type BackoffOptions,
-  type TaskResult,
   type AgentToServerEvents,
   type ServerToAgentEvents,
 } from '@expressionist/core';
@@ -48,30 +47,19 @@ const RefusalSchema = z.object({
 const RECONNECT = { baseMs: 500, capMs: 10_000 };
 
 /**
- * Tasks running when the connection dropped are kept if it comes back within this long: the
- * orchestrator keeps an agent's leases for AGENT_RECONNECT_GRACE_MS (1.5 s by default) and then
- * accepts their results from the new connection. After longer they were requeued elsewhere (or
- * the orchestrator restarted) and finishing them would only hold slots.
- */
-export const KEEP_TASKS_MS = 5000;
-
-/**
  * A headless agent: one Socket.IO connection to `/agents`, N worker slots through core's
  * TaskRunner (the same execution path as the browser agent). Reconnects with full-jitter backoff
  * (core's `Reconnector`, Socket.IO's own reconnection is off); tasks running when the connection
- * drops go on, and their results are sent once it is back within `KEEP_TASKS_MS`.
+ * drops go on, and their results are sent once it is back within `KEEP_TASKS_MS` (core's
+ * `AgentSession`, whose hello tells the orchestrator what it holds).
  */
 export class Agent {
   readonly id: string;
   private socket: AgentSocket;
   private server = 0;
   private readonly hello: AgentHello;
-  private readonly runner: TaskRunner;
+  private readonly session: AgentSession;
   private readonly reconnector: Reconnector;
-  /** Results finished while disconnected, sent on reconnection. */
-  private pending: TaskResult[] = [];
-  /** When the connection was lost (null while connected or never connected). */
-  private lostAt: number | null = null;
   private draining = false;
   /** Set once the agent is quarantined, drained or closed: no reconnecting any more. */
   private leaving = false;
@@ -95,10 +83,11 @@ export class Agent {
       protocol: AGENT_PROTOCOL,
       ...(o.token ? { token: o.token } : {}),
     };
-    this.runner = new TaskRunner({
-      send: (results) => {
-        if (this.socket.connected) this.socket.emit('results', results);
-        else this.pending.push(...results);
+    this.session = new AgentSession({
+      emit: (results) => {
+        if (!this.socket.connected) return false;
+        this.socket.emit('results', results);
+        return true;
       },
       concurrency: o.concurrency,
       onInvalid: (reason) => o.log.warn({ reason }, 'ignored an invalid message'),
@@ -129,7 +118,8 @@ export class Agent {
     const o = this.o;
     const server = o.servers[this.server % o.servers.length]!;
     const socket: AgentSocket = io(new URL('/agents', server).toString(), {
-      auth: this.hello,
+      // Asked for at each handshake: it lists what the agent holds at that moment.
+      auth: (send) => send(this.session.hello(this.hello)),
       transports: ['websocket'],
       // Socket.IO's backoff randomizes ±50 % around an exponential delay: a fleet refused
       // together comes back in a clump. `Reconnector` spreads it over the whole window instead.
@@ -139,27 +129,17 @@ export class Agent {
     });
     socket.on('connect', () => {
       this.reconnector.succeeded();
-      const away = this.lostAt === null ? 0 : Date.now() - this.lostAt;
-      this.lostAt = null;
-      if (away > KEEP_TASKS_MS) {
-        // Requeued long ago (or the orchestrator restarted): nobody waits for these any more.
-        this.runner.stop();
-        this.pending = [];
-      } else if (this.pending.length > 0) {
-        socket.emit('results', this.pending);
-        this.pending = [];
-      }
-      o.log.info({ id: this.id, server, running: this.runner.running }, 'connected');
+      this.session.connected();
+      o.log.info({ id: this.id, server, running: this.session.runner.running }, 'connected');
     });
     socket.on('disconnect', (reason) => {
       if (this.leaving) {
-        this.runner.stop();
+        this.session.stop();
         return;
       }
-      this.lostAt ??= Date.now();
       // Told to go (replaced, kicked, shutting down): its tasks were handed back at once.
-      if (reason === 'io server disconnect') this.runner.stop();
-      o.log.warn({ reason, running: this.runner.running }, 'disconnected');
+      this.session.disconnected(reason === 'io server disconnect');
+      o.log.warn({ reason, running: this.session.runner.running }, 'disconnected');
       if (reason !== 'io client disconnect') this.reconnector.schedule();
     });
     socket.on('connect_error', (err) => {
@@ -175,7 +155,7 @@ export class Agent {
         return;
       }
       if (this.leaving) return;
-      this.lostAt ??= Date.now();
+      this.session.disconnected(false);
       // Anything else may lift (an id still held by a connection the orchestrator has not seen
       // close, a rate limit, admissions busy after a restart, the orchestrator down): back off.
       const delay = this.reconnector.schedule(refusal.success ? refusal.data.retryAfterMs : 0);
@@ -191,9 +171,9 @@ export class Agent {
         );
     });
     socket.on('tasks', (tasks) => {
-      if (!this.draining) this.runner.accept(tasks);
+      if (!this.draining) this.session.runner.accept(tasks);
     });
-    socket.on('revoke', (ids) => this.runner.revoke(ids));
+    socket.on('revoke', (ids) => this.session.runner.revoke(ids));
     // Durations travel with each task, so the pushed settings are only worth a log line.
     socket.on('settings', (payload) => {
       const parsed = SettingsSchema.safeParse(payload);
@@ -204,7 +184,7 @@ export class Agent {
       this.leaving = true;
       this.reconnector.cancel();
       socket.disconnect();
-      this.runner.stop();
+      this.session.stop();
       this.quarantinedResolve(String(reason));
     });
     return socket;
@@ -220,15 +200,20 @@ export class Agent {
 
   /** Tasks being worked on now (they go on while the connection is down). */
   get running(): number {
-    return this.runner.running;
+    return this.session.runner.running;
+  }
+
+  /** Tasks computed since start. */
+  get completed(): number {
+    return this.session.runner.completed;
   }
 
   /** Finishes running tasks, takes no new ones, then disconnects. */
   async drain(): Promise<void> {
     this.draining = true;
     if (this.socket.connected) this.socket.emit('drain');
-    this.o.log.info({ running: this.runner.running }, 'draining');
-    await this.runner.idle();
+    this.o.log.info({ running: this.session.runner.running }, 'draining');
+    await this.session.runner.idle();
     // Give the last results a moment to leave the socket buffer.
     await new Promise((resolve) => setTimeout(resolve, 50));
     this.leaving = true;
@@ -240,7 +225,7 @@ export class Agent {
   close(): void {
     this.leaving = true;
     this.reconnector.cancel();
-    this.runner.stop();
+    this.session.stop();
     this.socket.disconnect();
   }
 }

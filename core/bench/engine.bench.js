@@ -1,7 +1,8 @@
-// Engine micro-benchmarks: parse + plan of a 100,000-operation expression and execute() throughput.
+// Engine micro-benchmarks: parse + plan of a 100,000-operation expression, execute() throughput,
+// and TaskRunner (the agents' execution path) on 0-ms tasks.
 // Run after a build: `npm run build && npm run bench -w core` (imports the compiled ../dist).
 import { performance } from 'node:perf_hooks';
-import { execute, normalize, parse, plan } from '../dist/index.js';
+import { TaskRunner, execute, normalize, parse, plan } from '../dist/index.js';
 
 const RUNS = 7;
 
@@ -89,4 +90,47 @@ for (const [name, ops, values] of cases) {
     if (sink === 0) console.log('unreachable');
   }
   console.log(`execute (${name}): ${Math.round(median(rates)).toLocaleString('en-US')} ops/s`);
+}
+
+/**
+ * 0-ms tasks through one TaskRunner with `slots` worker slots, fed as the orchestrator feeds an
+ * agent (2 × slots in flight, a new batch for each batch of results): tasks per CPU-second.
+ */
+async function runnerRate(slots, total) {
+  let fed = 0;
+  let done = 0;
+  const cpu = process.cpuUsage();
+  await new Promise((resolve) => {
+    const feed = (k) => {
+      const batch = [];
+      for (let i = 0; i < k; i++, fed++)
+        batch.push({
+          taskId: `t${fed.toString(36).padStart(20, '0')}`,
+          attempt: 1,
+          op: '+',
+          a: String(fed),
+          b: '1',
+          durationMs: 0,
+        });
+      runner.accept(batch);
+    };
+    const runner = new TaskRunner({
+      concurrency: slots,
+      send: (results) => {
+        done += results.length;
+        if (done >= total) resolve();
+        else feed(results.length);
+      },
+    });
+    feed(2 * slots);
+  });
+  const used = process.cpuUsage(cpu);
+  return total / ((used.user + used.system) / 1e6);
+}
+for (const slots of [4, 256]) {
+  const rates = [];
+  for (let r = 0; r < RUNS; r++) rates.push(await runnerRate(slots, 200_000));
+  console.log(
+    `TaskRunner, ${slots} slots, 0-ms tasks: ${Math.round(median(rates)).toLocaleString('en-US')} tasks per CPU-second (median of ${RUNS})`,
+  );
 }

@@ -10,4 +10,5 @@ export * from './grammar.js';
 export * from './arith.js';
 export * from './plan.js';
 export * from './runner.js';
+export * from './agent-session.js';
 export * from './backoff.js';

@@ -81,9 +81,24 @@ export type CalculateBody = z.infer<typeof CalculateBodySchema>;
  * The agent protocol this build speaks, carried in every hello. An agent built for another one
  * (a browser tab running a cached worker, an old agent-node) is refused with a reason saying so
  * instead of failing on messages it does not understand. 2: batched tasks/results with
- * attempts, revoke, settings, quarantined (this build).
+ * attempts, revoke, settings, quarantined (this build). The hello's optional `holding` needs no new
+ * version: an orchestrator without it strips the field, one with it reconciles nothing without it.
  */
 export const AGENT_PROTOCOL = 2;
+
+/**
+ * Entries of a hello's `holding` at most: an agent holds at most 2 × 256 leases (prefetch × its
+ * slots), and an agent holding more lists the first ones only (the rest are sent again, and its
+ * runner ignores what it already runs).
+ */
+export const MAX_HOLDING = 2048;
+
+/** A task attempt an agent holds: running, waiting for a slot, or with a result not yet sent. */
+export const HeldTaskSchema = z.object({
+  taskId: z.string().max(200),
+  attempt: z.number().int().min(1),
+});
+export type HeldTask = z.infer<typeof HeldTaskSchema>;
 
 /** What an agent says about itself in the Socket.IO handshake (`auth`). */
 export const AgentHelloSchema = z.object({
@@ -102,6 +117,13 @@ export const AgentHelloSchema = z.object({
    * (a browser tab). Without one it is a guest, when guests are allowed.
    */
   token: z.string().max(4096).optional(),
+  /**
+   * The task attempts it holds (see `HeldTaskSchema`), told on every connection. On a reconnection
+   * within the orchestrator's grace, the kept leases it does not hold are sent again (their
+   * `tasks` message was lost with the connection, or their result was) and the ones it holds but
+   * no longer leases are revoked. Absent (an agent from before this field): nothing is reconciled.
+   */
+  holding: z.array(HeldTaskSchema).max(MAX_HOLDING).optional(),
 });
 export type AgentHello = z.infer<typeof AgentHelloSchema>;
 

@@ -4,11 +4,57 @@
  */
 import { execute } from './arith.js';
 import { ExpressionistError } from './errors.js';
-import { TaskSchema, type Task, type TaskResult } from './protocol.js';
+import { TaskSchema, type HeldTask, type Task, type TaskResult } from './protocol.js';
 import { z } from 'zod';
 
 const TaskListSchema = z.array(TaskSchema).max(10_000);
 const TaskIdListSchema = z.array(z.string().max(200)).max(10_000);
+
+/**
+ * Results a runner remembers, at most (the latest half of them at least): a task sent again for
+ * an attempt it has already answered is answered again from here at once. An agent holds at most
+ * 2 × 256 tasks.
+ */
+export const REMEMBERED_RESULTS = 1024;
+
+/**
+ * Only results of tasks this long or longer are remembered: a shorter one is computed again at
+ * next to no cost (well within its lease), and near-instant operations — the busy path, hundreds
+ * of thousands a second — pay nothing for the memory.
+ */
+export const REMEMBER_FROM_MS = 100;
+
+/**
+ * The latest results by task id, in two generations: the older is dropped whole once the newer
+ * holds half of `REMEMBERED_RESULTS`, so remembering costs one map write per result on the busy
+ * path (a 0-ms operation's), with no per-entry eviction.
+ */
+class Answers {
+  private fresh = new Map<string, TaskResult>();
+  private old = new Map<string, TaskResult>();
+
+  get(taskId: string): TaskResult | undefined {
+    return this.fresh.get(taskId) ?? this.old.get(taskId);
+  }
+
+  add(result: TaskResult): void {
+    if (this.fresh.size >= REMEMBERED_RESULTS / 2) {
+      this.old = this.fresh;
+      this.fresh = new Map();
+    }
+    this.fresh.set(result.taskId, result);
+  }
+
+  forget(taskId: string): void {
+    this.fresh.delete(taskId);
+    this.old.delete(taskId);
+  }
+
+  clear(): void {
+    this.fresh.clear();
+    this.old.clear();
+  }
+}
 
 /** A task an agent is working on, as shown in agent UIs and logs. */
 export interface RunningTask {
@@ -45,6 +91,10 @@ export class TaskRunner {
   private completedCount = 0;
   /** Accepted tasks waiting for a free slot, in arrival order. */
   private queue: Task[] = [];
+  /** The attempt of each task in `queue`, by task id (one per id). */
+  private readonly queued = new Map<string, number>();
+  /** The latest results finished (see `Answers`). */
+  private readonly answered = new Answers();
   private readonly concurrency: number;
 
   constructor(private readonly options: TaskRunnerOptions) {
@@ -61,7 +111,14 @@ export class TaskRunner {
     return this.completedCount;
   }
 
-  /** Accepts a `tasks` message (unvalidated input from the wire). */
+  /**
+   * Accepts a `tasks` message (unvalidated input from the wire). The orchestrator sends a task
+   * again after a reconnection when it cannot tell whether the first message, or the result,
+   * was lost: an attempt running or waiting here is left as it is (its timer goes on, one
+   * result), and one already answered is answered again at once (the first answer may have been
+   * lost; the orchestrator ignores a duplicate) — or, if shorter than `REMEMBER_FROM_MS`,
+   * computed again.
+   */
   accept(payload: unknown): void {
     const parsed = TaskListSchema.safeParse(payload);
     if (!parsed.success) {
@@ -69,10 +126,23 @@ export class TaskRunner {
       return;
     }
     for (const task of parsed.data) {
+      const running = this.timers.get(task.taskId);
+      if (running?.run.task.attempt === task.attempt || this.waiting(task)) continue;
+      const answer =
+        task.durationMs >= REMEMBER_FROM_MS ? this.answered.get(task.taskId) : undefined;
+      if (answer?.attempt === task.attempt) {
+        if (!this.outbox.includes(answer)) this.outbox.push(answer);
+        this.scheduleFlush();
+        continue;
+      }
       // A new attempt of a task replaces the old one wherever it is.
-      if (this.queue.length > 0) this.queue = this.queue.filter((t) => t.taskId !== task.taskId);
-      if (this.timers.has(task.taskId) || this.timers.size < this.concurrency) this.start(task);
-      else this.queue.push(task);
+      if (this.queued.delete(task.taskId))
+        this.queue = this.queue.filter((t) => t.taskId !== task.taskId);
+      if (running || this.timers.size < this.concurrency) this.start(task);
+      else {
+        this.queue.push(task);
+        this.queued.set(task.taskId, task.attempt);
+      }
     }
     this.notify();
   }
@@ -85,10 +155,12 @@ export class TaskRunner {
     if (this.queue.length > 0) {
       const revoked = new Set(parsed.data);
       const kept = this.queue.filter((t) => !revoked.has(t.taskId));
+      for (const id of revoked) this.queued.delete(id);
       changed = kept.length !== this.queue.length;
       this.queue = kept;
     }
     for (const id of parsed.data) {
+      this.answered.forget(id);
       const entry = this.timers.get(id);
       if (!entry) continue;
       clearTimeout(entry.timer);
@@ -113,7 +185,9 @@ export class TaskRunner {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.queue = [];
+    this.queued.clear();
     this.outbox = [];
+    this.answered.clear();
     this.notify();
     this.checkIdle();
   }
@@ -121,6 +195,24 @@ export class TaskRunner {
   /** Snapshot of running tasks. */
   runningTasks(): RunningTask[] {
     return [...this.timers.values()].map((entry) => entry.run);
+  }
+
+  /** The attempts it holds: running, waiting for a slot, or answered but not yet sent. */
+  holding(): HeldTask[] {
+    const held = (t: { taskId: string; attempt: number }): HeldTask => ({
+      taskId: t.taskId,
+      attempt: t.attempt,
+    });
+    return [
+      ...[...this.timers.values()].map(({ run }) => held(run.task)),
+      ...this.queue.map(held),
+      ...this.outbox.map(held),
+    ];
+  }
+
+  /** Whether `task`'s very attempt waits for a slot here. */
+  private waiting(task: Task): boolean {
+    return this.queued.get(task.taskId) === task.attempt;
   }
 
   private start(task: Task): void {
@@ -141,15 +233,20 @@ export class TaskRunner {
     if (!entry || entry.run.task.attempt !== task.attempt) return;
     this.timers.delete(task.taskId);
     this.completedCount += 1;
-    this.outbox.push(computeResult(task));
+    const result = computeResult(task);
+    this.outbox.push(result);
+    if (task.durationMs >= REMEMBER_FROM_MS) this.answered.add(result);
     this.startQueued();
     this.scheduleFlush();
     this.notify();
   }
 
   private startQueued(): void {
-    while (this.queue.length > 0 && this.timers.size < this.concurrency)
-      this.start(this.queue.shift()!);
+    while (this.queue.length > 0 && this.timers.size < this.concurrency) {
+      const task = this.queue.shift()!;
+      this.queued.delete(task.taskId);
+      this.start(task);
+    }
   }
 
   private scheduleFlush(): void {

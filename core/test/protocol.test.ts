@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AgentHelloSchema,
+  MAX_HOLDING,
   CourseTaskSchema,
   DEFAULT_SETTINGS,
   DURATION_KEYS,
@@ -70,5 +72,26 @@ describe('view schemas', () => {
     expect(CourseTaskSchema.safeParse({ ...task, id: 7 }).success).toBe(true);
     expect(CourseTaskSchema.safeParse({ ...task, id: '7' }).success).toBe(true);
     expect(CourseTaskSchema.safeParse({ ...task, id: 'seven' }).success).toBe(false);
+  });
+});
+
+describe('the agent hello', () => {
+  const hello = { agentId: 'a', name: 'a', kind: 'node', concurrency: 2, protocol: 2 };
+  const held = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ taskId: `t${i}`, attempt: 1 }));
+
+  it('takes `holding` as optional: an agent from before the field is still understood', () => {
+    expect(AgentHelloSchema.parse(hello)).toEqual(hello);
+    expect(AgentHelloSchema.parse({ ...hello, holding: held(2) }).holding).toEqual(held(2));
+  });
+
+  it(`refuses more than ${MAX_HOLDING} held attempts, or malformed ones`, () => {
+    expect(AgentHelloSchema.safeParse({ ...hello, holding: held(MAX_HOLDING) }).success).toBe(true);
+    expect(AgentHelloSchema.safeParse({ ...hello, holding: held(MAX_HOLDING + 1) }).success).toBe(
+      false,
+    );
+    const bad = [{ taskId: 'x'.repeat(201), attempt: 1 }, { taskId: 't', attempt: 0 }, 't'];
+    for (const entry of bad)
+      expect(AgentHelloSchema.safeParse({ ...hello, holding: [entry] }).success).toBe(false);
   });
 });

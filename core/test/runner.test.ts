@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TaskRunner, type Task, type TaskResult } from '../src/index.js';
+import {
+  REMEMBERED_RESULTS,
+  REMEMBER_FROM_MS,
+  TaskRunner,
+  type Task,
+  type TaskResult,
+} from '../src/index.js';
 
 const task = (
   id: string,
@@ -123,6 +129,116 @@ describe('TaskRunner (the execution path of every agent)', () => {
     runner.revoke(42);
     expect(invalid).toHaveLength(3);
     expect(runner.running).toBe(0);
+  });
+});
+
+describe('TaskRunner and a task sent again (after a reconnection)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('leaves an attempt it runs as it is: its timer goes on, one result', async () => {
+    vi.useFakeTimers();
+    const { runner, batches } = collect();
+    runner.accept([task('e:0', '+', '1', '1', 40)]);
+    await vi.advanceTimersByTimeAsync(30);
+    runner.accept([task('e:0', '+', '1', '1', 40)]);
+    expect(runner.running).toBe(1);
+    // Done 40 ms after the first arrival, not after the second.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(runner.completed).toBe(1);
+    await vi.runAllTimersAsync();
+    expect(batches.flat()).toEqual([{ taskId: 'e:0', attempt: 1, value: '2' }]);
+  });
+
+  it('leaves an attempt waiting for a slot where it is', async () => {
+    vi.useFakeTimers();
+    const batches: TaskResult[][] = [];
+    const runner = new TaskRunner({ send: (r) => batches.push(r), concurrency: 1 });
+    runner.accept([task('s:0', '+', '1', '1', 10), task('s:1', '+', '2', '2', 10)]);
+    runner.accept([task('s:1', '+', '2', '2', 10), task('s:0', '+', '1', '1', 10)]);
+    expect(runner.holding()).toEqual([
+      { taskId: 's:0', attempt: 1 },
+      { taskId: 's:1', attempt: 1 },
+    ]);
+    await vi.runAllTimersAsync();
+    expect(batches.flat().map((r) => r.taskId)).toEqual(['s:0', 's:1']);
+  });
+
+  it('answers an attempt it already answered again at once (the first answer may be lost)', async () => {
+    vi.useFakeTimers();
+    const { runner, batches, nextBatch } = collect();
+    const slow = task('e:0', '*', '6', '7', REMEMBER_FROM_MS);
+    runner.accept([slow]);
+    await vi.runAllTimersAsync();
+    expect(batches).toEqual([[{ taskId: 'e:0', attempt: 1, value: '42' }]]);
+    const again = nextBatch();
+    runner.accept([slow]);
+    // No timer: the next turn.
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await again).toEqual([{ taskId: 'e:0', attempt: 1, value: '42' }]);
+    expect(runner.completed).toBe(1);
+    expect(runner.running).toBe(0);
+    // Twice in one turn: one answer.
+    runner.accept([slow]);
+    runner.accept([slow]);
+    await vi.runAllTimersAsync();
+    expect(batches).toHaveLength(3);
+    expect(batches[2]).toHaveLength(1);
+  });
+
+  it(`computes a task shorter than ${REMEMBER_FROM_MS} ms again (nothing remembered on the busy path)`, async () => {
+    vi.useFakeTimers();
+    const { runner, batches } = collect();
+    const quick = task('e:0', '+', '1', '1', REMEMBER_FROM_MS - 1);
+    runner.accept([quick]);
+    await vi.runAllTimersAsync();
+    runner.accept([quick]);
+    expect(runner.running).toBe(1);
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(2);
+    expect(batches.flat()).toHaveLength(2);
+  });
+
+  it('computes another attempt, and forgets an answer the orchestrator revoked', async () => {
+    vi.useFakeTimers();
+    const { runner, batches } = collect();
+    const ms = REMEMBER_FROM_MS;
+    runner.accept([task('e:0', '+', '2', '2', ms), task('e:1', '+', '3', '3', ms)]);
+    await vi.runAllTimersAsync();
+    runner.accept([task('e:0', '+', '2', '2', ms, 2)]);
+    expect(runner.running).toBe(1);
+    runner.revoke(['e:1']);
+    runner.accept([task('e:1', '+', '3', '3', ms)]);
+    expect(runner.running).toBe(2);
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(4);
+    expect(batches.flat()).toHaveLength(4);
+  });
+
+  it(`remembers the latest answers (at most ${REMEMBERED_RESULTS})`, async () => {
+    vi.useFakeTimers();
+    const { runner } = collect();
+    const nth = (i: number): Task => task(`m:${i}`, '+', '1', '1', REMEMBER_FROM_MS);
+    runner.accept(Array.from({ length: REMEMBERED_RESULTS + 1 }, (_, i) => nth(i)));
+    await vi.runAllTimersAsync();
+    const before = runner.completed;
+    runner.accept([nth(REMEMBERED_RESULTS), nth(0)]);
+    // The latest is answered from memory; the oldest was forgotten and runs again.
+    expect(runner.running).toBe(1);
+    await vi.runAllTimersAsync();
+    expect(runner.completed).toBe(before + 1);
+  });
+
+  it('lists what it holds: running, waiting, answered but not yet sent', () => {
+    const runner = new TaskRunner({ send: () => undefined, concurrency: 1 });
+    runner.accept([task('h:0', '+', '1', '1', 10), task('h:1', '+', '1', '1', 10, 3)]);
+    expect(runner.holding()).toEqual([
+      { taskId: 'h:0', attempt: 1 },
+      { taskId: 'h:1', attempt: 3 },
+    ]);
+    runner.stop();
+    expect(runner.holding()).toEqual([]);
   });
 });
 

@@ -82,6 +82,11 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly tasksResent = new Counter({
+    name: 'expressionist_tasks_resent_total',
+    help: 'Tasks sent again to an agent back within its reconnect grace that did not hold them (lost with its connection)',
+    registers: [this.registry],
+  });
   readonly eventLoopStalls = new Counter({
     name: 'expressionist_event_loop_stalls_total',
     help: 'Times the orchestrator event loop stood still (a tick over 200 ms late): no agent is judged for that time',

@@ -15,6 +15,7 @@ export { request, type HttpAnswer, type RequestOptions } from './http.js';
 export { metricValue } from './metrics.js';
 export { freePort } from './net.js';
 export { AGENT_CLI, ROOT, SERVER_CLI } from './paths.js';
+export { breakableProxy, type BreakableProxy, type ProxyDirection } from './proxy.js';
 export {
   kill,
   killAll,

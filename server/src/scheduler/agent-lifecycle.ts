@@ -8,6 +8,7 @@ import {
   type AgentHello,
   type AgentTrust,
   type Settings,
+  type Task,
 } from '@expressionist/core';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -23,6 +24,8 @@ import { ReconnectGrace } from './reconnect-grace.js';
 /** What the agent lifecycle needs from the write path. */
 export interface LifecycleHooks {
   settings(): Settings;
+  /** The task a lease sends its agent (sent again after a reconnection). */
+  taskOf(lease: Lease): Task;
   /** Hands a lease back to the ready queue (`avoid`: the retry should go to another agent). */
   requeue(lease: Lease, reason: string, counts: boolean, avoid?: string): void;
   dispatchSoon(): void;
@@ -80,6 +83,9 @@ export class AgentLifecycle {
       graceMs: reconnectGraceMs,
       log,
       settings: () => hooks.settings(),
+      leasesOf: (agent) => leases.ofAgent(agent),
+      taskOf: (lease) => hooks.taskOf(lease),
+      resent: (count) => metrics.tasksResent.inc(count),
       expire: (agent) => this.lose(agent, 'lost', `no reconnection within ${reconnectGraceMs} ms`),
       changed: (agent) => this.changed(agent, true),
       dispatchSoon: () => hooks.dispatchSoon(),
@@ -158,6 +164,10 @@ export class AgentLifecycle {
       ...(standing?.maxInFlight === undefined ? {} : { maxInFlight: standing.maxInFlight }),
     });
     channel.sendSettings(this.hooks.settings());
+    // Whatever it still runs from an earlier registration (lost, or on a restarted orchestrator)
+    // nobody waits for: its slots go to new work.
+    if (hello.holding !== undefined && hello.holding.length > 0)
+      channel.revoke([...new Set(hello.holding.map((h) => h.taskId))]);
     this.log.info(
       {
         agent: agent.id,

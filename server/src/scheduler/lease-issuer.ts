@@ -62,6 +62,7 @@ export class LeaseIssuer {
       agent,
       deadline: now + durationMs + this.p.leaseGraceMs,
       dispatchedAt: now,
+      durationMs,
       course,
       loan,
       probe: course !== null && !agent.proven,
@@ -78,15 +79,21 @@ export class LeaseIssuer {
     if (started) this.p.expressionWriter.write(run.id, { status: 'in_progress', startedAt: now });
     this.p.expressionChanged(run.id);
     this.p.operationsChanged(run.id, [opId]);
-    const task: Task = {
+    return { lease, task: this.taskOf(lease) };
+  }
+
+  /** The task `lease` sends its agent (again, after a reconnection: see reconnect-grace.ts). */
+  taskOf(lease: Lease): Task {
+    const { run, opId } = lease;
+    const op = run.op(opId);
+    return {
       taskId: lease.taskId,
-      attempt,
+      attempt: lease.attempt,
       op: op.op,
       a: run.valueOf(op.a)!,
       b: run.valueOf(op.b)!,
-      durationMs,
+      durationMs: lease.durationMs,
     };
-    return { lease, task };
   }
 
   /**

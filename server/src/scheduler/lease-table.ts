@@ -22,6 +22,8 @@ export interface Lease {
   readonly agent: Agent;
   readonly deadline: number;
   readonly dispatchedAt: number;
+  /** The operation's modelled time the task was sent with (sent again with the same). */
+  readonly durationMs: number;
   /** How a course HTTP agent knows the task (null for socket agents). */
   readonly course: CourseTicket | null;
   /**

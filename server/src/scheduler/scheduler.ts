@@ -99,6 +99,7 @@ export class Scheduler {
       this.leaseTable,
       {
         settings: () => this.settings.get(),
+        taskOf: (lease) => this.issuer.taskOf(lease),
         requeue: (lease, reason, counts, avoid) =>
           this.progress.requeue(lease, reason, counts, avoid),
         dispatchSoon: () => this.dispatcher.schedule(),

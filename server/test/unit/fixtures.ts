@@ -169,6 +169,7 @@ export function leaseOf(
     agent,
     deadline: now + (opts.lifetimeMs ?? 1000),
     dispatchedAt: now,
+    durationMs: 0,
     course,
     loan: opts.loan ?? false,
     probe: course !== null && !agent.proven,

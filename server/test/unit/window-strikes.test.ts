@@ -61,6 +61,14 @@ function makeLifecycle(leases = new LeaseTable()): AgentLifecycle {
     leases,
     {
       settings: () => DEFAULT_SETTINGS,
+      taskOf: (lease) => ({
+        taskId: lease.taskId,
+        attempt: lease.attempt,
+        op: '+',
+        a: '1',
+        b: '1',
+        durationMs: lease.durationMs,
+      }),
       requeue: (lease, reason) => {
         leases.release(lease);
         requeued.push({ taskId: lease.taskId, reason });

@@ -6,11 +6,10 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  AgentSession,
   Reconnector,
   SettingsSchema,
-  TaskRunner,
   type AgentHello,
-  type TaskResult,
   type AgentToServerEvents,
   type RunningTask,
   type ServerToAgentEvents,
@@ -21,15 +20,10 @@ import { PageToWorkerSchema, type WorkerConnection, type WorkerToPage } from './
 const STATUS_INTERVAL_MS = 100;
 /** Reconnection attempts: full jitter from a 0.5 s window, doubling per failure, up to 10 s. */
 const RECONNECT = { baseMs: 500, capMs: 10_000 };
-/**
- * Tasks running when the connection dropped are kept if it comes back within this long (the
- * orchestrator keeps an agent's leases for AGENT_RECONNECT_GRACE_MS, 1.5 s by default).
- */
-const KEEP_TASKS_MS = 5000;
 
 let socket: Socket<ServerToAgentEvents, AgentToServerEvents> | null = null;
 let reconnector: Reconnector | null = null;
-let runner: TaskRunner | null = null;
+let session: AgentSession | null = null;
 let connection: WorkerConnection = 'connecting';
 let lastRunning: readonly RunningTask[] = [];
 let completed = 0;
@@ -68,14 +62,13 @@ function postStatus(): void {
 
 function start(origin: string, hello: AgentHello): void {
   if (socket) return;
-  /** Results finished while disconnected, sent on reconnection. */
-  let pending: TaskResult[] = [];
-  /** When the connection was lost (null while connected or never connected). */
-  let lostAt: number | null = null;
-  runner = new TaskRunner({
-    send: (results) => {
-      if (socket?.connected) socket.emit('results', results);
-      else pending.push(...results);
+  // Tasks go on while the connection is down, within KEEP_TASKS_MS (core's `AgentSession`, the
+  // Node agent's too): results are kept for the next connection, whose hello lists what it holds.
+  const own = new AgentSession({
+    emit: (results) => {
+      if (!socket?.connected) return false;
+      socket.emit('results', results);
+      return true;
     },
     onActivity: (running, done) => {
       lastRunning = running;
@@ -85,8 +78,10 @@ function start(origin: string, hello: AgentHello): void {
     onInvalid: (reason) => post({ type: 'error', message: reason }),
     concurrency: hello.concurrency,
   });
+  session = own;
   const s: Socket<ServerToAgentEvents, AgentToServerEvents> = io(`${origin}/agents`, {
-    auth: hello,
+    // Asked for at each handshake: it lists what the agent holds at that moment.
+    auth: (send) => send(own.hello(hello)),
     transports: ['websocket'],
     // Socket.IO's backoff randomizes ±50 % around an exponential delay: a classroom refused
     // together comes back in a clump. `Reconnector` spreads it over the whole window instead.
@@ -98,31 +93,21 @@ function start(origin: string, hello: AgentHello): void {
   });
   s.on('connect', () => {
     reconnector?.succeeded();
-    const away = lostAt === null ? 0 : Date.now() - lostAt;
-    lostAt = null;
-    if (away > KEEP_TASKS_MS) {
-      // Requeued long ago (or the orchestrator restarted): nobody waits for these any more.
-      runner?.stop();
-      pending = [];
-    } else if (pending.length > 0) {
-      s.emit('results', pending);
-      pending = [];
-    }
+    own.connected();
     connection = 'connected';
     postStatus();
   });
   s.on('disconnect', (reason) => {
     connection = 'disconnected';
-    lostAt ??= Date.now();
     // Told to go (replaced, kicked, shutting down): its tasks were handed back at once. After a
     // dropped connection they go on: the orchestrator keeps them for a reconnection in its grace.
-    if (reason === 'io server disconnect') runner?.stop();
+    own.disconnected(reason === 'io server disconnect');
     postStatus();
     if (reason !== 'io client disconnect') reconnector?.schedule();
   });
   s.on('connect_error', (err) => {
     connection = 'disconnected';
-    lostAt ??= Date.now();
+    own.disconnected(false);
     postStatus();
     // Bad hello, protocol or credentials: retrying cannot help, the page shows why. Anything
     // else may lift (an id still held by a connection the orchestrator has not yet seen close,
@@ -140,8 +125,8 @@ function start(origin: string, hello: AgentHello): void {
     const hint = typeof data?.retryAfterMs === 'number' ? data.retryAfterMs : 0;
     reconnector?.schedule(Math.min(600_000, Math.max(0, hint)));
   });
-  s.on('tasks', (tasks) => runner?.accept(tasks));
-  s.on('revoke', (ids) => runner?.revoke(ids));
+  s.on('tasks', (tasks) => own.runner.accept(tasks));
+  s.on('revoke', (ids) => own.runner.revoke(ids));
   s.on('settings', (payload) => {
     const settings = SettingsSchema.safeParse(payload);
     if (settings.success) post({ type: 'settings', settings: settings.data });
@@ -155,8 +140,8 @@ function start(origin: string, hello: AgentHello): void {
 function stop(): void {
   reconnector?.cancel();
   reconnector = null;
-  runner?.stop();
-  runner = null;
+  session?.stop();
+  session = null;
   socket?.removeAllListeners();
   socket?.disconnect();
   socket = null;
