@@ -75,7 +75,7 @@ const TERMS = 256;
 const PROBE_BASE = 900_000_000;
 const PROBE_EVERY_MS = 100;
 /** Storm: expressions in progress when the orchestrator is killed. */
-const STORM_EXPRESSIONS = 16;
+const STORM_EXPRESSIONS = 32;
 const STORM_TERMS = 512;
 
 /** Epoch ms with sub-ms resolution; the helpers timestamp receipts on the same clock. */
@@ -575,11 +575,14 @@ async function loadPart(o: Options): Promise<boolean> {
       }
     });
     const probesSent = new Map<string, number>();
+    /** Per probe: the POST's round trip (ms); the probes go out on a timer, not one by one. */
+    const probePosts: Promise<number>[] = [];
     const probing = (async () => {
       for (let p = 1; running; p += 1) {
         const operand = String(PROBE_BASE + p);
-        probesSent.set(operand, now());
-        await api.submit(`${operand} + 0.5`);
+        const sent = now();
+        probesSent.set(operand, sent);
+        probePosts.push(api.submit(`${operand} + 0.5`).then(() => now() - sent));
         await sleep(PROBE_EVERY_MS);
       }
     })();
@@ -594,6 +597,7 @@ async function loadPart(o: Options): Promise<boolean> {
     const readyQueue = await metric(orchestrator.url, 'expressionist_ready_queue_depth');
     running = false;
     await Promise.all([...keepBusy, probing]);
+    const postMs = await Promise.all(probePosts);
     watcher.close();
     // The last probes' tasks: every probe is one operation on an idle fleet by now.
     await sleep(1000);
@@ -643,6 +647,7 @@ async function loadPart(o: Options): Promise<boolean> {
           'p50 ms',
           'p99 ms',
           'max ms',
+          'POST p50 / p99 ms',
           'op latency p50 ≤ s',
           'op latency p99 ≤ s',
         ],
@@ -654,6 +659,7 @@ async function loadPart(o: Options): Promise<boolean> {
             fixed(median(dispatch), 0),
             fixed(percentile(dispatch, 99), 0),
             fixed(max(dispatch), 0),
+            `${fixed(median(postMs), 0)} / ${fixed(percentile(postMs, 99), 0)}`,
             String(bucketQuantile(buckets0, buckets1, 0.5)),
             String(bucketQuantile(buckets0, buckets1, 0.99)),
           ],
@@ -661,7 +667,7 @@ async function loadPart(o: Options): Promise<boolean> {
       ),
     );
     console.log(
-      `(probe: a one-operation expression "<9-digit integer> + 0.5" submitted every ${PROBE_EVERY_MS} ms into the load; its latency is the agent's receipt of the task minus the moment the bench sent the POST, one machine clock — it includes the HTTP round trip, parsing, the store write and the wait in the ready queue. op latency: the bucket of expressionist_operation_latency_seconds (dispatch → verified result, ${OP_MS} ms of it the operation) under which 50 / 99 % of this window's operations fall)`,
+      `(probe: a one-operation expression "<9-digit integer> + 0.5" submitted every ${PROBE_EVERY_MS} ms into the load; its latency is the agent's receipt of the task minus the moment the bench sent the POST, one machine clock — it includes the HTTP round trip, parsing, the store write and the wait in the ready queue; POST: the submission's round trip alone. op latency: the bucket of expressionist_operation_latency_seconds (dispatch → verified result, ${OP_MS} ms of it the operation) under which 50 / 99 % of this window's operations fall)`,
     );
     console.log(
       `agents: ${int(statuses.get('active') ?? 0)} of ${int(o.total)} active, ${int(lost)} lost in the listing, ${int(lostTotal)} expressionist_agents_lost_total, ${int(stats.disconnects)} client disconnects${stats.disconnects > 0 ? ` (${reasonsText(stats.reasons)})` : ''}, longest ping gap ${fixed(max([gap, stats.maxPingGapMs]), 0)} ms; ${int(requeued)} operations requeued; stalls ${int(after.stalls - before.stalls)} (longest since start ${fixed(after.longestStallS, 2)} s); ${int(stats.tasks)} tasks received by the agents`,
