@@ -76,7 +76,7 @@ const PROBE_BASE = 900_000_000;
 const PROBE_EVERY_MS = 100;
 /** Storm: expressions in progress when the orchestrator is killed. */
 const STORM_EXPRESSIONS = 32;
-const STORM_TERMS = 512;
+const STORM_TERMS = 1024;
 
 /** Epoch ms with sub-ms resolution; the helpers timestamp receipts on the same clock. */
 const now = (): number => performance.timeOrigin + performance.now();
@@ -589,9 +589,11 @@ async function loadPart(o: Options): Promise<boolean> {
     await sleep(3000); // ramp up
     const ops0 = await metric(orchestrator.url, 'expressionist_operations_completed_total');
     const meter = cpuMeter(orchestrator.pid);
+    const helperMeter = cpuMeter(helpers.map((h) => h.child.pid!));
     const rss = sampler(orchestrator.pid);
     await sleep(loadS * 1000);
     const cpu = meter.stop();
+    const helperCpu = helperMeter.stop().percent;
     const ops = (await metric(orchestrator.url, 'expressionist_operations_completed_total')) - ops0;
     const { rssMax } = rss.stop();
     const readyQueue = await metric(orchestrator.url, 'expressionist_ready_queue_depth');
@@ -620,6 +622,7 @@ async function loadPart(o: Options): Promise<boolean> {
           'expressions done',
           'wrong values',
           'orchestrator CPU %',
+          'agent helpers CPU %',
           'RSS max MiB',
           'ready queue at end',
           'load avg',
@@ -631,6 +634,7 @@ async function loadPart(o: Options): Promise<boolean> {
             int(expressions),
             int(wrong),
             fixed(cpu.percent, 1),
+            fixed(helperCpu, 1),
             fixed(rssMax, 0),
             int(readyQueue),
             loadavg().split(' ')[0]!,
@@ -717,9 +721,9 @@ async function stormPart(o: Options): Promise<boolean> {
     );
     const ids = await Promise.all(texts.map((text) => api.submit(text)));
     const opsTotal = STORM_EXPRESSIONS * (STORM_TERMS - 1);
-    // Killed with about a third done: results stored, leases out, operations still queued.
+    // Killed with about a quarter done: results stored, leases out, operations still queued.
     let doneAtKill = 0;
-    while (doneAtKill < opsTotal / 3) {
+    while (doneAtKill < opsTotal / 4) {
       await sleep(50);
       doneAtKill = await metric(orchestrator.url, 'expressionist_operations_completed_total');
     }
