@@ -255,6 +255,8 @@ interface IdleRun {
   maxGapMs: number;
   stalls: number;
   longestStallS: number;
+  /** Stalls counted by the end of each phase: connect, idle window, pushes, listings. */
+  stallsBy: number[];
   putMs: number[];
   pushP99: number[];
   /** Agents that had not received a push 30 s after its PUT (worst PUT). */
@@ -291,6 +293,7 @@ async function idleRun(total: number, idleS: number, nodeArgs: string[], detail:
     maxGapMs: NaN,
     stalls: NaN,
     longestStallS: NaN,
+    stallsBy: [],
     putMs: [],
     pushP99: [],
     missing: 0,
@@ -316,6 +319,9 @@ async function idleRun(total: number, idleS: number, nodeArgs: string[], detail:
     helpers.push(...(await startAgents(orchestrator.url, total, 'idle', 'idle')));
     await waitConnected(orchestrator.url, total, 120_000);
     run.connectS = (performance.now() - connectStart) / 1000;
+    const stallsNow = (): Promise<number> =>
+      metric(orchestrator.url, 'expressionist_event_loop_stalls_total');
+    run.stallsBy.push(await stallsNow());
     await sleep(2000);
 
     await helperReceipts(helpers, -1); // resets the helpers' longest ping gap
@@ -328,6 +334,7 @@ async function idleRun(total: number, idleS: number, nodeArgs: string[], detail:
     const idleWallS = (now() - idleStart) / 1000;
     helperCpu = helperMeter.stop().percent;
     const idleRssMax = idleRss.stop().rssMax;
+    run.stallsBy.push(await stallsNow());
     const idle = await memory(orchestrator.url);
     const gaps = [(await helperReceipts(helpers, -1)).maxPingGapMs];
     rows.push([
@@ -372,6 +379,7 @@ async function idleRun(total: number, idleS: number, nodeArgs: string[], detail:
       ]);
     }
 
+    run.stallsBy.push(await stallsNow());
     let apiLost = 0;
     let active = total;
     for (let l = 1; l <= LISTINGS; l += 1) {
@@ -395,6 +403,7 @@ async function idleRun(total: number, idleS: number, nodeArgs: string[], detail:
     const h = await health(orchestrator.url);
     run.lostTotal = h.lostTotal;
     run.stalls = h.stalls;
+    run.stallsBy.push(h.stalls);
     run.longestStallS = h.longestStallS;
   } finally {
     run.rssMax = rss.stop().rssMax;
@@ -471,6 +480,7 @@ async function idlePart(o: Options): Promise<boolean> {
       int(run.disconnects),
       fixed(run.maxGapMs, 0),
       `${int(run.stalls)} / ${fixed(run.longestStallS, 2)}`,
+      run.stallsBy.map((n, i) => int(n - (run.stallsBy[i - 1] ?? 0))).join('/'),
       fixed(max(run.putMs), 0),
       fixed(max(run.pushP99), 0),
       fixed(max(run.listingMs), 0),
@@ -489,6 +499,7 @@ async function idlePart(o: Options): Promise<boolean> {
         'client disconnects',
         'longest ping gap ms',
         'stalls / longest s',
+        'stalls c/i/p/l',
         'PUT max ms',
         'push p99 max ms',
         'listing max ms',
@@ -499,7 +510,7 @@ async function idlePart(o: Options): Promise<boolean> {
     ),
   );
   console.log(
-    `(connect: helpers spawned → all ${int(o.total)} counted connected; RSS max over the whole run; idle CPU: orchestrator over the idle window; lost: status lost in the listings / expressionist_agents_lost_total; ping gap over idle window, pushes and listings; stalls: expressionist_event_loop_stalls_total / _longest_stall_seconds; PUT and push p99: worst of ${PUTS}; listing: worst of ${LISTINGS}; load avg: 1-min, before the run)`,
+    `(connect: helpers spawned → all ${int(o.total)} counted connected; RSS max over the whole run; idle CPU: orchestrator over the idle window; lost: status lost in the listings / expressionist_agents_lost_total; ping gap over idle window, pushes and listings; stalls: expressionist_event_loop_stalls_total / _longest_stall_seconds, and the stalls by phase: connect, idle window, pushes, listings; PUT and push p99: worst of ${PUTS}; listing: worst of ${LISTINGS}; load avg: 1-min, before the run)`,
   );
   const failed = runs.filter((r) => falseLost(r, o.total)).length;
   const rssMB = max(runs.map((r) => r.rssMax)) * 1.048576;
@@ -721,18 +732,23 @@ async function stormPart(o: Options): Promise<boolean> {
     );
     const ids = await Promise.all(texts.map((text) => api.submit(text)));
     const opsTotal = STORM_EXPRESSIONS * (STORM_TERMS - 1);
-    // Killed with about a quarter done: results stored, leases out, operations still queued.
+    // Killed early in the work: results stored, leases out, operations still queued. (Reading
+    // /metrics under 10,000 agents takes a while: by the time it says a tenth, it is more.)
     let doneAtKill = 0;
-    while (doneAtKill < opsTotal / 4) {
+    let finishedAtKill = 0;
+    while (doneAtKill < opsTotal / 10) {
       await sleep(50);
       doneAtKill = await metric(orchestrator.url, 'expressionist_operations_completed_total');
+      finishedAtKill = await metricValue(orchestrator.url, 'expressionist_expressions', {
+        status: 'done',
+      });
     }
     const before = await helperStats(helpers);
     await kill(orchestrator);
     const killedAt = now();
     orchestrator = undefined;
     console.log(
-      `SIGKILL with ${int(doneAtKill)} of ${int(opsTotal)} operations done (expressionist_operations_completed_total)`,
+      `SIGKILL with ${int(doneAtKill)} of ${int(opsTotal)} operations done (expressionist_operations_completed_total) and ${int(finishedAtKill)} of ${STORM_EXPRESSIONS} expressions (expressionist_expressions{status="done"}), read just before`,
     );
     const restartAt = now();
     orchestrator = await spawnOrchestrator({
