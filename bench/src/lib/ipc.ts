@@ -34,6 +34,27 @@ export const ChildMessageSchema = z.discriminatedUnion('type', [
     /** Longest gap (ms) between two heartbeat pings on any connection since the last request. */
     maxPingGapMs: z.number(),
   }),
+  z.object({
+    type: z.literal('stats'),
+    /** Connections registered now. */
+    connected: z.number().int(),
+    /** When (epoch ms) the latest (re)connection registered; -1 if none did. */
+    lastConnectAt: z.number(),
+    disconnects: z.number().int(),
+    reasons: z.record(z.string(), z.number().int()),
+    /** Handshakes refused, by error code (AGENT_ADMISSION_BUSY, …). */
+    refusals: z.record(z.string(), z.number().int()),
+    /** Connection attempts that failed without a refusal (nobody listening, …). */
+    unreachable: z.number().int(),
+    /** Attempts made after a failed or lost one. */
+    retries: z.number().int(),
+    /** Tasks received. */
+    tasks: z.number().int(),
+    /** Probe operand → when (epoch ms) its task arrived. */
+    probes: z.record(z.string(), z.number()),
+    /** Longest gap (ms) between two pings since the last `receipts` request (not reset here). */
+    maxPingGapMs: z.number(),
+  }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
@@ -43,6 +64,8 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('close') }),
   /** Asks for every connection's receipt time of the settings with this `additionMs`. */
   z.object({ type: z.literal('receipts'), additionMs: z.number().int() }),
+  /** Asks for the connection helper's counters (connections, refusals, retries, probes). */
+  z.object({ type: z.literal('stats') }),
 ]);
 export type ParentMessage = z.infer<typeof ParentMessageSchema>;
 

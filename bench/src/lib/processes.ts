@@ -93,3 +93,54 @@ export async function helperReceipts(
     ),
   };
 }
+
+/** The connection helpers' counters, summed (see the `stats` message in ipc.ts). */
+export interface HelperStats {
+  connected: number;
+  /** When (epoch ms) the latest (re)connection of any helper registered. */
+  lastConnectAt: number;
+  disconnects: number;
+  reasons: Map<string, number>;
+  refusals: Map<string, number>;
+  unreachable: number;
+  retries: number;
+  tasks: number;
+  /** Probe operand → when its task arrived (epoch ms). */
+  probes: Map<string, number>;
+  maxPingGapMs: number;
+}
+
+/** Asks every connection helper (children/idle-agents) for its counters and sums them. */
+export async function helperStats(helpers: readonly ChildHandle[]): Promise<HelperStats> {
+  const replies = await Promise.all(
+    helpers.map((h) => {
+      const reply = nextMessage(
+        h.child,
+        (m) => (m.type === 'stats' ? m : undefined),
+        30_000,
+        'helper stats',
+      );
+      h.child.send?.({ type: 'stats' });
+      return reply;
+    }),
+  );
+  const sum = (
+    pick: (r: (typeof replies)[number]) => Record<string, number>,
+  ): Map<string, number> =>
+    replies.reduce((all, r) => {
+      for (const [key, n] of Object.entries(pick(r))) all.set(key, (all.get(key) ?? 0) + n);
+      return all;
+    }, new Map<string, number>());
+  return {
+    connected: replies.reduce((s, r) => s + r.connected, 0),
+    lastConnectAt: max(replies.map((r) => r.lastConnectAt)),
+    disconnects: replies.reduce((s, r) => s + r.disconnects, 0),
+    reasons: sum((r) => r.reasons),
+    refusals: sum((r) => r.refusals),
+    unreachable: replies.reduce((s, r) => s + r.unreachable, 0),
+    retries: replies.reduce((s, r) => s + r.retries, 0),
+    tasks: replies.reduce((s, r) => s + r.tasks, 0),
+    probes: new Map(replies.flatMap((r) => Object.entries(r.probes))),
+    maxPingGapMs: max(replies.map((r) => r.maxPingGapMs)),
+  };
+}
