@@ -83,3 +83,25 @@ export function encodeCompact(compact: CompactResults): string {
 export function decodeCompact(text: string): CompactResults {
   return CompactResultsSchema.parse(JSON.parse(text));
 }
+
+/**
+ * An expression's results read in two steps from a store another process writes to: its compact
+ * record, else its rows. Compaction writes the record and then deletes the rows, so between the
+ * two reads both may change: the record (absent at the first look) appears and the rows go, and
+ * the rows read came back empty or partial (a dashboard opening an expression just as it finished
+ * saw no operations). Looking for the record once more after the rows settles it: if it is
+ * still absent, no row was deleted before the rows were read. In-process SQLite reads both in
+ * one synchronous call and needs none of this.
+ */
+export async function readAcrossCompaction(
+  expressionId: string,
+  readRecord: () => Promise<string | undefined>,
+  readRows: () => Promise<StoredOpResult[]>,
+  opIds?: readonly number[],
+): Promise<StoredOpResult[]> {
+  const first = await readRecord();
+  if (first !== undefined) return expandResults(expressionId, decodeCompact(first), opIds);
+  const rows = await readRows();
+  const late = await readRecord();
+  return late === undefined ? rows : expandResults(expressionId, decodeCompact(late), opIds);
+}

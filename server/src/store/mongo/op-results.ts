@@ -6,7 +6,7 @@ import { MongoBulkWriteError } from 'mongodb';
 import type { Collection, WriteError } from 'mongodb';
 import type { StoredOpResult } from '../records.js';
 import type { OpResultRepository } from '../repositories.js';
-import { decodeCompact, expandResults } from '../compact-results.js';
+import { readAcrossCompaction } from '../compact-results.js';
 import { DUPLICATE_KEY } from './duplicate-key.js';
 import type { ExpressionDoc } from './expressions.js';
 
@@ -72,16 +72,20 @@ export class MongoOpResults implements OpResultRepository {
 
   async getOpResults(expressionId: string, opIds?: readonly number[]): Promise<StoredOpResult[]> {
     if (opIds !== undefined && opIds.length === 0) return [];
-    const compact = await this.expressions.findOne(
-      { _id: expressionId, results: { $exists: true } },
-      { projection: { results: 1 } },
-    );
-    if (compact?.results !== undefined)
-      return expandResults(expressionId, decodeCompact(compact.results), opIds);
     const filter =
       opIds === undefined ? { expressionId } : { expressionId, opId: { $in: [...opIds] } };
-    const docs = await this.opResults.find(filter).sort({ opId: 1 }).toArray();
-    return docs.map(fromOpDoc);
+    return readAcrossCompaction(
+      expressionId,
+      async () =>
+        (
+          await this.expressions.findOne(
+            { _id: expressionId, results: { $exists: true } },
+            { projection: { results: 1 } },
+          )
+        )?.results,
+      async () => (await this.opResults.find(filter).sort({ opId: 1 }).toArray()).map(fromOpDoc),
+      opIds,
+    );
   }
 
   async getOpResultsOfMany(expressionIds: readonly string[]): Promise<StoredOpResult[]> {
