@@ -1,6 +1,6 @@
 /**
  * Redis for several orchestrators: a fail-fast client for the leader lease and shared limits, and
- * the Socket.IO adapter's own client; connected with retries, closed on shutdown.
+ * the Socket.IO adapter's own (auto-pipelined) client; connected with retries, closed on shutdown.
  */
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
@@ -26,7 +26,11 @@ export async function connectClusterRedis(
   log: Logger,
 ): Promise<ClusterRedis> {
   const client = await connectRedis(redisUrl, log);
-  const adapterClient = new Redis(redisUrl);
+  // Auto-pipelining: what one event-loop turn sends (the relay's batches for each gateway, the
+  // dashboard's broadcasts) leaves in one write instead of one per command, in order; bench 10b
+  // measured ~20 % less orchestrator CPU per operation with three instances. The subscriber and
+  // the blocking stream readers it duplicates are unaffected (SUBSCRIBE is never pipelined).
+  const adapterClient = new Redis(redisUrl, { enableAutoPipelining: true });
   return {
     client,
     adapterClient,
