@@ -296,7 +296,8 @@ async function takeoverSection(uri: string, runs: number): Promise<void> {
         takeoverMs: leading.ms ?? NaN,
         firstResultMs: firstAt - killAt,
         stepDowns: 0,
-        breakdown: `accounts+settings ${int(loaded?.accountsMs ?? NaN)} ms, scheduler start ${int(loaded?.recoveryMs ?? NaN)} ms (recovery of ${int(resumed?.resumed ?? 0)} unfinished: store reads ${int(resumed?.readMs ?? NaN)} ms of ${int(resumed?.totalMs ?? NaN)} ms)`,
+        // The recovery line is logged only when there was something to resume.
+        breakdown: `accounts+settings ${int(loaded?.accountsMs ?? NaN)} ms, scheduler start ${int(loaded?.recoveryMs ?? NaN)} ms (${resumed ? `recovery of ${int(resumed.resumed ?? 0)} unfinished: store reads ${int(resumed.readMs ?? NaN)} ms of ${int(resumed.totalMs ?? NaN)} ms` : 'nothing unfinished to recover'})`,
       });
       // Settled: a new leader that keeps its lease for 3 s more; step-downs meanwhile count.
       await sleep(3000);
