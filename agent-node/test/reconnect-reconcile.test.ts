@@ -2,30 +2,16 @@
 // result, a revoke in flight when the connection breaks. The agent comes back within the grace
 // saying what it holds, the orchestrator sends again exactly what it lacks and revokes what it
 // holds for nothing: the work finishes on its first attempt, no strike, nothing requeued.
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino, type Logger } from 'pino';
 import { api, breakableProxy, metricValue, waitFor } from '@expressionist/testkit';
 import { Agent } from '../src/agent.js';
+import { captured } from './log-capture.js';
 import { startTestOrchestrator, type TestOrchestrator } from '../../server/test/in-process.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** An agent's log lines, parsed (pino writes JSON). */
-function captured(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n'))
-        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
-}
 
 /**
  * An orchestrator (its leases 10 s past an operation's time, its heartbeat patient: nothing here

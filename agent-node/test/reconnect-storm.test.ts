@@ -2,13 +2,11 @@
 // them at AGENT_ADMISSIONS_PER_SECOND and refuses the excess with AGENT_ADMISSION_BUSY (never
 // fatal), an agent whose connection drops briefly keeps its tasks and delivers their results, and
 // a SIGKILLed agent's work still moves on within the reconnect grace and a small margin.
-import net from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { pino, type Logger } from 'pino';
 import {
   answerHonestly,
   api,
+  breakableProxy,
   freePort,
   kill,
   manualAgent,
@@ -21,6 +19,7 @@ import {
   type OrchestratorProcess,
 } from '@expressionist/testkit';
 import { Agent } from '../src/agent.js';
+import { captured } from './log-capture.js';
 import { startTestOrchestrator } from '../../server/test/in-process.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -29,54 +28,6 @@ afterEach(async () => {
 });
 const data = tempDir('expr-storm-');
 afterAll(() => data.remove());
-
-/** An agent's log lines, parsed (pino writes JSON). */
-function captured(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n'))
-        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
-}
-
-/** A TCP proxy in front of `port` whose connections the test can cut (a network blip). */
-async function blippable(port: number): Promise<{ url: string; blip: () => number }> {
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    pairs.add(pair);
-    client.pipe(upstream).pipe(client);
-    const end = (): void => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const pair of pairs) pair.forEach((socket) => socket.destroy());
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    blip: () => {
-      const cut = pairs.size;
-      for (const pair of [...pairs]) pair.forEach((socket) => socket.destroy());
-      return cut;
-    },
-  };
-}
 
 describe('reconnect storms', () => {
   it('(a) 40 agents back together after an orchestrator SIGKILL: all admitted at the bound, none given up, all working', async () => {
@@ -164,7 +115,8 @@ describe('reconnect storms', () => {
   it('(b) a network blip: the agent keeps its task, its result is accepted, nothing is requeued', async () => {
     const orch = await startTestOrchestrator({ TIME_ADDITION_MS: '1200' });
     cleanups.push(() => orch.close());
-    const proxy = await blippable(orch.port);
+    const proxy = await breakableProxy(orch.port);
+    cleanups.push(() => proxy.close());
     const { log, lines } = captured();
     const agent = new Agent({
       servers: [proxy.url],
@@ -181,7 +133,7 @@ describe('reconnect storms', () => {
     // The agent runs it (not only the orchestrator leased it: a message still in flight when the
     // connection breaks is lost with it, and that lease ends by expiry).
     await waitFor(() => agent.running === 1, 5000, 'the agent to run the task');
-    expect(proxy.blip()).toBe(1);
+    expect(proxy.cut()).toBe(1);
     // Within the grace the task is still the agent's (not requeued, not given to anyone else).
     await waitFor(
       () => lines.some((l) => l.msg === 'connected' && l.running === 1),

@@ -1,7 +1,7 @@
 // Small real parts for the scheduler's unit tests: plans written by hand (so a test can give an
 // operation exactly the place in the DAG it needs), stored records, runs, leases and agents.
 // Nothing here starts an orchestrator, a socket or a timer.
-import { compile, type Operand, type Plan, type PlanOp } from '@expressionist/core';
+import { compile, type Operand, type Plan, type PlanOp, type Task } from '@expressionist/core';
 import {
   type Agent,
   type AgentChannel,
@@ -174,5 +174,17 @@ export function leaseOf(
     loan: opts.loan ?? false,
     probe: course !== null && !agent.proven,
     overdueAt: now + (opts.overdueMs ?? 500),
+  };
+}
+
+/** The task of a lease, as the lifecycle's `taskOf` gives it (a `1 + 1` of the lease's length). */
+export function taskOfLease(lease: Lease): Task {
+  return {
+    taskId: lease.taskId,
+    attempt: lease.attempt,
+    op: '+',
+    a: '1',
+    b: '1',
+    durationMs: lease.durationMs,
   };
 }

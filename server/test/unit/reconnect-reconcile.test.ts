@@ -12,7 +12,13 @@ import type { Agent } from '../../src/scheduler/agent-registry.js';
 import { LeaseTable, type Lease } from '../../src/scheduler/lease-table.js';
 import { reconcile } from '../../src/scheduler/reconnect-grace.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { leaseOf, recordingChannel, wideRun, type RecordingChannel } from './fixtures.js';
+import {
+  leaseOf,
+  recordingChannel,
+  taskOfLease,
+  wideRun,
+  type RecordingChannel,
+} from './fixtures.js';
 
 const GRACE_MS = 1500;
 
@@ -36,14 +42,7 @@ beforeEach(async () => {
     leases,
     {
       settings: () => DEFAULT_SETTINGS,
-      taskOf: (lease) => ({
-        taskId: lease.taskId,
-        attempt: lease.attempt,
-        op: '+',
-        a: '1',
-        b: '1',
-        durationMs: lease.durationMs,
-      }),
+      taskOf: taskOfLease,
       requeue: (lease) => {
         leases.release(lease);
         requeued.push(lease.taskId);

@@ -10,7 +10,7 @@ import { AgentLifecycle } from '../../src/scheduler/agent-lifecycle.js';
 import type { Agent } from '../../src/scheduler/agent-registry.js';
 import { LeaseTable, type Lease } from '../../src/scheduler/lease-table.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { leaseOf, recorded, socketAgentInit, wideRun } from './fixtures.js';
+import { leaseOf, recorded, socketAgentInit, taskOfLease, wideRun } from './fixtures.js';
 import { DEFAULT_SETTINGS } from '@expressionist/core';
 
 const COOLDOWN_MS = 30_000;
@@ -61,14 +61,7 @@ function makeLifecycle(leases = new LeaseTable()): AgentLifecycle {
     leases,
     {
       settings: () => DEFAULT_SETTINGS,
-      taskOf: (lease) => ({
-        taskId: lease.taskId,
-        attempt: lease.attempt,
-        op: '+',
-        a: '1',
-        b: '1',
-        durationMs: lease.durationMs,
-      }),
+      taskOf: taskOfLease,
       requeue: (lease, reason) => {
         leases.release(lease);
         requeued.push({ taskId: lease.taskId, reason });
