@@ -146,10 +146,13 @@ export class AgentLifecycle {
     const slots = Math.min(hello.concurrency, standing?.maxInFlight ?? hello.concurrency);
     if (existing && this.grace.resume(existing, hello, slots, channel)) return existing;
     if (existing && existing.status !== 'lost') {
-      // Its earlier connection is cut off: from now on only this socket speaks for the id.
+      // Its earlier connection is cut off: from now on only this socket speaks for the id. Its
+      // leases go with the registration when the agent says what it holds, else are requeued.
       const old = existing.channel;
-      this.lose(existing, 'lost', 'replaced by a new connection');
+      const kept = old !== channel && this.grace.takeOver(existing, hello, slots, channel);
+      if (!kept) this.lose(existing, 'lost', 'replaced by a new connection');
       if (old !== channel) old?.close('replaced by a new connection');
+      if (kept) return existing;
     }
     const agent = this.registry.join({
       id: hello.agentId,

@@ -116,6 +116,37 @@ export class ReconnectGrace {
   resume(agent: Agent, hello: AgentHello, slots: number, channel: AgentChannel): boolean {
     if (agent.kind !== hello.kind || agent.concurrency !== slots) return false;
     if (!this.end(agent)) return false;
+    this.adopt(
+      agent,
+      hello,
+      channel,
+      'agent reconnected within its grace; its tasks are still its own',
+    );
+    return true;
+  }
+
+  /**
+   * `agent` connected again while its old connection still looks alive (half-open: the agent saw
+   * the break first, say a proxy closed its side): like a resume, the new connection takes the
+   * registration and the leases, reconciled, instead of the leases being requeued. Only for an
+   * active agent of the same kind and slots whose hello says what it holds (without that nothing
+   * can be reconciled: it is replaced as before). The caller closes the old connection; its late
+   * messages count for nothing (`AgentLifecycle.holder`).
+   */
+  takeOver(agent: Agent, hello: AgentHello, slots: number, channel: AgentChannel): boolean {
+    if (hello.holding === undefined || agent.status !== 'active') return false;
+    if (agent.kind !== hello.kind || agent.concurrency !== slots) return false;
+    this.adopt(
+      agent,
+      hello,
+      channel,
+      'agent reconnected before its old connection was seen to drop; its tasks are still its own',
+    );
+    return true;
+  }
+
+  /** `channel` holds `agent`'s registration and leases from now on; what it lacks is sent again. */
+  private adopt(agent: Agent, hello: AgentHello, channel: AgentChannel, message: string): void {
     agent.reattach(channel, Date.now());
     channel.sendSettings(this.p.settings());
     const { resend, revoke } = reconcile(this.p.leasesOf(agent), hello.holding);
@@ -132,12 +163,11 @@ export class ReconnectGrace {
         resent: resend.length,
         revoked: revoke.length,
       },
-      'agent reconnected within its grace; its tasks are still its own',
+      message,
     );
     this.p.changed(agent);
     this.p.dispatchSoon();
     this.p.capacityChanged();
-    return true;
   }
 
   /** Ends the grace of `agent` (it came back, or is gone for another reason); true if it had one. */

@@ -2,6 +2,7 @@
 // uses (fake timers, recording channels): the kept leases the agent does not hold are sent again
 // (their attempt, unchanged deadline), the ids it holds without a lease are revoked, a hello
 // without `holding` reconciles nothing, and a fresh registration revokes whatever it still runs.
+// The same for an agent back before its old connection was seen to drop (half-open).
 import { pino } from 'pino';
 import { tempDir } from '@expressionist/testkit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -157,6 +158,47 @@ describe('a reconnection within the grace', () => {
     const { channel } = dropAndReturn(() => undefined);
     expect(channel.sent).toEqual([]);
     expect(channel.revoked).toEqual([]);
+  });
+});
+
+describe('a reconnection before the old connection was seen to drop (half-open)', () => {
+  /** The agent joins and takes 3 leases; it connects again while `first` still holds it. */
+  function connectTwice(holding: (kept: Lease[]) => HeldTask[] | undefined): {
+    kept: Lease[];
+    first: RecordingChannel & { closed: string[] };
+    second: RecordingChannel;
+    agent: Agent;
+    again: Agent;
+  } {
+    const closed: string[] = [];
+    const first = { ...recordingChannel(), closed, close: (why: string) => void closed.push(why) };
+    const agent = lifecycle.connect(hello(), first);
+    const kept = lease(agent, 3);
+    const second = recordingChannel();
+    const again = lifecycle.connect(hello(holding(kept)), second);
+    return { kept, first, second, agent, again };
+  }
+
+  it('the new connection takes the leases, reconciled; the old one is closed and no longer counts', () => {
+    const { kept, first, second, agent, again } = connectTwice((kept) => [held(kept[0]!)]);
+    expect(again).toBe(agent);
+    expect(first.closed).toEqual(['replaced by a new connection']);
+    expect(second.sent).toEqual([[kept[1]!.taskId, kept[2]!.taskId]]);
+    expect(leases.ofAgent(agent)).toEqual(kept);
+    expect(requeued).toEqual([]);
+    // The old socket's close, seen later, changes nothing: the agent is the new socket's.
+    lifecycle.disconnect('a', first, 'transport close', true);
+    expect(lifecycle.holder('a', second)).toBe(agent);
+    expect(agent.status).toBe('active');
+    vi.advanceTimersByTime(GRACE_MS + 1);
+    expect(requeued).toEqual([]);
+  });
+
+  it('without `holding` it is replaced as before: its leases are requeued', () => {
+    const { kept, first, again, agent } = connectTwice(() => undefined);
+    expect(again).not.toBe(agent);
+    expect(first.closed).toEqual(['replaced by a new connection']);
+    expect(requeued).toEqual(kept.map((l) => l.taskId));
   });
 });
 
