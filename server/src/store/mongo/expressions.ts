@@ -3,7 +3,7 @@
  * compaction and deletion also delete the expression's `op_results` documents.
  */
 import type { Collection, Filter } from 'mongodb';
-import type { ErrorInfo, ExpressionStatus } from '@expressionist/core';
+import type { ExpressionStatus } from '@expressionist/core';
 import type {
   ExpressionPatch,
   FinishedRef,
@@ -16,22 +16,14 @@ import { encodeCompact } from '../compact-results.js';
 import { isDuplicateKey } from './duplicate-key.js';
 import type { OpResultDoc } from './op-results.js';
 
-export interface ExpressionDoc {
+/** An expression's document: its stored record under `_id`, and its compact results once finished. */
+export type ExpressionDoc = Omit<StoredExpression, 'id' | 'owner'> & {
   _id: string;
-  expression: string;
-  normalized: string;
-  status: ExpressionStatus;
-  value: string | null;
-  error: ErrorInfo | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  opCount: number;
-  cached: boolean;
+  /** Absent on documents written before accounts. */
   owner?: string | null;
   /** The compact record of a finished expression's results (compact-results.ts), as JSON text. */
   results?: string;
-}
+};
 
 /** Expression reads leave the compact results on the server (only getOpResults needs them). */
 const WITHOUT_RESULTS = { projection: { results: 0 } } as const;
