@@ -9,7 +9,12 @@ import type { AgentLink, AgentRoute } from '../realtime/agents-namespace.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { ClusterBus, ClusterMessageOf } from './bus.js';
 import type { Leadership } from './leadership.js';
-import type { AgentCommand, AgentEvent, RemoteAgent } from './messages.js';
+import {
+  agentEventSize,
+  type AgentCommand,
+  type AgentEvent,
+  type RemoteAgent,
+} from './messages.js';
 import type { TurnBatcher } from './turn-batcher.js';
 
 /** The one destination of a gateway's events: whoever leads. */
@@ -31,11 +36,10 @@ export class GatewayAgentRelay implements AgentRoute {
     private readonly direct: AgentRoute,
     private readonly log: Logger,
   ) {
-    this.events = bus.batcher<AgentEvent>((_, events) => ({
-      t: 'agent-events',
-      from: this.from,
-      events,
-    }));
+    this.events = bus.batcher<AgentEvent>(
+      (_, events) => ({ t: 'agent-events', from: this.from, events }),
+      { sizeOf: agentEventSize },
+    );
     leadership.whenLeading(() => {
       for (const { link } of this.local.values()) this.direct.join(link);
     });

@@ -9,7 +9,13 @@ import type { AgentLink, AgentRoute } from '../realtime/agents-namespace.js';
 import type { AgentChannel } from '../scheduler/agent-registry.js';
 import type { ClusterBus } from './bus.js';
 import type { Leadership } from './leadership.js';
-import type { AgentCommand, AgentEvent, ClusterMessage, RemoteAgent } from './messages.js';
+import {
+  agentCommandSize,
+  type AgentCommand,
+  type AgentEvent,
+  type ClusterMessage,
+  type RemoteAgent,
+} from './messages.js';
 import { NO_STALLS, type RunningClock } from '../scheduler/stall-monitor.js';
 import { GatewaySilence } from './gateway-silence.js';
 import { RemoteAgents } from './remote-agents.js';
@@ -33,7 +39,9 @@ export class LeaderAgentRelay {
     clock: RunningClock = NO_STALLS,
   ) {
     this.gateways = new GatewaySilence(clock);
-    this.commands = bus.batcher<AgentCommand>((to, commands) => this.commandsFor(to, commands));
+    this.commands = bus.batcher<AgentCommand>((to, commands) => this.commandsFor(to, commands), {
+      sizeOf: agentCommandSize,
+    });
     leadership.hear('agent-events', (m) => {
       this.heard(m.from);
       const unknown = new Set<string>();

@@ -74,6 +74,55 @@ export const AgentCommandSchema = z.discriminatedUnion('c', [
 ]);
 export type AgentCommand = z.infer<typeof AgentCommandSchema>;
 
+/**
+ * Bytes an event or a command takes in a batch, roughly and from above (its JSON would be a
+ * little shorter): counted from its strings, so the relay's hot path never serializes an item
+ * just to measure it. Only the batch's size bound (`MAX_BATCH_BYTES`) reads it.
+ */
+export function agentEventSize(event: AgentEvent): number {
+  switch (event.e) {
+    case 'join': {
+      // The hello's strings are bounded (a token up to 4 KiB); what it holds is not.
+      const { hello, standing, socketId, credentialId } = event.agent;
+      let bytes = 1024 + socketId.length + (credentialId?.length ?? 0) + (hello.token?.length ?? 0);
+      bytes += (standing?.identity?.length ?? 0) + (standing?.actor?.length ?? 0);
+      for (const held of hello.holding ?? []) bytes += 32 + held.taskId.length;
+      return bytes;
+    }
+    case 'results': {
+      let bytes = 64;
+      for (const r of event.batch)
+        bytes += 64 + r.taskId.length + ('value' in r ? r.value.length : 1200);
+      return bytes;
+    }
+    case 'drain':
+      return 64 + event.socketId.length;
+    case 'leave':
+      return 64 + event.socketId.length + event.reason.length;
+  }
+}
+
+/** See `agentEventSize`. */
+export function agentCommandSize(command: AgentCommand): number {
+  switch (command.c) {
+    case 'tasks': {
+      let bytes = 64;
+      for (const t of command.tasks) bytes += 96 + t.taskId.length + t.a.length + t.b.length;
+      return bytes;
+    }
+    case 'revoke': {
+      let bytes = 64;
+      for (const id of command.taskIds) bytes += 4 + id.length;
+      return bytes;
+    }
+    case 'settings':
+      return 512;
+    case 'quarantine':
+    case 'close':
+      return 64 + command.socketId.length + command.reason.length;
+  }
+}
+
 export const ClusterMessageSchema = z.discriminatedUnion('t', [
   /** A gateway's agent events of one event-loop turn (see `AgentEventSchema`). */
   z.object({

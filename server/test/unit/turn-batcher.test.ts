@@ -1,12 +1,16 @@
 // The relay's turn batcher under fake timers: what one event-loop turn queues for a destination
 // leaves as one batch, in order; a batch over the size bound is split; and the cluster bus sends
-// a turn's batches before any plain message, so one instance's messages keep their order.
+// a turn's batches before any plain message, so one instance's messages keep their order; the
+// relay's size estimates are never below an item's JSON.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { Server } from 'socket.io';
 import { ClusterBus } from '../../src/cluster/bus.js';
 import {
+  agentCommandSize,
+  agentEventSize,
   ClusterMessageSchema,
+  type AgentCommand,
   type AgentEvent,
   type ClusterMessage,
 } from '../../src/cluster/messages.js';
@@ -163,5 +167,72 @@ describe('the cluster bus', () => {
     expect(validate).toHaveBeenCalledTimes(2);
     expect(rejoins).toEqual([['s2']]);
     expect(beats).toEqual(['g2']);
+  });
+});
+
+describe("the relay's size estimates", () => {
+  const long = '9'.repeat(50_000);
+  const events: AgentEvent[] = [
+    {
+      e: 'results',
+      socketId: 's1',
+      batch: [
+        { taskId: 'e1:3:k', attempt: 1, value: long },
+        { taskId: 'e1:4:k', attempt: 2, error: { code: 'X', message: 'm'.repeat(1000) } },
+      ],
+    },
+    {
+      e: 'join',
+      agent: {
+        socketId: 's1',
+        credentialId: 'c'.repeat(40),
+        hello: {
+          agentId: 'a'.repeat(64),
+          name: 'n'.repeat(64),
+          kind: 'node',
+          concurrency: 256,
+          protocol: 2,
+          token: 't'.repeat(4096),
+          holding: Array.from({ length: 2048 }, (_, i) => ({
+            taskId: `${'e'.repeat(150)}:${i}`,
+            attempt: 99,
+          })),
+        },
+        standing: { trust: 'credential', identity: 'i'.repeat(200), actor: 'x'.repeat(200) },
+      },
+    },
+    { e: 'drain', socketId: 's1' },
+    { e: 'leave', socketId: 's1', reason: 'transport close' },
+  ];
+  const commands: AgentCommand[] = [
+    {
+      c: 'tasks',
+      socketId: 's1',
+      tasks: [
+        { taskId: 'e1:5:k', attempt: 1, op: '/', a: long, b: '-1e-40', durationMs: 3_600_000 },
+      ],
+    },
+    { c: 'revoke', socketId: 's1', taskIds: ['e1:5:k', 'e1:6:k'] },
+    {
+      c: 'settings',
+      socketId: 's1',
+      settings: {
+        additionMs: 3_600_000,
+        subtractionMs: 3_600_000,
+        multiplicationMs: 3_600_000,
+        divisionMs: 3_600_000,
+        lostAgentRetentionMs: 604_800_000,
+        retentionMs: 3_153_600_000_000,
+      },
+    },
+    { c: 'quarantine', socketId: 's1', reason: 'returned 7 for task e1:5:k' },
+    { c: 'close', socketId: 's1', reason: 'its credential was revoked' },
+  ];
+
+  it('are at least the JSON length of every kind of event and command', () => {
+    for (const e of events)
+      expect(agentEventSize(e), e.e).toBeGreaterThanOrEqual(JSON.stringify(e).length);
+    for (const c of commands)
+      expect(agentCommandSize(c), c.c).toBeGreaterThanOrEqual(JSON.stringify(c).length);
   });
 });
