@@ -190,6 +190,19 @@ function opValues(plan: Plan): string[] {
 }
 
 /** Exact values, and each operation recorded exactly once with its exact value. */
+/** What MongoDB holds for expression `v`: its document and its op_results row count. */
+async function storedState(v: ExpressionView, dbName: string): Promise<string> {
+  const client = new MongoClient(mongoUri!);
+  try {
+    const raw = client.db(dbName);
+    const doc = await raw.collection<{ _id: string }>('expressions').findOne({ _id: v.id });
+    const rows = await raw.collection('op_results').countDocuments({ expressionId: v.id });
+    return `${v.id}: view ${JSON.stringify(v)}; stored ${JSON.stringify(doc)}; op_results rows ${rows}`;
+  } finally {
+    await client.close();
+  }
+}
+
 async function checkStored(sources: Map<string, string>, views: ExpressionView[]): Promise<void> {
   const store = new MongoStore(mongoUri!, db);
   await store.init();
@@ -200,23 +213,10 @@ async function checkStored(sources: Map<string, string>, views: ExpressionView[]
       expect(v.value).toBe(evaluatePlan(plan));
       const results = await store.getOpResults(v.id);
       const expected = opValues(plan);
-      if (results.length !== plan.ops.length) {
-        // Say what the store holds for it: the expression's record (and whether its compact
-        // results are there) and how many op_results rows it has.
-        const client = new MongoClient(mongoUri!);
-        try {
-          const raw = client.db(db);
-          const doc = await raw.collection('expressions').findOne({ _id: v.id as never });
-          const rows = await raw.collection('op_results').countDocuments({ expressionId: v.id });
-          expect(
-            results,
-            `${v.id}: view ${JSON.stringify(v)}; stored ${JSON.stringify(doc)}; op_results rows ${rows}`,
-          ).toHaveLength(plan.ops.length);
-        } finally {
-          await client.close();
-        }
-      }
-      expect(results).toHaveLength(plan.ops.length);
+      // On a mismatch, say what the store holds: the record (with its compact results, if any)
+      // and how many op_results rows are left.
+      const context = results.length === plan.ops.length ? v.id : await storedState(v, db);
+      expect(results, context).toHaveLength(plan.ops.length);
       expect(new Set(results.map((r) => r.opId)).size).toBe(plan.ops.length);
       for (const r of results) expect(r.value).toBe(expected[r.opId]);
     }
