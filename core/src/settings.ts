@@ -33,7 +33,8 @@ export interface SettingsFieldSpec {
   readonly envUnitMs?: number;
 }
 
-const DAY_MS = 86_400_000;
+/** One day in milliseconds: the unit `RETENTION_DAYS` is given in. */
+export const DAY_MS = 86_400_000;
 
 /** Every settings field, in the order forms and tables show them. */
 export const SETTINGS_FIELDS = [

@@ -4,6 +4,7 @@
  * cannot drift from the API.
  */
 import {
+  DAY_MS,
   SETTINGS_BY_KEY,
   SETTINGS_FIELDS,
   settingsField,
@@ -53,16 +54,17 @@ export function emptySettingValues(): Record<SettingField, string> {
 /** The unit a field is typed in: milliseconds, or days for how long data is kept. */
 export type SettingUnit = 'ms' | 'days';
 
-const DAY_MS = 86_400_000;
 /** Days are typed with up to this many decimals (0.000001 day is 86.4 ms). */
 const DAY_DECIMALS = 6;
 
 /**
- * The unit `field` is shown and typed in. Retention is days (as `RETENTION_DAYS` is): 30 days is
- * 2,592,000,000 ms, a number nobody should have to type; the API keeps milliseconds.
+ * The unit `field` is shown and typed in: the one its environment variable takes (the table's
+ * `envUnitMs`), so retention is days as `RETENTION_DAYS` is — 30 days is 2,592,000,000 ms, a
+ * number nobody should have to type; the API keeps milliseconds.
  */
 export function settingUnit(field: SettingField): SettingUnit {
-  return field === 'retentionMs' ? 'days' : 'ms';
+  const spec = SETTINGS_BY_KEY[field];
+  return 'envUnitMs' in spec && spec.envUnitMs === DAY_MS ? 'days' : 'ms';
 }
 
 /** Milliseconds in one of `field`'s units. */
